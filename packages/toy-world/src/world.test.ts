@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { worldCorpus } from './corpus.js';
+import { QUESTION_TYPES, worldQuestions } from './questions.js';
+import { generateWorld } from './world.js';
+
+describe('generateWorld', () => {
+  it('is a function of the seed', () => {
+    expect(generateWorld({ seed: 5 })).toEqual(generateWorld({ seed: 5 }));
+    const a = generateWorld({ seed: 5 });
+    const b = generateWorld({ seed: 6 });
+    const shared = a.people.filter((person) => b.people.some((other) => other.name === person.name));
+    expect(shared.length).toBe(0);
+  });
+
+  it('has unique names and consistent relations', () => {
+    const world = generateWorld({ seed: 1, people: 50, cities: 10, countries: 4 });
+    const names = [
+      ...world.people.map((p) => p.name),
+      ...world.cities.map((c) => c.name),
+      ...world.countries,
+    ];
+    expect(new Set(names).size).toBe(names.length);
+    const cityNames = new Set(world.cities.map((city) => city.name));
+    for (const person of world.people) expect(cityNames.has(person.birthCity)).toBe(true);
+    for (const city of world.cities) expect(world.countries).toContain(city.country);
+    expect(new Set(world.cities.map((city) => city.country)).size).toBe(4);
+  });
+
+  it('rejects bad sizes with the field named', () => {
+    expect(() => generateWorld({ seed: 1, people: 1 })).toThrow("field 'people'");
+    expect(() => generateWorld({ seed: -1 })).toThrow("field 'seed'");
+  });
+});
+
+describe('worldCorpus', () => {
+  it('writes Search-R1 records whose passages state every fact', () => {
+    const world = generateWorld({ seed: 2 });
+    const corpus = worldCorpus(world);
+    expect(corpus.length).toBe(world.people.length + world.cities.length);
+    expect(corpus.map((record) => record.id)).toEqual(corpus.map((_, index) => String(index)));
+    const person = world.people[0]!;
+    const record = corpus[0]!;
+    expect(record.contents.split('\n')[0]).toBe(`"${person.name}"`);
+    expect(record.contents).toContain(`born in ${person.birthCity} in ${person.birthYear}`);
+    expect(record.contents).toContain(person.occupation);
+  });
+});
+
+describe('worldQuestions', () => {
+  const world = generateWorld({ seed: 3 });
+  const questions = worldQuestions(world, { perType: 20, seed: 9 });
+
+  it('samples each type with unique ids', () => {
+    for (const type of QUESTION_TYPES) expect(questions.filter((q) => q.type === type).length).toBe(20);
+    expect(new Set(questions.map((q) => q.id)).size).toBe(questions.length);
+  });
+
+  it('gives answers that follow from the passages along the plan', () => {
+    const passages = new Map(
+      worldCorpus(world).map((r) => [r.contents.split('\n')[0]!.slice(1, -1), r.contents]),
+    );
+    for (const question of questions) {
+      const evidence = question.plan.map((subject) => passages.get(subject));
+      expect(evidence.every((text) => text !== undefined)).toBe(true);
+      if (question.type === 'comparison') {
+        expect(question.question).toContain(question.golden_answers[0]);
+      } else {
+        expect(evidence.at(-1)).toContain(question.golden_answers[0]);
+      }
+    }
+  });
+
+  it('makes two-hop answers unreachable from the first passage alone', () => {
+    const passages = new Map(
+      worldCorpus(world).map((r) => [r.contents.split('\n')[0]!.slice(1, -1), r.contents]),
+    );
+    for (const question of questions.filter((q) => q.type === 'two-hop')) {
+      expect(passages.get(question.plan[0]!)).not.toContain(question.golden_answers[0]);
+    }
+  });
+});
