@@ -1,2 +1,46 @@
-// Work in progress: this package is being built (see the issues).
-export {};
+// @sr1/model: qwen2/llama decoders — HF model folders, safetensors, tokenizers, generation,
+// scoring and GGUF export, written against the DecoderRunner seam that the graphs implement.
+
+// Config
+export type { ParseConfigOptions } from './config.js';
+export {
+  decoderConfigToHfJson,
+  loadDecoderConfig,
+  parseDecoderConfig,
+  SUPPORTED_MODEL_TYPES,
+} from './config.js';
+// The seam
+export type {
+  DecoderConfig,
+  DecoderRunner,
+  ForwardInputs,
+  ForwardOutputs,
+  HostTensor,
+  KvCache,
+  WeightDtype,
+  WeightMap,
+} from './engine-types.js';
+// Errors
+export {
+  CliUsageError,
+  EngineNotBuiltError,
+  MissingFileError,
+  ModelConfigError,
+  SafetensorsFormatError,
+  TokenizerError,
+  WeightShapeError,
+} from './errors.js';
+export type { LoadedModel, SaveModelOptions } from './model-folder.js';
+export { loadModelFolder, loadWeights, saveModelFolder, TOKENIZER_FILES } from './model-folder.js';
+// Safetensors
+export type { SafetensorsEntry, SafetensorsHeader } from './safetensors.js';
+export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
+// Weights and model folders
+export type { WeightRole, WeightSpec } from './weights.js';
+export {
+  countParameters,
+  expectedWeights,
+  INITIALIZER_RANGE,
+  initWeights,
+  validateWeights,
+} from './weights.js';

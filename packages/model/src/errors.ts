@@ -1,0 +1,53 @@
+// Typed errors for model folders, weight files and the engine: every bad input names the file and
+// the field or tensor that is wrong, so a broken checkpoint never surfaces as a stack trace.
+
+import { InvalidInputError, Sr1Error } from '@sr1/core';
+
+/** A `config.json` / `generation_config.json` field that is missing, of the wrong type or unsupported. */
+export class ModelConfigError extends InvalidInputError {
+  constructor(file: string, field: string, reason: string) {
+    super({ code: 'model_config', file, field, reason });
+  }
+}
+
+/** A required file of a model or tokenizer folder does not exist or cannot be read. */
+export class MissingFileError extends InvalidInputError {
+  constructor(file: string, reason = 'file not found', options?: { cause?: unknown }) {
+    super({ code: 'missing_file', file, reason }, options);
+  }
+}
+
+/** A `.safetensors` file whose header or data is malformed; `field` names the tensor when known. */
+export class SafetensorsFormatError extends InvalidInputError {
+  constructor(file: string, reason: string, tensor?: string) {
+    super({ code: 'safetensors_format', file, ...(tensor !== undefined ? { field: tensor } : {}), reason });
+  }
+}
+
+/** A weight that is missing, unexpected or of the wrong shape for the config. */
+export class WeightShapeError extends InvalidInputError {
+  constructor(file: string, tensor: string, reason: string) {
+    super({ code: 'weight_shape', file, field: tensor, reason });
+  }
+}
+
+/** A tokenizer folder or tokenizer JSON that cannot be used. */
+export class TokenizerError extends InvalidInputError {
+  constructor(file: string, reason: string, field?: string) {
+    super({ code: 'tokenizer', file, ...(field !== undefined ? { field } : {}), reason });
+  }
+}
+
+/** A command-line flag with a missing or malformed value. */
+export class CliUsageError extends InvalidInputError {
+  constructor(flag: string, reason: string) {
+    super({ code: 'cli_usage', flag, reason });
+  }
+}
+
+/** The forward graphs (`src/graphs`) are not available in this build. */
+export class EngineNotBuiltError extends Sr1Error {
+  constructor(what: string) {
+    super('engine_not_built', `${what} needs the decoder graphs (src/graphs), which are not built yet`);
+  }
+}
