@@ -1,0 +1,13 @@
+// @sr1/train: the training loops of sr1 (SFT now, Search-R1 RL next) over a TrainablePolicy.
+
+export type { JsonObject } from './config-fields.js';
+// Config reading
+export { ConfigReader } from './config-fields.js';
+export type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from './policy.js';
+// The engine seam
+export { makeTokenBatch } from './policy.js';
+export type { SftCallbacks, SftOptions, SftState, SftStepMetrics } from './sft.js';
+export { epochOrder, INITIAL_SFT_STATE, trainSft } from './sft.js';
+export type { ChatMessage, Segment, SftTokenizer, TokenizedExample } from './sft-data.js';
+// SFT
+export { readSftJsonl, recordToSegments, tokenizeExample } from './sft-data.js';

@@ -1,0 +1,62 @@
+// The seam between training loops and the engine: a policy that scores a token batch (per-token
+// log-probs, entropies, optional values) and turns per-token upstream gradients into parameter
+// gradients. Loss maths (SFT cross-entropy, PPO/GRPO) stays in TypeScript on this side of it.
+
+/** Named float32 buffers (parameters or their gradients), keyed by HF tensor names. */
+export type TensorBuffers = Map<string, Float32Array>;
+
+/** A right-padded batch of token sequences. */
+export interface TokenBatch {
+  /** Token ids, shape (batchSize, length); padding positions hold any valid id. */
+  tokens: Int32Array;
+  batchSize: number;
+  length: number;
+  /** 1 = real token, 0 = padding, shape (batchSize, length). Real tokens form a prefix of each row. */
+  attentionMask: Uint8Array;
+}
+
+/** What a forward pass returns, each of shape (batchSize, length). */
+export interface PolicyForward {
+  /** logprobs[b, t] = log P(tokens[b, t] | tokens[b, <t]); position 0 (no context) is 0. */
+  logprobs: Float32Array;
+  /** Entropy of the next-token distribution that predicted position t; position 0 is 0. */
+  entropies: Float32Array;
+  /** Value-head output at position t, when the policy has one. */
+  values?: Float32Array;
+}
+
+/** Per-token upstream gradients dLoss/d(output), each (batchSize, length); absent means zero. */
+export interface Upstream {
+  logprobs?: Float32Array;
+  entropies?: Float32Array;
+  values?: Float32Array;
+}
+
+/**
+ * A trainable model. `backward` returns ∂/∂θ of Σ_t (upstream.logprobs·logprobs +
+ * upstream.entropies·entropies + upstream.values·values) for every trainable parameter; an
+ * implementation may reuse activations of the last `forward` over the same batch.
+ */
+export interface TrainablePolicy {
+  /** Live parameters; the optimiser updates them in place. */
+  readonly parameters: TensorBuffers;
+  forward(batch: TokenBatch): Promise<PolicyForward>;
+  backward(batch: TokenBatch, upstream: Upstream): Promise<TensorBuffers>;
+}
+
+/** Builds a right-padded batch from token sequences (padding id 0). */
+export function makeTokenBatch(sequences: readonly (readonly number[])[], length?: number): TokenBatch {
+  const batchSize = sequences.length;
+  const width = length ?? Math.max(1, ...sequences.map((sequence) => sequence.length));
+  const tokens = new Int32Array(batchSize * width);
+  const attentionMask = new Uint8Array(batchSize * width);
+  sequences.forEach((sequence, row) => {
+    if (sequence.length > width)
+      throw new Error(`sequence ${row} has ${sequence.length} tokens > batch length ${width}`);
+    sequence.forEach((token, t) => {
+      tokens[row * width + t] = token;
+      attentionMask[row * width + t] = 1;
+    });
+  });
+  return { tokens, batchSize, length: width, attentionMask };
+}
