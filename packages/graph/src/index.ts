@@ -1,2 +1,32 @@
-// Work in progress: this package is being built (see the issues).
-export {};
+// @sr1/graph: a small compiler from TypeScript-built graphs to ONNX, with shape checking at build
+// time, reverse-mode autodiff emitted as standard ONNX ops, and onnxruntime-node sessions.
+
+// Autodiff
+export type { GradientOptions, GradientTarget } from './autodiff.js';
+export { gradients } from './autodiff.js';
+export type { DType } from './dtype.js';
+export { isFloat, ONNX_DTYPE } from './dtype.js';
+// Errors
+export { DeviceUnavailableError, GradientError, GraphBuildError, GraphShapeError } from './errors.js';
+export type { GradientCheckOptions, GradientCheckResult, GradientMismatch } from './gradient-check.js';
+export { checkGradients, randomProjection } from './gradient-check.js';
+export type { EmbeddingGradient, GradientContext, GradientRule } from './gradient-rules.js';
+export { GRADIENT_RULES, sumToShape } from './gradient-rules.js';
+// Building graphs
+export type { Attribute, ConstantData, GraphInput, InputOptions, Node, OpType, Tensor } from './graph.js';
+export { Graph, typedArrayOf } from './graph.js';
+// Serialisation
+export type { PrunedGraph, SerializeOptions } from './onnx-model.js';
+export {
+  DEFAULT_OPSET,
+  decodeModel,
+  onnxSchema,
+  pruneGraph,
+  serializeGraph,
+  toModelProto,
+} from './onnx-model.js';
+// Sessions
+export type { Device, GraphSession, HostValue, SessionOptions } from './session.js';
+export { createSession, missingCudaLibraries, ortBindingDir } from './session.js';
+export type { Dim, Shape } from './shape.js';
+export { addDims, broadcastShapes, canonicalDim, sameDim } from './shape.js';

@@ -1,0 +1,48 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DeviceUnavailableError } from './errors.js';
+import { Graph } from './graph.js';
+import { createSession, missingCudaLibraries } from './session.js';
+
+function tiny(): Graph {
+  const g = new Graph('tiny');
+  g.output(g.neg(g.input('x', 'float32', [2])), 'y');
+  return g;
+}
+
+describe('sessions', () => {
+  it('runs on the CPU provider with a thread count', async () => {
+    const session = await createSession(tiny(), { device: 'cpu', threads: 1 });
+    expect(session.device).toBe('cpu');
+    const out = await session.run({ x: { dtype: 'float32', shape: [2], data: Float32Array.from([1, -2]) } });
+    expect(Array.from(out.y!.data as Float32Array)).toEqual([-1, 2]);
+    await session.release();
+  });
+
+  it('lists the provider and CUDA libraries that are missing', () => {
+    const empty = mkdtempSync(join(tmpdir(), 'sr1-ort-'));
+    const missing = missingCudaLibraries(empty, [empty]);
+    expect(missing.some((m) => m.startsWith('libonnxruntime_providers_cuda.so'))).toBe(true);
+    expect(missing.some((m) => m.startsWith('libonnxruntime_providers_shared.so'))).toBe(true);
+    expect(missing.some((m) => m.startsWith('libcudart.so.12'))).toBe(true);
+    writeFileSync(join(empty, 'libonnxruntime_providers_cuda.so'), '');
+    writeFileSync(join(empty, 'libonnxruntime_providers_shared.so'), '');
+    writeFileSync(join(empty, 'libcudart.so.12.4'), '');
+    writeFileSync(join(empty, 'libcublas.so.12'), '');
+    writeFileSync(join(empty, 'libcudnn.so.9'), '');
+    expect(missingCudaLibraries(empty, [empty])).toEqual([]);
+  });
+
+  it.skipIf(missingCudaLibraries().length === 0)(
+    'fails with DeviceUnavailableError naming what is missing for cuda',
+    async () => {
+      const attempt = createSession(tiny(), { device: 'cuda' });
+      await expect(attempt).rejects.toBeInstanceOf(DeviceUnavailableError);
+      await expect(createSession(tiny(), { device: 'cuda' })).rejects.toThrow(
+        /libonnxruntime_providers_cuda\.so.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/,
+      );
+    },
+  );
+});

@@ -1,0 +1,177 @@
+// Runs graphs with onnxruntime-node. CPU by default (intra-op threads configurable); 'cuda' only
+// when ORT's CUDA provider libraries of the same version sit next to the binding, else a typed
+// DeviceUnavailableError that says what is missing and how to supply it.
+
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import ort from 'onnxruntime-node';
+import type { DType } from './dtype.js';
+import { ORT_TYPE } from './dtype.js';
+import { DeviceUnavailableError, GraphBuildError } from './errors.js';
+import type { Graph, Tensor } from './graph.js';
+import { serializeGraph } from './onnx-model.js';
+
+/** Where a session runs. */
+export type Device = 'cpu' | 'cuda';
+
+/** Options of `createSession`. */
+export interface SessionOptions {
+  device?: Device; // 'cpu': always available; 'cuda' needs ORT's CUDA provider libraries
+  /** Intra-op threads (default: ORT's choice, all cores). */
+  threads?: number;
+  /** Outputs to compile (default: the graph's declared outputs). */
+  outputs?: readonly Tensor[];
+  opset?: number;
+  /** ORT graph optimisation level (default 'all'). */
+  optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** Host data for one input or output. */
+export interface HostValue {
+  dtype: DType;
+  shape: readonly number[];
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+}
+
+/** A compiled graph. `run` accepts host values or ORT tensors and returns host values by output name. */
+export interface GraphSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly device: Device;
+  run(
+    feeds: Record<string, HostValue | ort.Tensor>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, HostValue>>;
+  /** Like `run` but returns ORT tensors (no copy), for feeding back (e.g. KV caches). */
+  runRaw(
+    feeds: Record<string, HostValue | ort.Tensor>,
+    outputNames?: readonly string[],
+  ): Promise<Record<string, ort.Tensor>>;
+  release(): Promise<void>;
+}
+
+const require = createRequire(import.meta.url);
+
+/** The folder holding onnxruntime-node's native binding (where provider libraries must live). */
+export function ortBindingDir(): string {
+  const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
+  return join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** What the CUDA execution provider needs that is not present; empty when all is there. */
+export function missingCudaLibraries(
+  bindingDir: string = ortBindingDir(),
+  searchPath: readonly string[] = cudaSearchPath(),
+): string[] {
+  const missing: string[] = [];
+  for (const lib of ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so']) {
+    if (!existsSync(join(bindingDir, lib))) missing.push(`${lib} in ${bindingDir}`);
+  }
+  for (const prefix of ['libcudart.so.12', 'libcublas.so.12', 'libcudnn.so.9']) {
+    const found = searchPath.some((dir) => {
+      try {
+        return readdirSync(dir).some((f) => f.startsWith(prefix));
+      } catch {
+        return false;
+      }
+    });
+    if (!found)
+      missing.push(
+        `${prefix}* (CUDA runtime) on ${searchPath.length > 0 ? searchPath.join(':') : 'the library path'}`,
+      );
+  }
+  return missing;
+}
+
+function cudaSearchPath(): string[] {
+  const fromEnv = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter((d) => d !== '');
+  return [
+    ...fromEnv,
+    '/usr/local/cuda/lib64',
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib64',
+    '/lib/x86_64-linux-gnu',
+  ];
+}
+
+const CUDA_REMEDY =
+  'On a machine with internet run `ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (fetches the CUDA 12 ' +
+  'provider of the same ORT version), or copy libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so ' +
+  'from an onnxruntime-gpu 1.30 build next to onnxruntime_binding.node, and put CUDA 12 + cuDNN 9 libraries on LD_LIBRARY_PATH.';
+
+function toOrt(value: HostValue | ort.Tensor): ort.Tensor {
+  if (value instanceof ort.Tensor) return value;
+  const host = value as HostValue;
+  return new ort.Tensor(ORT_TYPE[host.dtype], host.data as never, [...host.shape]);
+}
+
+function fromOrt(tensor: ort.Tensor): HostValue {
+  const type = tensor.type as string;
+  const dtype = (Object.entries(ORT_TYPE).find(([, v]) => v === type)?.[0] ?? 'float32') as DType;
+  return { dtype, shape: [...tensor.dims], data: tensor.data as HostValue['data'] };
+}
+
+/** Compiles `graph` (or ONNX bytes) into an onnxruntime-node session. */
+export async function createSession(
+  graphOrModel: Graph | Uint8Array,
+  options: SessionOptions = {},
+): Promise<GraphSession> {
+  const device = options.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda')
+    throw new GraphBuildError(`unknown device '${device}'. Supported: [cpu, cuda]`);
+  const bytes =
+    graphOrModel instanceof Uint8Array
+      ? graphOrModel
+      : serializeGraph(graphOrModel, {
+          ...(options.outputs !== undefined ? { outputs: options.outputs } : {}),
+          ...(options.opset !== undefined ? { opset: options.opset } : {}),
+        });
+  if (device === 'cuda') {
+    const missing = missingCudaLibraries();
+    if (missing.length > 0) throw new DeviceUnavailableError({ device, missing, remedy: CUDA_REMEDY });
+  }
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: device === 'cuda' ? ['cuda', 'cpu'] : ['cpu'],
+    graphOptimizationLevel: options.optimization ?? 'all',
+    interOpNumThreads: 1,
+  };
+  if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(bytes, sessionOptions);
+  } catch (cause) {
+    if (device === 'cuda') {
+      throw new DeviceUnavailableError(
+        { device, missing: [`a working CUDA provider (${String(cause)})`], remedy: CUDA_REMEDY },
+        { cause },
+      );
+    }
+    throw cause;
+  }
+  const inputNames = [...session.inputNames];
+  const runRaw = async (feeds: Record<string, HostValue | ort.Tensor>, outputNames?: readonly string[]) => {
+    const ortFeeds: Record<string, ort.Tensor> = {};
+    for (const name of inputNames) {
+      const value = feeds[name];
+      if (value === undefined) throw new GraphBuildError(`session input '${name}' was not fed`);
+      ortFeeds[name] = toOrt(value);
+    }
+    const result =
+      outputNames === undefined ? await session.run(ortFeeds) : await session.run(ortFeeds, [...outputNames]);
+    return result as Record<string, ort.Tensor>;
+  };
+  return {
+    inputNames,
+    outputNames: [...session.outputNames],
+    device,
+    runRaw,
+    async run(feeds, outputNames) {
+      const raw = await runRaw(feeds, outputNames);
+      const out: Record<string, HostValue> = {};
+      for (const [name, tensor] of Object.entries(raw)) out[name] = fromOrt(tensor);
+      return out;
+    },
+    release: () => session.release(),
+  };
+}
