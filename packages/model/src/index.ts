@@ -1,6 +1,16 @@
 // @sr1/model: qwen2/llama decoders — HF model folders, safetensors, tokenizers, generation,
 // scoring and GGUF export, written against the DecoderRunner seam that the graphs implement.
 
+export type { TrainBpeOptions, TrainedTokenizer } from './bpe-trainer.js';
+export {
+  bytesToUnicode,
+  CHATML_SPECIAL_TOKENS,
+  CHATML_TEMPLATE,
+  preTokenize,
+  QWEN2_PRETOKENIZE_PATTERN,
+  saveTrainedTokenizer,
+  trainBpeTokenizer,
+} from './bpe-trainer.js';
 // Config
 export type { ParseConfigOptions } from './config.js';
 export {
@@ -35,6 +45,10 @@ export { loadModelFolder, loadWeights, saveModelFolder, TOKENIZER_FILES } from '
 // Safetensors
 export type { SafetensorsEntry, SafetensorsHeader } from './safetensors.js';
 export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
+// Tokenizers
+export type { ChatMessage, Tokenizer } from './tokenizer.js';
+export { createTokenizer, loadTokenizer } from './tokenizer.js';
+export { readTokenizerTrainingTexts, SEARCH_R1_INSTRUCTION } from './tokenizer-corpus.js';
 // Weights and model folders
 export type { WeightRole, WeightSpec } from './weights.js';
 export {

@@ -1,0 +1,87 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli } from './cli.js';
+import { loadModelFolder } from './model-folder.js';
+import { SMALL_TOKENIZER_DIR } from './test-paths.js';
+import { loadTokenizer } from './tokenizer.js';
+
+async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(argv, { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t) });
+  return { code, stdout, stderr };
+}
+
+const tinyHfConfig = {
+  model_type: 'qwen2',
+  hidden_size: 32,
+  intermediate_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 512,
+  tie_word_embeddings: true,
+};
+
+describe('sr1-model CLI', () => {
+  it('init writes a loadable random model with the tokenizer copied, vocab and eos from the tokenizer', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-cli-'));
+    const configFile = join(dir, 'tiny.json');
+    await writeFile(configFile, JSON.stringify(tinyHfConfig));
+    const out = join(dir, 'model');
+    const result = await run([
+      'init',
+      '--config',
+      configFile,
+      '--tokenizer',
+      SMALL_TOKENIZER_DIR,
+      '--out',
+      out,
+      '--seed',
+      '5',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const model = await loadModelFolder(out);
+    const tokenizer = await loadTokenizer(out);
+    expect(model.config.vocabSize).toBe(2048);
+    expect(model.config.eosTokenIds).toEqual(tokenizer.eosTokenIds);
+    // same seed → same weights
+    const again = join(dir, 'again');
+    await run([
+      'init',
+      '--config',
+      configFile,
+      '--tokenizer',
+      SMALL_TOKENIZER_DIR,
+      '--out',
+      again,
+      '--seed',
+      '5',
+    ]);
+    expect((await loadModelFolder(again)).weights).toEqual(model.weights);
+  });
+
+  it('names the flag that is missing, unknown or malformed', async () => {
+    expect(await run(['init', '--tokenizer', 'x', '--out', 'y'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('flag --config: is required'),
+    });
+    expect(
+      await run(['init', '--config', 'a', '--tokenizer', 'b', '--out', 'c', '--seed', 'abc']),
+    ).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('flag --seed: expected an integer'),
+    });
+    expect(await run(['init', '--bogus', '1'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('flag --bogus'),
+    });
+    expect(await run(['frobnicate'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("unknown command 'frobnicate'"),
+    });
+  });
+});

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// `sr1-model`: make tokenizers and random models, generate, score and export to GGUF from the
+// command line. Every bad flag is a CliUsageError naming the flag; `runCli` is what tests call.
+
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createRng, Sr1Error } from '@sr1/core';
+import { saveTrainedTokenizer, trainBpeTokenizer } from './bpe-trainer.js';
+import { parseDecoderConfig } from './config.js';
+import { CliUsageError } from './errors.js';
+import { saveModelFolder } from './model-folder.js';
+import { loadTokenizer } from './tokenizer.js';
+import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
+import { countParameters, initWeights } from './weights.js';
+
+/** Where a command writes; tests pass buffers, the bin passes process streams. */
+export interface CliIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+type Command = (args: string[], io: CliIo) => Promise<void>;
+
+const USAGE = `usage: sr1-model <command> [flags]
+  train-tokenizer --corpus FILE.jsonl [--questions FILE.jsonl ...] --vocab-size N --out DIR
+  init            --config FILE --tokenizer DIR --out DIR [--seed N]
+  generate        --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
+                  [--top-p P] [--seed N] [--stop STRING ...] [--chat] [--json]
+  score           --model DIR (--text TEXT | --tokens 1,2,3) [--json]
+  export-gguf     --model DIR --out FILE`;
+
+/** Parses `--flag value` arguments with node:util; unknown flags are a CliUsageError. */
+function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(
+  args: string[],
+  options: T,
+) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    const message = (error as Error).message;
+    const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? '(arguments)';
+    throw new CliUsageError(flag, message);
+  }
+}
+
+/** A required string flag. */
+export function requireFlag(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '') throw new CliUsageError(flag, 'is required');
+  return value;
+}
+
+/** An integer flag in [min, max]. */
+export function integerFlag(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min || number > max) {
+    throw new CliUsageError(flag, `expected an integer in [${min}, ${max}], got '${value}'`);
+  }
+  return number;
+}
+
+/** A number flag in [min, max]. */
+export function numberFlag(
+  value: string | undefined,
+  flag: string,
+  fallback: number,
+  min: number,
+  max: number,
+): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number) || number < min || number > max) {
+    throw new CliUsageError(flag, `expected a number in [${min}, ${max}], got '${value}'`);
+  }
+  return number;
+}
+
+const trainTokenizer: Command = async (args, io) => {
+  const values = parse(args, {
+    corpus: { type: 'string', multiple: true },
+    questions: { type: 'string', multiple: true },
+    'vocab-size': { type: 'string' },
+    out: { type: 'string' },
+  });
+  const corpusFiles = values.corpus ?? [];
+  if (corpusFiles.length === 0) throw new CliUsageError('--corpus', 'is required');
+  const vocabSize = integerFlag(
+    requireFlag(values['vocab-size'], '--vocab-size'),
+    '--vocab-size',
+    0,
+    259,
+    65535,
+  );
+  const out = requireFlag(values.out, '--out');
+  const texts = await readTokenizerTrainingTexts({ corpusFiles, questionFiles: values.questions ?? [] });
+  const trained = trainBpeTokenizer(texts, { vocabSize });
+  await saveTrainedTokenizer(out, trained);
+  io.stdout(
+    `trained a byte-level BPE tokenizer: ${trained.vocab.size} tokens, ${trained.merges.length} merges, ${texts.length} texts → ${out}\n`,
+  );
+};
+
+const init: Command = async (args, io) => {
+  const values = parse(args, {
+    config: { type: 'string' },
+    tokenizer: { type: 'string' },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+  });
+  const configFile = requireFlag(values.config, '--config');
+  const tokenizerDir = requireFlag(values.tokenizer, '--tokenizer');
+  const out = requireFlag(values.out, '--out');
+  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1);
+  const tokenizer = await loadTokenizer(tokenizerDir);
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(configFile, 'utf8'));
+  } catch (error) {
+    throw new CliUsageError('--config', `cannot read JSON from ${configFile}: ${(error as Error).message}`);
+  }
+  // The tokenizer decides what the config cannot know: vocabulary size and special ids.
+  const patched = { ...(json as Record<string, unknown>) };
+  patched.vocab_size ??= tokenizer.vocabSize;
+  patched.eos_token_id ??=
+    tokenizer.eosTokenIds.length === 1 ? tokenizer.eosTokenIds[0] : [...tokenizer.eosTokenIds];
+  patched.bos_token_id ??= tokenizer.bosTokenId;
+  const config = parseDecoderConfig(patched, { file: configFile });
+  if (config.vocabSize < tokenizer.vocabSize) {
+    throw new CliUsageError(
+      '--config',
+      `vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} ids`,
+    );
+  }
+  const weights = initWeights(config, createRng(seed));
+  await saveModelFolder(out, { config, weights }, { tokenizerDir });
+  io.stdout(
+    `initialised a ${config.modelType} model with ${countParameters(weights)} parameters (seed ${seed}) → ${out}\n`,
+  );
+};
+
+const COMMANDS: Record<string, Command> = {
+  'train-tokenizer': trainTokenizer,
+  init,
+};
+
+/** Runs one `sr1-model` command; returns the exit code (errors are printed, not thrown). */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    io.stdout(`${USAGE}\n`);
+    return name === undefined ? 2 : 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (command === undefined) {
+    io.stderr(
+      `sr1-model: unknown command '${name}'. Supported: [${Object.keys(COMMANDS).join(', ')}]\n${USAGE}\n`,
+    );
+    return 2;
+  }
+  try {
+    await command(args, io);
+    return 0;
+  } catch (error) {
+    if (error instanceof Sr1Error) {
+      io.stderr(`sr1-model ${name}: ${error.message}\n`);
+      return error instanceof CliUsageError ? 2 : 1;
+    }
+    throw error;
+  }
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
+if (invokedDirectly) {
+  runCli(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}

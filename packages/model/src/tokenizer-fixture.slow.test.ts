@@ -1,0 +1,18 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { trainBpeTokenizer } from './bpe-trainer.js';
+import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from './test-paths.js';
+import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
+
+describe('assets/tokenizer-small', () => {
+  it('is exactly what the trainer produces from the shared data (the fixture is reproducible)', async () => {
+    const texts = await readTokenizerTrainingTexts({
+      corpusFiles: [join(SHARED_DATA_DIR, 'corpus.jsonl')],
+      questionFiles: [join(SHARED_DATA_DIR, 'nq.jsonl'), join(SHARED_DATA_DIR, 'hotpotqa.jsonl')],
+    });
+    const trained = trainBpeTokenizer(texts, { vocabSize: 2048 });
+    const committed = JSON.parse(await readFile(join(SMALL_TOKENIZER_DIR, 'tokenizer.json'), 'utf8'));
+    expect(trained.tokenizerJson).toEqual(committed);
+  });
+});

@@ -1,0 +1,112 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bytesToUnicode, preTokenize } from './bpe-trainer.js';
+import { MissingFileError, TokenizerError } from './errors.js';
+import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from './test-paths.js';
+import { loadTokenizer } from './tokenizer.js';
+
+/** A plain BPE encoder (lowest-rank merge first), the reference for the library's encode. */
+function referenceEncode(text: string, vocab: Record<string, number>, merges: string[]): number[] {
+  const ranks = new Map(merges.map((merge, rank) => [merge, rank]));
+  const table = bytesToUnicode();
+  const ids: number[] = [];
+  for (const piece of preTokenize(text)) {
+    let parts = [...new TextEncoder().encode(piece)].map((byte) => table[byte]!);
+    for (;;) {
+      let best = -1;
+      let bestRank = Number.POSITIVE_INFINITY;
+      for (let i = 0; i + 1 < parts.length; i++) {
+        const rank = ranks.get(`${parts[i]} ${parts[i + 1]}`);
+        if (rank !== undefined && rank < bestRank) {
+          bestRank = rank;
+          best = i;
+        }
+      }
+      if (best < 0) break;
+      parts = [...parts.slice(0, best), parts[best]! + parts[best + 1]!, ...parts.slice(best + 2)];
+    }
+    for (const part of parts) ids.push(vocab[part]!);
+  }
+  return ids;
+}
+
+describe('the committed small tokenizer', async () => {
+  const tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+  const json = JSON.parse(await readFile(join(SMALL_TOKENIZER_DIR, 'tokenizer.json'), 'utf8'));
+  const corpus = (await readFile(join(SHARED_DATA_DIR, 'corpus.jsonl'), 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line).contents as string);
+
+  it('has 2048 ids with ChatML specials; eos = <|im_end|>, pad = <|endoftext|>', () => {
+    expect(tokenizer.vocabSize).toBe(2048);
+    expect(tokenizer.eosTokenIds).toEqual([tokenizer.tokenToId('<|im_end|>')]);
+    expect(tokenizer.padTokenId).toBe(tokenizer.tokenToId('<|endoftext|>'));
+    expect(tokenizer.bosTokenId).toBeNull();
+  });
+
+  it('round-trips real passages exactly and encodes them as the plain BPE reference does', () => {
+    for (const passage of corpus.slice(0, 200)) {
+      const ids = tokenizer.encode(passage);
+      expect(tokenizer.decode(ids)).toBe(passage);
+      expect(ids).toEqual(referenceEncode(passage, json.model.vocab, json.model.merges));
+    }
+  });
+
+  it('represents the Search-R1 tags as ordinary merged tokens, not special ones', () => {
+    for (const tag of [
+      '<search',
+      '<answer',
+      '<information',
+      '<think',
+      'search',
+      'answer',
+      'information',
+      ' </',
+    ]) {
+      const ids = tokenizer.encode(tag);
+      expect(ids, tag).toHaveLength(1);
+      expect(ids[0]!).toBeLessThan(2045); // below the three specials
+    }
+    const text = '<search> capital of France </search>';
+    expect(tokenizer.encode(text).map((id) => tokenizer.decode([id]))).toEqual([
+      '<search',
+      '>',
+      ' capital',
+      ' of',
+      ' France',
+      ' </',
+      'search',
+      '>',
+    ]);
+  });
+
+  it('renders the chat template', () => {
+    const prompt = tokenizer.applyChatTemplate([{ role: 'user', content: 'Who?' }], {
+      addGenerationPrompt: true,
+    });
+    expect(prompt.endsWith('<|im_start|>user\nWho?<|im_end|>\n<|im_start|>assistant\n')).toBe(true);
+    expect(tokenizer.decode(tokenizer.encode(prompt))).toBe(prompt);
+    expect(tokenizer.decode(tokenizer.encode(prompt), { skipSpecialTokens: true })).not.toContain(
+      '<|im_start|>',
+    );
+  });
+});
+
+describe('loadTokenizer errors', () => {
+  it('names the missing or broken file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-tok-'));
+    await expect(loadTokenizer(dir)).rejects.toBeInstanceOf(MissingFileError);
+    await writeFile(join(dir, 'tokenizer.json'), '{');
+    await expect(loadTokenizer(dir)).rejects.toThrow(/tokenizer\.json: invalid JSON/);
+    await writeFile(join(dir, 'tokenizer.json'), await readFile(join(SMALL_TOKENIZER_DIR, 'tokenizer.json')));
+    await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<nope>' }));
+    const attempt = loadTokenizer(dir);
+    await expect(attempt).rejects.toBeInstanceOf(TokenizerError);
+    await expect(loadTokenizer(dir)).rejects.toThrow(
+      /tokenizer_config\.json: field 'eos_token': token '<nope>'/,
+    );
+  });
+});

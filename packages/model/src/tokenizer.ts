@@ -1,0 +1,127 @@
+// A small Tokenizer interface over @huggingface/transformers' tokenizer, loaded from local files
+// only (tokenizer.json + tokenizer_config.json are read here and handed to the constructor, so
+// nothing is ever fetched), plus the ids generation needs: eos, pad, bos.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { MissingFileError, TokenizerError } from './errors.js';
+
+/** One chat turn for `applyChatTemplate`. */
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | (string & {});
+  content: string;
+}
+
+/** What generation, scoring and the rollout need from a tokenizer. */
+export interface Tokenizer {
+  /** Number of ids (learned vocabulary + added tokens). */
+  readonly vocabSize: number;
+  /** Ids that end a sequence (the tokenizer's eos token first). */
+  readonly eosTokenIds: readonly number[];
+  /** Id used for padding (the pad token, else the first eos id). */
+  readonly padTokenId: number;
+  readonly bosTokenId: number | null;
+  /** Whether `tokenizer_config.json` has a chat template. */
+  readonly hasChatTemplate: boolean;
+  /** Text → ids, without special tokens added (special-token strings in the text are still matched). */
+  encode(text: string): number[];
+  /** Ids → text; special tokens are kept unless `skipSpecialTokens`. No clean-up of spaces. */
+  decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
+  /** Renders a conversation with the chat template (a TokenizerError if there is none). */
+  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  /** The id of a token string, or undefined. */
+  tokenToId(token: string): number | undefined;
+}
+
+/** Builds a Tokenizer from parsed `tokenizer.json` and `tokenizer_config.json` objects. */
+export function createTokenizer(
+  tokenizerJson: unknown,
+  tokenizerConfig: unknown,
+  files: { tokenizerFile?: string; configFile?: string } = {},
+): Tokenizer {
+  const tokenizerFile = files.tokenizerFile ?? 'tokenizer.json';
+  const configFile = files.configFile ?? 'tokenizer_config.json';
+  if (typeof tokenizerJson !== 'object' || tokenizerJson === null) {
+    throw new TokenizerError(tokenizerFile, 'expected a JSON object');
+  }
+  const config = (tokenizerConfig ?? {}) as Record<string, unknown>;
+  let inner: PreTrainedTokenizer;
+  try {
+    inner = new PreTrainedTokenizer(tokenizerJson, config);
+  } catch (error) {
+    throw new TokenizerError(
+      tokenizerFile,
+      `transformers cannot build the tokenizer: ${(error as Error).message}`,
+    );
+  }
+  const vocab = inner.get_vocab();
+  let vocabSize = 0;
+  for (const id of vocab.values()) vocabSize = Math.max(vocabSize, id + 1);
+  const idOf = (field: string): number | null => {
+    const value = config[field];
+    const token = typeof value === 'string' ? value : (value as { content?: unknown } | null)?.content;
+    if (token === undefined || token === null) return null;
+    if (typeof token !== 'string') throw new TokenizerError(configFile, 'expected a token string', field);
+    const id = vocab.get(token);
+    if (id === undefined)
+      throw new TokenizerError(configFile, `token '${token}' is not in the vocabulary`, field);
+    return id;
+  };
+  const eos = idOf('eos_token');
+  const pad = idOf('pad_token');
+  const bos = idOf('bos_token');
+  if (eos === null && pad === null) {
+    throw new TokenizerError(configFile, 'needs an eos_token or a pad_token for generation', 'eos_token');
+  }
+  const chatTemplate = config.chat_template;
+  const hasChatTemplate = typeof chatTemplate === 'string' || Array.isArray(chatTemplate);
+  return {
+    vocabSize,
+    eosTokenIds: eos === null ? [] : [eos],
+    padTokenId: pad ?? eos!,
+    bosTokenId: bos,
+    hasChatTemplate,
+    encode: (text) => inner.encode(text, { add_special_tokens: false }),
+    decode: (ids, options = {}) =>
+      ids.length === 0
+        ? '' // transformers rejects an empty list
+        : inner.decode([...ids], {
+            skip_special_tokens: options.skipSpecialTokens ?? false,
+            clean_up_tokenization_spaces: false,
+          }),
+    applyChatTemplate: (messages, options = {}) => {
+      if (!hasChatTemplate)
+        throw new TokenizerError(configFile, 'the tokenizer has no chat template', 'chat_template');
+      return inner.apply_chat_template(
+        messages.map((m) => ({ role: m.role, content: m.content })),
+        { tokenize: false, add_generation_prompt: options.addGenerationPrompt ?? false },
+      ) as string;
+    },
+    tokenToId: (token) => vocab.get(token),
+  };
+}
+
+/** Loads `tokenizer.json` (+ `tokenizer_config.json` when present) from a local folder; never fetches. */
+export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+  const tokenizerFile = join(dir, 'tokenizer.json');
+  const configFile = join(dir, 'tokenizer_config.json');
+  const tokenizerJson = await readJson(tokenizerFile, false);
+  const tokenizerConfig = await readJson(configFile, true);
+  return createTokenizer(tokenizerJson, tokenizerConfig ?? {}, { tokenizerFile, configFile });
+}
+
+async function readJson(file: string, optional: boolean): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if (optional && (error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new MissingFileError(file, `cannot read: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new TokenizerError(file, `invalid JSON: ${(error as Error).message}`);
+  }
+}
