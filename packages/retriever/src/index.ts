@@ -1,2 +1,49 @@
-// Work in progress: this package is being built (see the issues).
-export {};
+// @sr1/retriever: the search engine of Search-R1 — corpus store, BM25, dense (ONNX or hashing
+// encoder, HNSW or exact), hybrid fusion, index folders, the /retrieve server and its clients.
+
+// Analysis and BM25
+export { analyze, ENGLISH_STOP_WORDS, tokenize } from './analysis.js';
+export type { Bm25BuildOptions, Bm25LoadOptions, Bm25Parameters } from './bm25.js';
+export { Bm25Builder, Bm25Index, DEFAULT_BM25_PARAMETERS } from './bm25.js';
+// Corpus and document store
+export type { CorpusDigest, ParsedPassage, Passage, ReadProgress } from './corpus.js';
+export {
+  DocStore,
+  DocStoreWriter,
+  parseCorpusLine,
+  readCorpus,
+  sha256File,
+  splitContents,
+} from './corpus.js';
+// Encoders
+export type { EncodeRole, Encoder } from './encoder.js';
+export { normalizeRows } from './encoder.js';
+// Errors
+export { CorpusFormatError, IndexMismatchError, RetrieverHttpError, RetrieverInputError } from './errors.js';
+export type { HashingEncoderOptions } from './hashing-encoder.js';
+export { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';
+export { RRF_DEFAULTS, reciprocalRankFusion } from './hybrid.js';
+// Index folders
+export type {
+  BuildIndexOptions,
+  BuildProgress,
+  EncoderSpec,
+  IndexKind,
+  IndexManifest,
+  LoadIndexOptions,
+  SearchMethod,
+} from './index-folder.js';
+export { buildIndex, loadIndex, RetrievalIndex, readManifest } from './index-folder.js';
+export type { OnnxEncoderOptions } from './onnx-encoder.js';
+export { meanPool, ONNX_ENCODER_DEFAULTS, OnnxEncoder } from './onnx-encoder.js';
+export { porterStem } from './porter-stemmer.js';
+// Retrievers (the interface @sr1/rollout depends on) and the server
+export type { HttpRetrieverOptions, Retriever, SearchHit } from './retriever.js';
+export { HttpRetriever, InProcessRetriever, toSearchHit } from './retriever.js';
+export type { ServerOptions } from './server.js';
+export { createServer, SERVER_DEFAULTS, startServer } from './server.js';
+// Vector search and fusion
+export type { ScoredIndex } from './top-k.js';
+export { TopK } from './top-k.js';
+export type { HnswParameters, VectorIndex } from './vector-index.js';
+export { DEFAULT_HNSW_PARAMETERS, FlatIndex, HnswIndex } from './vector-index.js';

@@ -1,0 +1,461 @@
+// The index folder: everything a server needs, built in one pass over a corpus and described by a
+// manifest (corpus checksum, encoder id, dimension, parameters, counts). Loading checks every part
+// against the manifest and refuses a mismatch instead of serving wrong passages.
+//
+// Layout: manifest.json · docs.jsonl + docs.offsets (document store) · bm25/ (BM25 index) ·
+// dense/vectors.f32 (n × dimension float32) · dense/hnsw.bin · dense/hashing-idf.f32 (hashing only)
+
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  Bm25Builder,
+  type Bm25BuildOptions,
+  Bm25Index,
+  type Bm25Parameters,
+  DEFAULT_BM25_PARAMETERS,
+} from './bm25.js';
+import {
+  type CorpusDigest,
+  DOC_STORE_FILES,
+  DocStore,
+  DocStoreWriter,
+  readCorpus,
+  sha256File,
+} from './corpus.js';
+import type { Encoder } from './encoder.js';
+import { IndexMismatchError, RetrieverInputError } from './errors.js';
+import { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';
+import { RRF_DEFAULTS, reciprocalRankFusion } from './hybrid.js';
+import { OnnxEncoder, type OnnxEncoderOptions } from './onnx-encoder.js';
+import type { ScoredIndex } from './top-k.js';
+import {
+  DEFAULT_HNSW_PARAMETERS,
+  FlatIndex,
+  HnswIndex,
+  type HnswParameters,
+  type VectorIndex,
+} from './vector-index.js';
+
+/** What an index folder can search with. */
+export type IndexKind = 'bm25' | 'dense' | 'hybrid';
+/** How one search is answered; `hybrid` needs both parts. */
+export type SearchMethod = 'bm25' | 'dense' | 'hybrid';
+
+/** Which dense encoder to build with. */
+export type EncoderSpec = { type: 'hashing'; dimension?: number } | ({ type: 'onnx' } & OnnxEncoderOptions);
+
+/** The manifest written as `manifest.json`. */
+export interface IndexManifest {
+  format: 'sr1-retriever-index';
+  version: 1;
+  kind: IndexKind;
+  createdAt: string;
+  corpus: { file: string; sha256: string; bytes: number; passages: number; ordinalIds: boolean };
+  bm25: (Bm25Parameters & { terms: number; postings: number }) | null;
+  dense: {
+    encoder:
+      | { type: 'hashing'; id: string; dimension: number }
+      | {
+          type: 'onnx';
+          id: string;
+          dimension: number;
+          modelDir: string;
+          queryPrefix: string;
+          passagePrefix: string;
+          maxLength: number;
+        };
+    hnsw: HnswParameters;
+    vectors: number;
+  } | null;
+  hybrid: { method: 'rrf'; k: number; depth: number } | null;
+}
+
+/** Progress of a build: phase, units done, units in total. */
+export interface BuildProgress {
+  phase: 'read' | 'bm25' | 'encode';
+  done: number;
+  total: number;
+}
+
+/** Options of `buildIndex`. */
+export interface BuildIndexOptions {
+  /** Search-R1 JSONL corpus. */
+  corpus: string;
+  /** Output folder (created; an existing index there is replaced, any other non-empty folder is refused). */
+  out: string;
+  kind: IndexKind;
+  /** Dense encoder (dense and hybrid kinds); default: the hashing encoder. */
+  encoder?: EncoderSpec;
+  bm25?: Bm25BuildOptions;
+  hnsw?: Partial<HnswParameters>;
+  /** Passages per encoder call while building. */
+  encodeBatchSize?: number;
+  onProgress?: (progress: BuildProgress) => void;
+}
+
+const MANIFEST = 'manifest.json';
+const DENSE_FILES = {
+  vectors: 'dense/vectors.f32',
+  hnsw: 'dense/hnsw.bin',
+  idf: 'dense/hashing-idf.f32',
+} as const;
+
+/** Builds an index folder from a corpus; returns the manifest it wrote. */
+export async function buildIndex(options: BuildIndexOptions): Promise<IndexManifest> {
+  const out = resolve(options.out);
+  const kind = options.kind;
+  if (!['bm25', 'dense', 'hybrid'].includes(kind)) {
+    throw new RetrieverInputError('kind', `unknown index kind '${kind}'. Supported: [bm25, dense, hybrid]`);
+  }
+  prepareOutput(out);
+  const withBm25 = kind !== 'dense';
+  const withDense = kind !== 'bm25';
+  const encoderSpec: EncoderSpec = options.encoder ?? { type: 'hashing' };
+  const progress = options.onProgress;
+
+  // Pass 1: corpus → document store (+ BM25 postings, + hashing IDF statistics).
+  const docs = new DocStoreWriter(join(out, DOC_STORE_FILES.docs), join(out, DOC_STORE_FILES.offsets));
+  const bm25 = withBm25 ? new Bm25Builder(join(out, 'bm25'), options.bm25) : undefined;
+  const fitter = withDense && encoderSpec.type === 'hashing' ? new HashingIdfFitter() : undefined;
+  const digest: Partial<CorpusDigest> = {};
+  for await (const passage of readCorpus(options.corpus, {
+    digest,
+    onProgress: (read) => progress?.({ phase: 'read', done: read.bytesRead, total: read.totalBytes }),
+  })) {
+    docs.add(passage);
+    bm25?.add(passage.contents);
+    fitter?.add(passage.contents);
+  }
+  const stored = docs.close();
+  progress?.({ phase: 'bm25', done: 0, total: 1 });
+  const bm25Stats = bm25?.finish();
+  progress?.({ phase: 'bm25', done: 1, total: 1 });
+
+  // Pass 2: document store → vectors → HNSW.
+  let dense: IndexManifest['dense'] = null;
+  if (withDense) {
+    mkdirSync(join(out, 'dense'), { recursive: true });
+    let encoder: Encoder;
+    let encoderEntry: NonNullable<IndexManifest['dense']>['encoder'];
+    if (encoderSpec.type === 'hashing') {
+      const idf = fitter!.finish();
+      writeFileSync(join(out, DENSE_FILES.idf), new Uint8Array(idf.buffer));
+      const hashing = new HashingEncoder({
+        dimension: encoderSpec.dimension ?? HASHING_DEFAULTS.dimension,
+        idf,
+      });
+      encoder = hashing;
+      encoderEntry = { type: 'hashing', id: hashing.id, dimension: hashing.dimension };
+    } else {
+      const onnx = await OnnxEncoder.load(encoderSpec);
+      encoder = onnx;
+      encoderEntry = {
+        type: 'onnx',
+        id: onnx.id,
+        dimension: onnx.dimension,
+        modelDir: onnx.modelDir,
+        queryPrefix: encoderSpec.queryPrefix ?? 'query: ',
+        passagePrefix: encoderSpec.passagePrefix ?? 'passage: ',
+        maxLength: encoderSpec.maxLength ?? 256,
+      };
+    }
+    const hnswParameters: HnswParameters = { ...DEFAULT_HNSW_PARAMETERS, ...options.hnsw };
+    const store = DocStore.open(
+      join(out, DOC_STORE_FILES.docs),
+      join(out, DOC_STORE_FILES.offsets),
+      stored.ordinalIds,
+    );
+    const hnsw = HnswIndex.create(encoder.dimension, stored.passages, hnswParameters);
+    const vectorsFd = openSync(join(out, DENSE_FILES.vectors), 'w');
+    const batchSize = options.encodeBatchSize ?? 256;
+    try {
+      for (let start = 0; start < stored.passages; start += batchSize) {
+        const texts: string[] = [];
+        for (let index = start; index < Math.min(start + batchSize, stored.passages); index++) {
+          texts.push(store.get(index).contents);
+        }
+        const vectors = await encoder.encode(texts, 'passage');
+        writeSync(vectorsFd, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
+        hnsw.addBatch(vectors, start);
+        progress?.({ phase: 'encode', done: start + texts.length, total: stored.passages });
+      }
+    } finally {
+      closeSync(vectorsFd);
+      store.close();
+      await encoder.dispose?.();
+    }
+    hnsw.save(join(out, DENSE_FILES.hnsw));
+    dense = { encoder: encoderEntry, hnsw: hnswParameters, vectors: stored.passages };
+  }
+
+  const bm25Parameters = {
+    k1: options.bm25?.k1 ?? DEFAULT_BM25_PARAMETERS.k1,
+    b: options.bm25?.b ?? DEFAULT_BM25_PARAMETERS.b,
+  };
+  const manifest: IndexManifest = {
+    format: 'sr1-retriever-index',
+    version: 1,
+    kind,
+    createdAt: new Date().toISOString(),
+    corpus: {
+      file: resolve(options.corpus),
+      sha256: digest.sha256!,
+      bytes: digest.bytes!,
+      passages: stored.passages,
+      ordinalIds: stored.ordinalIds,
+    },
+    bm25:
+      bm25Stats === undefined
+        ? null
+        : { ...bm25Parameters, terms: bm25Stats.terms, postings: bm25Stats.postings },
+    dense,
+    hybrid: kind === 'hybrid' ? { method: 'rrf', k: RRF_DEFAULTS.k, depth: RRF_DEFAULTS.depth } : null,
+  };
+  writeFileSync(join(out, `${MANIFEST}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`);
+  renameSync(join(out, `${MANIFEST}.tmp`), join(out, MANIFEST)); // the manifest appears only when the index is complete
+  return manifest;
+}
+
+function prepareOutput(out: string): void {
+  if (existsSync(out)) {
+    const entries = readdirSync(out);
+    const isIndex = entries.includes(MANIFEST) || entries.includes(DOC_STORE_FILES.docs);
+    if (entries.length > 0 && !isIndex) {
+      throw new RetrieverInputError(
+        'out',
+        `${out} exists, is not empty and holds no sr1 index; refusing to write into it`,
+      );
+    }
+    for (const stale of [MANIFEST, `${MANIFEST}.tmp`])
+      if (existsSync(join(out, stale))) writeFileSync(join(out, stale), '');
+  }
+  mkdirSync(out, { recursive: true });
+}
+
+/** Options of `loadIndex`. */
+export interface LoadIndexOptions {
+  /** Dense encoder to use instead of the one the manifest names; its id must equal the manifest's. */
+  encoder?: Encoder;
+  /** When given, this corpus file's sha256 must equal the manifest's. */
+  corpus?: string;
+  /** HNSW search-time ef (default: the manifest's). */
+  ef?: number;
+  /** Exact flat search over dense/vectors.f32 instead of HNSW (loads all vectors into memory). */
+  exact?: boolean;
+  /** Hold the BM25 postings in memory (default: when ≤ 1 GiB). */
+  postingsInMemory?: boolean;
+}
+
+/** Reads and checks `manifest.json` of an index folder. */
+export function readManifest(dir: string): IndexManifest {
+  const file = join(dir, MANIFEST);
+  if (!existsSync(file))
+    throw new IndexMismatchError(dir, `no ${MANIFEST}: not an sr1 index folder, or its build did not finish`);
+  let manifest: IndexManifest;
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8')) as IndexManifest;
+  } catch (error) {
+    throw new IndexMismatchError(dir, `${MANIFEST} is not valid JSON (${(error as Error).message})`);
+  }
+  if (manifest.format !== 'sr1-retriever-index' || manifest.version !== 1) {
+    throw new IndexMismatchError(
+      dir,
+      `unsupported index format ${String(manifest.format)} v${String(manifest.version)} (expected sr1-retriever-index v1)`,
+    );
+  }
+  return manifest;
+}
+
+/** Opens an index folder, checking every part against its manifest. */
+export async function loadIndex(dir: string, options: LoadIndexOptions = {}): Promise<RetrievalIndex> {
+  const root = resolve(dir);
+  const manifest = readManifest(root);
+  if (options.corpus !== undefined) {
+    const sha256 = await sha256File(options.corpus);
+    if (sha256 !== manifest.corpus.sha256) {
+      throw new IndexMismatchError(
+        root,
+        `corpus ${options.corpus} (sha256 ${sha256.slice(0, 12)}…) is not the corpus this index was built from (${manifest.corpus.file}, sha256 ${manifest.corpus.sha256.slice(0, 12)}…)`,
+      );
+    }
+  }
+  let docs: DocStore;
+  try {
+    docs = DocStore.open(
+      join(root, DOC_STORE_FILES.docs),
+      join(root, DOC_STORE_FILES.offsets),
+      manifest.corpus.ordinalIds,
+    );
+  } catch (error) {
+    throw new IndexMismatchError(root, `document store unreadable: ${(error as Error).message}`);
+  }
+  const expect = (what: string, actual: number, expected: number) => {
+    if (actual !== expected) {
+      docs.close();
+      throw new IndexMismatchError(root, `${what} holds ${actual} passages, the manifest says ${expected}`);
+    }
+  };
+  expect('document store', docs.size, manifest.corpus.passages);
+
+  let bm25: Bm25Index | undefined;
+  if (manifest.bm25 !== null) {
+    bm25 = Bm25Index.load(
+      join(root, 'bm25'),
+      options.postingsInMemory === undefined ? {} : { postingsInMemory: options.postingsInMemory },
+    );
+    expect('BM25 index', bm25.documents, manifest.corpus.passages);
+  }
+
+  let encoder: Encoder | undefined;
+  let vectors: VectorIndex | undefined;
+  if (manifest.dense !== null) {
+    const entry = manifest.dense.encoder;
+    if (options.encoder !== undefined) {
+      encoder = options.encoder;
+    } else if (entry.type === 'hashing') {
+      const raw = readFileSync(join(root, DENSE_FILES.idf));
+      const idf = new Float32Array(raw.length / 4);
+      new Uint8Array(idf.buffer).set(raw);
+      encoder = new HashingEncoder({ dimension: entry.dimension, idf });
+    } else {
+      if (!existsSync(entry.modelDir)) {
+        throw new IndexMismatchError(
+          root,
+          `the index was built with the ONNX model folder ${entry.modelDir}, which is missing; pass the same model as the encoder`,
+        );
+      }
+      encoder = await OnnxEncoder.load({
+        modelDir: entry.modelDir,
+        queryPrefix: entry.queryPrefix,
+        passagePrefix: entry.passagePrefix,
+        maxLength: entry.maxLength,
+      });
+    }
+    if (encoder.id !== entry.id || encoder.dimension !== entry.dimension) {
+      docs.close();
+      throw new IndexMismatchError(
+        root,
+        `encoder mismatch: the index was built with '${entry.id}' (dimension ${entry.dimension}), got '${encoder.id}' (dimension ${encoder.dimension})`,
+      );
+    }
+    if (options.exact === true) {
+      const raw = readFileSync(join(root, DENSE_FILES.vectors));
+      const floats = new Float32Array(raw.length / 4);
+      new Uint8Array(floats.buffer).set(raw);
+      vectors = new FlatIndex(floats, entry.dimension);
+    } else {
+      vectors = HnswIndex.load(
+        join(root, DENSE_FILES.hnsw),
+        entry.dimension,
+        options.ef ?? manifest.dense.hnsw.ef,
+      );
+    }
+    expect(
+      options.exact === true ? 'dense/vectors.f32' : 'HNSW index',
+      vectors.size,
+      manifest.corpus.passages,
+    );
+  }
+  return new RetrievalIndex(root, manifest, docs, bm25, encoder, vectors);
+}
+
+/** A loaded index folder: the document store plus whichever searchers the manifest lists. */
+export class RetrievalIndex {
+  readonly dir: string;
+  readonly manifest: IndexManifest;
+  readonly docs: DocStore;
+  readonly bm25: Bm25Index | undefined;
+  readonly encoder: Encoder | undefined;
+  readonly vectors: VectorIndex | undefined;
+
+  constructor(
+    dir: string,
+    manifest: IndexManifest,
+    docs: DocStore,
+    bm25: Bm25Index | undefined,
+    encoder: Encoder | undefined,
+    vectors: VectorIndex | undefined,
+  ) {
+    this.dir = dir;
+    this.manifest = manifest;
+    this.docs = docs;
+    this.bm25 = bm25;
+    this.encoder = encoder;
+    this.vectors = vectors;
+  }
+
+  /** Number of passages. */
+  get size(): number {
+    return this.docs.size;
+  }
+
+  /** The method used when none is named: the index kind. */
+  get defaultMethod(): SearchMethod {
+    return this.manifest.kind;
+  }
+
+  /**
+   * Searches a whole batch together (one encoder call for all queries). Returns per query the
+   * top-`topk` passages (internal indices into `docs`), best first.
+   */
+  async search(
+    queries: readonly string[],
+    topk: number,
+    method: SearchMethod = this.defaultMethod,
+  ): Promise<ScoredIndex[][]> {
+    if (!Number.isInteger(topk) || topk < 1)
+      throw new RetrieverInputError('topk', `expected a positive integer, got ${topk}`);
+    if (method === 'bm25') return queries.map((query) => this.requireBm25().search(query, topk));
+    if (method === 'dense') return this.denseSearch(queries, topk);
+    if (method !== 'hybrid')
+      throw new RetrieverInputError(
+        'method',
+        `unknown search method '${method}'. Supported: [bm25, dense, hybrid]`,
+      );
+    const depth = Math.max(topk, this.manifest.hybrid?.depth ?? RRF_DEFAULTS.depth);
+    const rrfK = this.manifest.hybrid?.k ?? RRF_DEFAULTS.k;
+    const bm25 = this.requireBm25();
+    const dense = await this.denseSearch(queries, depth);
+    return queries.map((query, q) =>
+      reciprocalRankFusion([bm25.search(query, depth), dense[q]!], topk, rrfK),
+    );
+  }
+
+  private requireBm25(): Bm25Index {
+    if (this.bm25 === undefined)
+      throw new RetrieverInputError(
+        'method',
+        `the index at ${this.dir} has no BM25 part (kind ${this.manifest.kind})`,
+      );
+    return this.bm25;
+  }
+
+  private async denseSearch(queries: readonly string[], topk: number): Promise<ScoredIndex[][]> {
+    if (this.encoder === undefined || this.vectors === undefined) {
+      throw new RetrieverInputError(
+        'method',
+        `the index at ${this.dir} has no dense part (kind ${this.manifest.kind})`,
+      );
+    }
+    if (queries.length === 0) return [];
+    const embedded = await this.encoder.encode(queries, 'query');
+    return this.vectors.search(embedded, topk);
+  }
+
+  /** Closes files and releases the encoder. */
+  async close(): Promise<void> {
+    this.docs.close();
+    this.bm25?.close();
+    await this.encoder?.dispose?.();
+  }
+}
