@@ -10,6 +10,11 @@ export { MetricsWriter, Progress } from './metrics.js';
 export type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from './policy.js';
 // The engine seam
 export { makeTokenBatch } from './policy.js';
+export type { RlBatch, RlSample } from './rl-batch.js';
+// RL
+export { buildRlBatch, gatherResponse, scatterResponse } from './rl-batch.js';
+export type { AdvantageEstimator, RlMetrics, RlModels, RlUpdateOptions } from './rl-update.js';
+export { rlUpdate } from './rl-update.js';
 export type { SftCallbacks, SftOptions, SftState, SftStepMetrics } from './sft.js';
 export { epochOrder, INITIAL_SFT_STATE, trainSft } from './sft.js';
 export type { ChatMessage, Segment, SftTokenizer, TokenizedExample } from './sft-data.js';

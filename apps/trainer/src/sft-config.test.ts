@@ -1,0 +1,37 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSftConfig, parseSftConfig } from './sft-config.js';
+
+const MINIMAL = { model: { path: 'base' }, data: { train: 'data.jsonl' }, training: { steps: 10 }, output: { dir: 'run' } };
+
+describe('SFT config', () => {
+  it('fills defaults and resolves paths against the config file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-cfg-'));
+    const file = join(dir, 'sft.json');
+    await writeFile(file, JSON.stringify(MINIMAL));
+    const config = await loadSftConfig(file);
+    expect(config.model).toEqual({ kind: 'path', path: join(dir, 'base') });
+    expect(config.data).toEqual({ train: join(dir, 'data.jsonl'), maxLength: 512 });
+    expect(config.training).toMatchObject({ steps: 10, batchSize: 8, microBatchSize: 4, schedule: 'cosine' });
+    expect(config.output.saveEvery).toBe(2);
+  });
+
+  it.each([
+    [{ ...MINIMAL, training: { steps: 0 } }, "field 'training.steps': expected a number ≥ 1, got 0"],
+    [{ ...MINIMAL, training: { steps: 5, lr: 'fast' } }, "field 'training.lr': expected a number, got \"fast\""],
+    [{ ...MINIMAL, training: { steps: 5, batchSize: 6, microBatchSize: 4 } }, "field 'training.microBatchSize': must divide"],
+    [{ ...MINIMAL, training: { steps: 5, schedule: 'linear' } }, "field 'training.schedule': expected one of [constant, linear-warmup, cosine]"],
+    [{ ...MINIMAL, trainig: {} }, "field 'trainig': unknown field"],
+    [{ ...MINIMAL, model: {} }, "field 'model.path': give exactly one of"],
+    [{ ...MINIMAL, data: {} }, "field 'data.train': is required"],
+  ])('rejects %j', (json, message) => {
+    expect(() => parseSftConfig(json as Record<string, unknown>, 'sft.json')).toThrow(message);
+    expect(() => parseSftConfig(json as Record<string, unknown>, 'sft.json')).toThrow('sft.json: ');
+  });
+
+  it('names a missing or broken file', async () => {
+    await expect(loadSftConfig('/nonexistent/sft.json')).rejects.toThrow('/nonexistent/sft.json: file not found');
+  });
+});

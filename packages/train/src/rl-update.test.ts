@@ -1,0 +1,145 @@
+import { createRng } from '@sr1/core';
+import { AdamW } from '@sr1/optim';
+import { describe, expect, it } from 'vitest';
+import type { RlSample } from './rl-batch.js';
+import { type RlUpdateOptions, rlUpdate } from './rl-update.js';
+import { BigramPolicy } from './testing.js';
+
+const OPTIONS: RlUpdateOptions = {
+  advantage: 'grpo',
+  maskRetrievedTokens: true,
+  ppoEpochs: 1,
+  miniBatchSize: 8,
+  microBatchSize: 4,
+  clipRatio: 0.2,
+  entropyCoef: 0,
+  klMode: 'none',
+  klCoef: 0.001,
+  klEstimator: 'k3',
+  gamma: 1,
+  lambda: 1,
+  valueClip: 0.5,
+  grpoNormalizeByStd: true,
+  aggregation: 'token-mean',
+  maxGradNorm: 1,
+};
+
+function probability(policy: BigramPolicy, prev: number, next: number): number {
+  const V = policy.vocabSize;
+  const row = policy.parameters.get('bigram.weight')!.subarray(prev * V, prev * V + V);
+  const max = Math.max(...row);
+  const exps = Array.from(row, (x) => Math.exp(x - max));
+  return exps[next]! / exps.reduce((a, b) => a + b, 0);
+}
+
+function sample(policy: BigramPolicy, prev: number, rng: ReturnType<typeof createRng>): number {
+  let u = rng.next();
+  for (let token = 0; token < policy.vocabSize; token++) {
+    u -= probability(policy, prev, token);
+    if (u <= 0) return token;
+  }
+  return policy.vocabSize - 1;
+}
+
+describe('rlUpdate', () => {
+  it.each(['grpo', 'rloo'] as const)(
+    '%s raises the probability of the rewarded answer (seed 4)',
+    async (advantage) => {
+      const rng = createRng(4);
+      const actor = new BigramPolicy(4, createRng(1));
+      const before = probability(actor, 0, 2);
+      const models = { actor, actorOptimizer: new AdamW({ weightDecay: 0 }), actorLr: 0.05 };
+      for (let step = 0; step < 50; step++) {
+        const samples: RlSample[] = [];
+        for (let prompt = 0; prompt < 2; prompt++) {
+          for (let k = 0; k < 4; k++) {
+            const answer = sample(actor, 0, rng);
+            samples.push({
+              promptId: `s${step}-p${prompt}`,
+              promptTokens: [0],
+              responseTokens: [answer],
+              policyMask: [1],
+              reward: answer === 2 ? 1 : 0,
+            });
+          }
+        }
+        await rlUpdate(samples, models, { ...OPTIONS, advantage }, rng);
+      }
+      expect(before).toBeLessThan(0.4);
+      expect(probability(actor, 0, 2)).toBeGreaterThan(0.8);
+    },
+  );
+
+  it('PPO with a critic and KL in the reward learns too and reports critic metrics', async () => {
+    const rng = createRng(7);
+    const actor = new BigramPolicy(4, createRng(1));
+    const reference = new BigramPolicy(4, createRng(1));
+    const critic = new BigramPolicy(4, createRng(2));
+    const models = {
+      actor,
+      actorOptimizer: new AdamW({ weightDecay: 0 }),
+      actorLr: 0.05,
+      reference,
+      critic,
+      criticOptimizer: new AdamW({ weightDecay: 0 }),
+      criticLr: 0.05,
+    };
+    let metrics: Record<string, number> = {};
+    for (let step = 0; step < 40; step++) {
+      const samples: RlSample[] = Array.from({ length: 8 }, (_, k) => {
+        const answer = sample(actor, 0, rng);
+        return {
+          promptId: `s${step}-${k}`,
+          promptTokens: [0],
+          responseTokens: [answer],
+          policyMask: [1],
+          reward: answer === 3 ? 1 : 0,
+        };
+      });
+      metrics = await rlUpdate(
+        samples,
+        models,
+        { ...OPTIONS, advantage: 'gae', klMode: 'reward', klEstimator: 'k1' },
+        rng,
+      );
+    }
+    expect(probability(actor, 0, 3)).toBeGreaterThan(0.6);
+    expect(metrics['critic/vf_loss']).toBeDefined();
+    expect(Number.isFinite(metrics['actor/pg_loss']!)).toBe(true);
+  });
+
+  it('gives inserted (masked) tokens no gradient when masking is on, and some when off', async () => {
+    // Response: [inserted 1 (mask 0), policy 2 (mask 1)]: transition 0→1 is inserted, 1→2 generated.
+    const samples: RlSample[] = [
+      { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], policyMask: [0, 1], reward: 1 },
+      { promptId: 'a', promptTokens: [0], responseTokens: [1, 3], policyMask: [0, 1], reward: 0 },
+    ];
+    const rowOf = (policy: BigramPolicy, prev: number) =>
+      Array.from(policy.parameters.get('bigram.weight')!.subarray(prev * 4, prev * 4 + 4));
+    for (const maskRetrievedTokens of [true, false]) {
+      const actor = new BigramPolicy(4, createRng(1));
+      const before0 = rowOf(actor, 0);
+      const before1 = rowOf(actor, 1);
+      await rlUpdate(
+        samples,
+        { actor, actorOptimizer: new AdamW({ weightDecay: 0 }), actorLr: 0.1 },
+        { ...OPTIONS, maskRetrievedTokens, klMode: 'none' },
+        createRng(1),
+      );
+      expect(rowOf(actor, 1)).not.toEqual(before1);
+      if (maskRetrievedTokens) expect(rowOf(actor, 0)).toEqual(before0);
+    }
+  });
+
+  it('requires a critic for GAE', async () => {
+    const actor = new BigramPolicy(4, createRng(1));
+    await expect(
+      rlUpdate(
+        [{ promptId: 'a', promptTokens: [0], responseTokens: [1], policyMask: [1], reward: 1 }],
+        { actor, actorOptimizer: new AdamW(), actorLr: 0.1 },
+        { ...OPTIONS, advantage: 'gae' },
+        createRng(1),
+      ),
+    ).rejects.toThrow('GAE advantages need a critic');
+  });
+});
