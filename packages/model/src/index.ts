@@ -40,11 +40,21 @@ export {
   TokenizerError,
   WeightShapeError,
 } from './errors.js';
+export type { FinishReason, GeneratedSequence, GenerateOptions, GeneratePrompt } from './generate.js';
+export { generate } from './generate.js';
 export type { LoadedModel, SaveModelOptions } from './model-folder.js';
 export { loadModelFolder, loadWeights, saveModelFolder, TOKENIZER_FILES } from './model-folder.js';
+// A slow exact runner over the float64 reference forward (tests, parity checks, tiny models)
+export type { ReferenceRunnerStats } from './reference-runner.js';
+export { ReferenceDecoderRunner } from './reference-runner.js';
 // Safetensors
 export type { SafetensorsEntry, SafetensorsHeader } from './safetensors.js';
 export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
+// Generation and scoring
+export type { SampledToken, SamplingParams } from './sampling.js';
+export { logProbAndEntropy, logSoftmaxAt, sampleToken, validateSamplingParams } from './sampling.js';
+export type { ScoredSequence, ScoreOptions } from './score.js';
+export { scoreSequences } from './score.js';
 // Tokenizers
 export type { ChatMessage, Tokenizer } from './tokenizer.js';
 export { createTokenizer, loadTokenizer } from './tokenizer.js';

@@ -1,0 +1,235 @@
+// Batched autoregressive generation over a DecoderRunner: left-padded prompts, a KV cache that
+// sheds rows as sequences finish, seeded sampling, stop strings matched on the decoded text, EOS.
+
+import { createRng, InvalidInputError, type Rng } from '@sr1/core';
+import type { DecoderRunner, ForwardInputs, KvCache } from './engine-types.js';
+import { type SamplingParams, sampleToken, validateSamplingParams } from './sampling.js';
+import type { Tokenizer } from './tokenizer.js';
+
+/** A prompt as text (encoded without special tokens; apply a chat template first) or token ids. */
+export type GeneratePrompt = string | readonly number[];
+
+export interface GenerateOptions {
+  /** Most tokens generated per sequence. */
+  maxNewTokens: number;
+  /** 0 = greedy. Default 1 (sample from the model as it is). */
+  temperature?: number;
+  /** 0 = off (default). */
+  topK?: number;
+  /** 1 = off (default). */
+  topP?: number;
+  /** Generation stops when the decoded completion contains one of these (kept in the output). */
+  stop?: readonly string[];
+  /** Ids that end a sequence (kept as its last token). Default: the tokenizer's and config's eos ids. */
+  eosTokenIds?: readonly number[];
+  /** Randomness for sampling; default createRng(seed ?? 0). Rows draw from it in batch order. */
+  rng?: Rng;
+  seed?: number;
+}
+
+/** Why a sequence ended. */
+export type FinishReason = 'stop' | 'eos' | 'length';
+
+export interface GeneratedSequence {
+  /** The prompt as ids (what the model was conditioned on, without padding). */
+  promptTokenIds: number[];
+  /** Generated ids; the token that completed a stop string, or the EOS id, is the last one. */
+  tokenIds: number[];
+  /**
+   * decode(tokenIds) without a final EOS token. When a stop string ends inside the last token,
+   * the text runs to the end of that token (so text and tokenIds always agree).
+   */
+  text: string;
+  /**
+   * Per generated token, log π(token | prefix) under softmax(logits / temperature), before top-k
+   * and top-p truncation (veRL's old-policy log-prob at the rollout temperature); greedy: temperature 1.
+   */
+  logprobs: number[];
+  finishReason: FinishReason;
+  /** The stop string that ended the sequence, when finishReason is 'stop'. */
+  stopString?: string;
+}
+
+interface Row {
+  prompt: number[];
+  tokens: number[];
+  logprobs: number[];
+  finish?: FinishReason;
+  stopString?: string;
+}
+
+/**
+ * Generates continuations of a batch of prompts. Prompts are left-padded to a common length; each
+ * step feeds one new token per unfinished row, and rows that finish are dropped from the cache
+ * (`runner.selectRows`), so they stop costing compute.
+ */
+export async function generate(
+  runner: DecoderRunner,
+  tokenizer: Tokenizer,
+  prompts: readonly GeneratePrompt[],
+  options: GenerateOptions,
+): Promise<GeneratedSequence[]> {
+  const params: SamplingParams = {
+    temperature: options.temperature ?? 1, // the model's own distribution, as RL rollouts use
+    topK: options.topK ?? 0,
+    topP: options.topP ?? 1,
+  };
+  validateSamplingParams(params, 'generate');
+  if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0) {
+    throw new InvalidInputError({ field: 'generate.maxNewTokens', reason: 'must be an integer ≥ 0' });
+  }
+  const stops = (options.stop ?? []).filter((stop) => stop.length > 0);
+  const eos = new Set(options.eosTokenIds ?? [...tokenizer.eosTokenIds, ...runner.config.eosTokenIds]);
+  const rng = options.rng ?? createRng(options.seed ?? 0);
+  const vocab = runner.config.vocabSize;
+  const maxPositions = runner.config.maxPositionEmbeddings;
+
+  const rows: Row[] = prompts.map((prompt, index) => {
+    const ids = typeof prompt === 'string' ? tokenizer.encode(prompt) : [...prompt];
+    if (ids.length === 0) {
+      throw new InvalidInputError({
+        field: `prompts[${index}]`,
+        reason: 'a prompt needs at least one token',
+      });
+    }
+    ids.forEach((id, position) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new InvalidInputError({
+          field: `prompts[${index}][${position}]`,
+          reason: `token id ${id} is outside the vocabulary [0, ${vocab})`,
+        });
+      }
+    });
+    if (ids.length >= maxPositions) {
+      throw new InvalidInputError({
+        field: `prompts[${index}]`,
+        reason: `prompt has ${ids.length} tokens; the model holds at most ${maxPositions} positions`,
+      });
+    }
+    return { prompt: ids, tokens: [], logprobs: [] };
+  });
+  if (rows.length === 0 || options.maxNewTokens === 0)
+    return rows.map((row) => finishRow(row, tokenizer, eos, 'length'));
+
+  // Stop strings are looked for in the decoded tail: long enough to hold any stop string even if
+  // some tokens decode to partial characters.
+  const stopWindow = stops.length === 0 ? 0 : 4 * Math.max(...stops.map((stop) => stop.length)) + 4;
+  const accept = (row: Row, tokenId: number, logprob: number): void => {
+    row.tokens.push(tokenId);
+    row.logprobs.push(logprob);
+    if (eos.has(tokenId)) {
+      row.finish = 'eos';
+      return;
+    }
+    if (stops.length > 0) {
+      const tail = tokenizer.decode(row.tokens.slice(-stopWindow));
+      const hit = stops.find((stop) => tail.includes(stop));
+      if (hit !== undefined) {
+        row.finish = 'stop';
+        row.stopString = hit;
+        return;
+      }
+    }
+    if (row.tokens.length >= options.maxNewTokens || row.prompt.length + row.tokens.length >= maxPositions) {
+      row.finish = 'length';
+    }
+  };
+
+  // Prefill: (batch, maxPrompt), left-padded; positions count real tokens before each.
+  const batch = rows.length;
+  const width = Math.max(...rows.map((row) => row.prompt.length));
+  const inputIds = new BigInt64Array(batch * width).fill(BigInt(tokenizer.padTokenId));
+  const attentionMask = new BigInt64Array(batch * width);
+  const positionIds = new BigInt64Array(batch * width);
+  rows.forEach((row, b) => {
+    const offset = width - row.prompt.length;
+    row.prompt.forEach((id, j) => {
+      inputIds[b * width + offset + j] = BigInt(id);
+      attentionMask[b * width + offset + j] = 1n;
+      positionIds[b * width + offset + j] = BigInt(j);
+    });
+  });
+  const prefill = await runner.prefill(
+    { inputIds, batchSize: batch, newLength: width, attentionMask, positionIds },
+    { lastOnly: true },
+  );
+  let cache: KvCache = prefill.cache;
+  let mask = attentionMask; // (active, cache.length)
+  let maskWidth = width;
+  let active = rows.map((_, index) => index); // cache row → rows index
+  active.forEach((rowIndex, b) => {
+    const { tokenId, logprob } = sampleToken(
+      prefill.logits.subarray(b * vocab, (b + 1) * vocab),
+      params,
+      rng,
+    );
+    accept(rows[rowIndex]!, tokenId, logprob);
+  });
+
+  while (true) {
+    const keep = active
+      .map((rowIndex, b) => [rowIndex, b] as const)
+      .filter(([rowIndex]) => rows[rowIndex]!.finish === undefined);
+    if (keep.length === 0) break;
+    if (keep.length < active.length) {
+      cache = runner.selectRows(
+        cache,
+        keep.map(([, b]) => b),
+      );
+      const narrowed = new BigInt64Array(keep.length * maskWidth);
+      keep.forEach(([, b], k) => {
+        narrowed.set(mask.subarray(b * maskWidth, (b + 1) * maskWidth), k * maskWidth);
+      });
+      mask = narrowed;
+      active = keep.map(([rowIndex]) => rowIndex);
+    }
+    // Decode one step: (active, 1) new tokens; mask grows by one real column.
+    const stepBatch = active.length;
+    const stepIds = new BigInt64Array(stepBatch);
+    const stepPositions = new BigInt64Array(stepBatch);
+    const grown = new BigInt64Array(stepBatch * (maskWidth + 1));
+    active.forEach((rowIndex, b) => {
+      const row = rows[rowIndex]!;
+      stepIds[b] = BigInt(row.tokens[row.tokens.length - 1]!);
+      stepPositions[b] = BigInt(row.prompt.length + row.tokens.length - 1);
+      grown.set(mask.subarray(b * maskWidth, (b + 1) * maskWidth), b * (maskWidth + 1));
+      grown[b * (maskWidth + 1) + maskWidth] = 1n;
+    });
+    mask = grown;
+    maskWidth += 1;
+    const inputs: ForwardInputs = {
+      inputIds: stepIds,
+      batchSize: stepBatch,
+      newLength: 1,
+      attentionMask: mask,
+      positionIds: stepPositions,
+    };
+    const step = await runner.decode(inputs, cache, { lastOnly: true });
+    cache = step.cache;
+    active.forEach((rowIndex, b) => {
+      const { tokenId, logprob } = sampleToken(step.logits.subarray(b * vocab, (b + 1) * vocab), params, rng);
+      accept(rows[rowIndex]!, tokenId, logprob);
+    });
+  }
+  return rows.map((row) => finishRow(row, tokenizer, eos, row.finish ?? 'length'));
+}
+
+function finishRow(
+  row: Row,
+  tokenizer: Tokenizer,
+  eos: ReadonlySet<number>,
+  finishReason: FinishReason,
+): GeneratedSequence {
+  const visible =
+    finishReason === 'eos' && row.tokens.length > 0 && eos.has(row.tokens[row.tokens.length - 1]!)
+      ? row.tokens.slice(0, -1)
+      : row.tokens;
+  return {
+    promptTokenIds: row.prompt,
+    tokenIds: row.tokens,
+    text: tokenizer.decode(visible),
+    logprobs: row.logprobs,
+    finishReason,
+    ...(row.stopString !== undefined ? { stopString: row.stopString } : {}),
+  };
+}
