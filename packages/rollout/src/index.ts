@@ -1,2 +1,47 @@
-// Work in progress: this package is being built (see the issues).
-export {};
+// @sr1/rollout: the Search-R1 agent loop — generation interleaved with search — producing the
+// exact sampled tokens, the mask of inserted tokens and the log-probs that training needs.
+
+// Errors
+export {
+  GeneratorContractError,
+  InferenceServerError,
+  RetrieverContractError,
+  RolloutInputError,
+} from './errors.js';
+
+// Prompts
+export type { PromptOptions, PromptPreset, PromptTemplate, TemplateSpec } from './prompt.js';
+export { buildPrompt, encodePrompt, normalizeQuestion, PROMPT_TEMPLATES } from './prompt.js';
+
+// Protocol
+export type { AgentAction } from './protocol.js';
+export {
+  ACTION_STOP_STRINGS,
+  formatDocuments,
+  INVALID_ACTION_MESSAGE,
+  informationBlock,
+  parseAction,
+} from './protocol.js';
+
+// The loop
+export type {
+  RolloutConfig,
+  RolloutEvent,
+  RolloutFinishReason,
+  RolloutOptions,
+  RolloutPrompt,
+  SearchRecord,
+  Trajectory,
+} from './rollout.js';
+export { DEFAULT_ROLLOUT_CONFIG, runRollout } from './rollout.js';
+// Interfaces the loop needs (satisfied structurally by the engine, tokenizer and retriever)
+export type {
+  ChatMessage,
+  GenerationFinishReason,
+  GenerationRequest,
+  GenerationResult,
+  Generator,
+  Retriever,
+  SearchHit,
+  Tokenizer,
+} from './types.js';

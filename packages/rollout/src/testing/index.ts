@@ -1,0 +1,8 @@
+// @sr1/rollout/testing: test doubles for code that drives the agent loop — a scripted Generator
+// that records its calls, a small real tokenizer, and a real in-memory BM25 retriever.
+
+export type { CorpusDocument } from './in-memory-retriever.js';
+export { InMemoryRetriever, SAMPLE_PASSAGES } from './in-memory-retriever.js';
+export { DEFAULT_PIECES, EOS_TEXT, PieceTokenizer } from './piece-tokenizer.js';
+export type { RecordedRequest, ScriptedGeneratorOptions, ScriptedTurn } from './scripted-generator.js';
+export { ScriptedGenerator, scriptedLogProb } from './scripted-generator.js';
