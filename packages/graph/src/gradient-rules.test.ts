@@ -74,6 +74,8 @@ const cases: Case[] = [
   },
   { name: 'Sigmoid', covers: ['Sigmoid'], inputs: { a: { shape: [4] } }, build: (g, x) => g.sigmoid(x.a!) },
   { name: 'Tanh', covers: ['Tanh'], inputs: { a: { shape: [4] } }, build: (g, x) => g.tanh(x.a!) },
+  { name: 'Cos', covers: ['Cos'], inputs: { a: { shape: [4] } }, build: (g, x) => g.cos(x.a!) },
+  { name: 'Sin', covers: ['Sin'], inputs: { a: { shape: [4] } }, build: (g, x) => g.sin(x.a!) },
   {
     name: 'Identity',
     covers: ['Identity'],

@@ -179,6 +179,8 @@ export const GRADIENT_RULES = {
     const { g, output: y } = c;
     return g.mul(c.gradOutput, g.sub(one(g, y), g.mul(y, y)));
   }),
+  Cos: elementwise((c, x) => c.g.neg(c.g.mul(c.gradOutput, c.g.sin(x)))),
+  Sin: elementwise((c, x) => c.g.mul(c.gradOutput, c.g.cos(x))),
   Identity: elementwise((c) => c.gradOutput),
   MatMul: (c) => {
     const [a, b] = [input(c, 0), input(c, 1)];

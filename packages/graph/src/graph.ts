@@ -30,6 +30,8 @@ export type OpType =
   | 'Log'
   | 'Sigmoid'
   | 'Tanh'
+  | 'Cos'
+  | 'Sin'
   | 'Identity'
   | 'MatMul'
   | 'Softmax'
@@ -368,6 +370,14 @@ export class Graph {
   /** tanh x */
   tanh(x: Tensor): Tensor {
     return this.unary('Tanh', x);
+  }
+  /** cos x */
+  cos(x: Tensor): Tensor {
+    return this.unary('Cos', x);
+  }
+  /** sin x */
+  sin(x: Tensor): Tensor {
+    return this.unary('Sin', x);
   }
   /** A copy (used to rename outputs). */
   identity(x: Tensor): Tensor {

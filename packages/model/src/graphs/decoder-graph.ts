@@ -1,0 +1,238 @@
+// The Qwen2/Llama decoder written once with @sr1/graph: prefill/decode graphs with a KV cache for
+// generation, and a train graph that yields per-token log-probs (and entropy) of given targets
+// plus, optionally, the gradients of every weight emitted by the autodiff into the same graph.
+
+import type { DType, Tensor } from '@sr1/graph';
+import { Graph, gradients } from '@sr1/graph';
+import type { DecoderConfig } from '../engine-types.js';
+import { expectedWeights } from '../weights.js';
+
+/** Which graph to build. */
+export type DecoderMode = 'prefill' | 'decode' | 'train';
+
+/**
+ * What the train graph differentiates:
+ * - 'none': forward only (log-probs, entropy);
+ * - 'upstream': Σ_t grad_logprobs[b,t]·∂logprobs[b,t]/∂W (+ the same for entropy when
+ *   `entropyGradient`), the RL seam: dLoss/dLogprob is computed in TypeScript and fed in;
+ * - 'sft': the masked mean cross-entropy `loss` = −Σ mask·logprob / Σ mask, and its gradient.
+ */
+export type TrainObjective = 'none' | 'upstream' | 'sft';
+
+/** Options of `buildDecoderGraph`. */
+export interface DecoderGraphOptions {
+  mode: DecoderMode;
+  /** Compute dtype of weights and activations (float64 for finite-difference checks). */
+  dtype?: 'float32' | 'float64'; // float32: what checkpoints hold and ORT runs fastest
+  /** prefill/decode: emit logits for the last position only (batch, vocab). */
+  lastOnly?: boolean;
+  /** train: what to differentiate (default 'none'). */
+  objective?: TrainObjective;
+  /** train + 'upstream': also feed grad_entropy (an entropy bonus). */
+  entropyGradient?: boolean;
+  /** Embedding gradient strategy (see @sr1/graph). */
+  embeddingGradient?: 'scatter' | 'onehot';
+}
+
+/** Graph input/output names (weights use their HF names). */
+export const DECODER_NAMES = {
+  inputIds: 'input_ids',
+  attentionMask: 'attention_mask',
+  positionIds: 'position_ids',
+  targetIds: 'target_ids',
+  lossMask: 'loss_mask',
+  gradLogprobs: 'grad_logprobs',
+  gradEntropy: 'grad_entropy',
+  logits: 'logits',
+  logprobs: 'logprobs',
+  entropy: 'entropy',
+  loss: 'loss',
+  pastKey: (layer: number) => `past_key.${layer}`,
+  pastValue: (layer: number) => `past_value.${layer}`,
+  presentKey: (layer: number) => `present_key.${layer}`,
+  presentValue: (layer: number) => `present_value.${layer}`,
+  gradient: (weight: string) => `grad.${weight}`,
+} as const;
+
+/** A built decoder graph and its named endpoints. */
+export interface DecoderGraph {
+  graph: Graph;
+  mode: DecoderMode;
+  /** HF weight name → graph input. */
+  weights: Map<string, Tensor>;
+  /** Graph outputs in a fixed order (logits/logprobs…, presents, gradients). */
+  outputs: Tensor[];
+  /** HF weight name → gradient output (train with an objective). */
+  gradients: Map<string, Tensor>;
+}
+
+const NEG_LARGE = -1e9; // masked attention scores; finite so fully padded rows stay NaN-free
+
+/** Builds the decoder graph for `mode`. Shapes: ids (batch, seq); mask (batch, past+seq). */
+export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOptions): DecoderGraph {
+  const dtype: DType = options.dtype ?? 'float32';
+  const mode = options.mode;
+  const g = new Graph(`decoder-${mode}`);
+  const N = DECODER_NAMES;
+  const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
+  const group = heads / kvHeads;
+  const hasPast = mode === 'decode';
+  const total = hasPast ? 'past+seq' : 'seq';
+
+  const inputIds = g.input(N.inputIds, 'int64', ['batch', 'seq']);
+  const attentionMask = g.input(N.attentionMask, 'int64', ['batch', total]);
+  const positionIds = g.input(N.positionIds, 'int64', ['batch', 'seq']);
+
+  const weights = new Map<string, Tensor>();
+  for (const [name, spec] of expectedWeights(config)) weights.set(name, g.input(name, dtype, spec.shape));
+  const w = (name: string): Tensor => {
+    const t = weights.get(name);
+    if (t === undefined) throw new Error(`decoder graph: weight ${name} is not expected for this config`);
+    return t;
+  };
+  const linear = (x: Tensor, prefix: string, bias: boolean): Tensor => {
+    const weight = w(`${prefix}.weight`); // (out, in)
+    const y = g.matmul(x, g.transpose(weight, [1, 0])); // (batch, seq, out)
+    return bias ? g.add(y, w(`${prefix}.bias`)) : y;
+  };
+  const rmsNorm = (x: Tensor, weight: Tensor): Tensor => {
+    const variance = g.reduceMean(g.mul(x, x), [-1], true); // (batch, seq, 1)
+    const inv = g.reciprocal(g.sqrt(g.add(variance, g.scalar(config.rmsNormEps, dtype))));
+    return g.mul(g.mul(x, inv), weight);
+  };
+
+  // Rotary tables from positions: cos/sin (batch, 1, seq, headDim), HF rotate_half layout.
+  const half = headDim / 2;
+  const invFreq = Array.from({ length: half }, (_, i) => 1 / config.ropeTheta ** ((2 * i) / headDim));
+  const invFreqT = g.constant({
+    dtype,
+    shape: [half],
+    data: dtype === 'float64' ? Float64Array.from(invFreq) : Float32Array.from(invFreq),
+  });
+  const freqs = g.mul(g.unsqueeze(g.cast(positionIds, dtype), [-1]), invFreqT); // (batch, seq, half)
+  const angles = g.unsqueeze(g.concat([freqs, freqs], -1), [1]); // (batch, 1, seq, headDim)
+  const cos = g.cos(angles);
+  const sin = g.sin(angles);
+  const rotate = (x: Tensor): Tensor => {
+    // x (batch, h, seq, headDim): x·cos + rotate_half(x)·sin, rotate_half = [−x2, x1]
+    const x1 = g.slice(x, [0], [half], [-1]);
+    const x2 = g.slice(x, [half], [headDim], [-1]);
+    return g.add(g.mul(x, cos), g.mul(g.concat([g.neg(x2), x1], -1), sin));
+  };
+
+  // Causal + padding mask, (batch, 1, 1, seq, total) bool: key j visible to query i iff
+  // j ≤ past + i and attention_mask[b, j] = 1.
+  const scalarDim = (t: Tensor, axis: number) => g.squeeze(g.shapeOf(t, axis, axis + 1), [0]);
+  const seqLen = scalarDim(inputIds, 1);
+  const totalLen = scalarDim(attentionMask, 1);
+  const zero = g.scalar(0, 'int64');
+  const one = g.scalar(1, 'int64');
+  const queryPos = g.add(g.range(zero, seqLen, one, 'seq'), g.sub(totalLen, seqLen)); // (seq)
+  const keyPos = g.range(zero, totalLen, one, total); // (total)
+  const causal = g.not(g.greater(keyPos, g.unsqueeze(queryPos, [1]))); // (seq, total)
+  const padding = g.equal(attentionMask, one); // (batch, total)
+  const visible = g.and(g.unsqueeze(causal, [0]), g.unsqueeze(padding, [1])); // (batch, seq, total)
+  const visible5 = g.unsqueeze(visible, [1, 2]); // (batch, 1, 1, seq, total)
+  const masked = g.scalar(NEG_LARGE, dtype);
+  const scale = g.scalar(1 / Math.sqrt(headDim), dtype);
+
+  const presents: Tensor[] = [];
+  let h = g.gather(w('model.embed_tokens.weight'), inputIds, 0); // (batch, seq, hidden)
+  for (let layer = 0; layer < config.numHiddenLayers; layer++) {
+    const p = `model.layers.${layer}`;
+    h = g.scope(`layer${layer}`, () => {
+      const x = rmsNorm(h, w(`${p}.input_layernorm.weight`));
+      const q = g.transpose(
+        g.reshape(linear(x, `${p}.self_attn.q_proj`, config.attentionBias), [0, 0, heads, headDim]),
+        [0, 2, 1, 3],
+      ); // (batch, heads, seq, headDim)
+      const k = g.transpose(
+        g.reshape(linear(x, `${p}.self_attn.k_proj`, config.attentionBias), [0, 0, kvHeads, headDim]),
+        [0, 2, 1, 3],
+      ); // (batch, kvHeads, seq, headDim)
+      const v = g.transpose(
+        g.reshape(linear(x, `${p}.self_attn.v_proj`, config.attentionBias), [0, 0, kvHeads, headDim]),
+        [0, 2, 1, 3],
+      );
+      let keys = rotate(k);
+      let values = v;
+      if (hasPast) {
+        const pastKey = g.input(N.pastKey(layer), dtype, ['batch', kvHeads, 'past', headDim], {
+          differentiable: false,
+        });
+        const pastValue = g.input(N.pastValue(layer), dtype, ['batch', kvHeads, 'past', headDim], {
+          differentiable: false,
+        });
+        keys = g.concat([pastKey, keys], 2); // (batch, kvHeads, total, headDim)
+        values = g.concat([pastValue, values], 2);
+      }
+      if (mode !== 'train') presents.push(keys, values);
+      // GQA without copying K/V: queries grouped (batch, kvHeads, group, seq, headDim) against
+      // keys (batch, kvHeads, 1, total, headDim), batch dims broadcast in MatMul.
+      const q5 = g.reshape(g.mul(rotate(q), scale), [0, kvHeads, group, -1, headDim]);
+      const k5 = g.unsqueeze(keys, [2]);
+      const v5 = g.unsqueeze(values, [2]);
+      const scores = g.matmul(q5, g.transpose(k5, [0, 1, 2, 4, 3])); // (batch, kvHeads, group, seq, total)
+      const probs = g.softmax(g.where(visible5, scores, masked), -1);
+      const context = g.reshape(g.matmul(probs, v5), [0, heads, -1, headDim]); // (batch, heads, seq, headDim)
+      const merged = g.reshape(g.transpose(context, [0, 2, 1, 3]), [0, 0, heads * headDim]); // (batch, seq, heads·headDim)
+      const attended = g.add(h, linear(merged, `${p}.self_attn.o_proj`, config.outputBias));
+      const y = rmsNorm(attended, w(`${p}.post_attention_layernorm.weight`));
+      const gate = linear(y, `${p}.mlp.gate_proj`, config.mlpBias);
+      const up = linear(y, `${p}.mlp.up_proj`, config.mlpBias);
+      const act = g.mul(g.mul(gate, g.sigmoid(gate)), up); // SwiGLU
+      return g.add(attended, linear(act, `${p}.mlp.down_proj`, config.mlpBias));
+    });
+  }
+  let final = rmsNorm(h, w('model.norm.weight')); // (batch, seq, hidden)
+  const head = w(config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // (vocab, hidden)
+
+  const outputs: Tensor[] = [];
+  const grads = new Map<string, Tensor>();
+  if (mode !== 'train') {
+    if (options.lastOnly === true)
+      final = g.squeeze(g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [1]), [1]); // (batch, hidden)
+    outputs.push(g.output(g.matmul(final, g.transpose(head, [1, 0])), N.logits));
+    for (let layer = 0; layer < config.numHiddenLayers; layer++) {
+      outputs.push(g.output(presents[2 * layer]!, N.presentKey(layer)));
+      outputs.push(g.output(presents[2 * layer + 1]!, N.presentValue(layer)));
+    }
+    return { graph: g, mode, weights, outputs, gradients: grads };
+  }
+
+  const logits = g.matmul(final, g.transpose(head, [1, 0])); // (batch, seq, vocab)
+  const logSoftmax = g.logSoftmax(logits, -1);
+  const targetIds = g.input(N.targetIds, 'int64', ['batch', 'seq']);
+  const logprobs = g.squeeze(g.gatherElements(logSoftmax, g.unsqueeze(targetIds, [-1]), 2), [-1]); // (batch, seq)
+  const entropy = g.neg(g.reduceSum(g.mul(g.exp(logSoftmax), logSoftmax), [-1], false)); // (batch, seq)
+  outputs.push(g.output(logprobs, N.logprobs), g.output(entropy, N.entropy));
+
+  const objective = options.objective ?? 'none';
+  if (objective === 'none') return { graph: g, mode, weights, outputs, gradients: grads };
+  const names = [...weights.keys()];
+  const params = names.map((n) => weights.get(n)!);
+  const gradOptions =
+    options.embeddingGradient !== undefined ? { embeddingGradient: options.embeddingGradient } : {};
+  let result: Tensor[];
+  if (objective === 'sft') {
+    const lossMask = g.input(N.lossMask, dtype, ['batch', 'seq'], { differentiable: false });
+    const count = g.reduceSum(lossMask, [0, 1], false);
+    const loss = g.div(g.neg(g.reduceSum(g.mul(logprobs, lossMask), [0, 1], false)), count);
+    outputs.push(g.output(loss, N.loss));
+    result = gradients(g, { loss }, params, gradOptions);
+  } else {
+    const upstreamOutputs = [logprobs];
+    const upstream = [g.input(N.gradLogprobs, dtype, ['batch', 'seq'], { differentiable: false })];
+    if (options.entropyGradient === true) {
+      upstreamOutputs.push(entropy);
+      upstream.push(g.input(N.gradEntropy, dtype, ['batch', 'seq'], { differentiable: false }));
+    }
+    result = gradients(g, { outputs: upstreamOutputs, upstream }, params, gradOptions);
+  }
+  names.forEach((name, i) => {
+    const out = g.output(result[i]!, N.gradient(name));
+    grads.set(name, out);
+    outputs.push(out);
+  });
+  return { graph: g, mode, weights, outputs, gradients: grads };
+}
