@@ -1,0 +1,86 @@
+import { createRng } from '@sr1/core';
+import { describe, expect, it } from 'vitest';
+import type { DecoderConfig } from '../engine-types.js';
+import { referenceLogProbs } from '../reference/reference-decoder.js';
+import { initWeights } from '../weights.js';
+import { OrtTrainablePolicy } from './ort-policy.js';
+
+const CONFIG: DecoderConfig = {
+  modelType: 'qwen2',
+  vocabSize: 40,
+  hiddenSize: 16,
+  intermediateSize: 24,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  numKeyValueHeads: 2,
+  headDim: 4,
+  ropeTheta: 10000,
+  rmsNormEps: 1e-6,
+  tieWordEmbeddings: true,
+  attentionBias: true,
+  outputBias: false,
+  mlpBias: false,
+  maxPositionEmbeddings: 64,
+  bosTokenId: null,
+  eosTokenIds: [0],
+};
+
+function batchOf(rows: number[][], length: number) {
+  const tokens = new Int32Array(rows.length * length);
+  const attentionMask = new Uint8Array(rows.length * length);
+  rows.forEach((row, b) =>
+    row.forEach((token, t) => {
+      tokens[b * length + t] = token;
+      attentionMask[b * length + t] = 1;
+    }),
+  );
+  return { tokens, attentionMask, batchSize: rows.length, length };
+}
+
+describe('OrtTrainablePolicy', () => {
+  it('matches the float64 reference log-probs on a right-padded batch', async () => {
+    const weights = initWeights(CONFIG, createRng(3));
+    // A larger init scale makes the distribution far from uniform, so errors would show.
+    for (const tensor of weights.values()) for (let i = 0; i < tensor.data.length; i++) tensor.data[i]! *= 10;
+    const policy = await OrtTrainablePolicy.create(CONFIG, weights, { threads: 1 });
+    const rows = [
+      [1, 5, 9, 13, 17, 21],
+      [2, 4, 8],
+    ];
+    const out = await policy.forward(batchOf(rows, 6));
+    rows.forEach((row, b) => {
+      const expected = referenceLogProbs(CONFIG, weights, row);
+      for (let t = 1; t < row.length; t++) {
+        expect(out.logprobs[b * 6 + t]).toBeCloseTo(expected.logprobs[t]!, 4);
+        expect(out.entropies[b * 6 + t]).toBeCloseTo(expected.entropies[t - 1]!, 4);
+      }
+      expect(out.logprobs[b * 6]).toBe(0);
+    });
+    await policy.dispose();
+  });
+
+  it('returns gradients that move log-probs the way a finite difference says', async () => {
+    const weights = initWeights(CONFIG, createRng(4));
+    const policy = await OrtTrainablePolicy.create(CONFIG, weights, { threads: 1 });
+    const batch = batchOf([[3, 7, 11, 2]], 4);
+    const upstream = Float32Array.from([0, 1, -0.5, 2]);
+    const objective = async () => {
+      const out = await policy.forward(batch);
+      return out.logprobs.reduce((sum, lp, i) => sum + lp * upstream[i]!, 0);
+    };
+    const grads = await policy.backward(batch, { logprobs: upstream });
+    const name = 'model.layers.1.mlp.down_proj.weight';
+    const param = policy.parameters.get(name)!;
+    const index = 5;
+    const h = 1e-2;
+    const saved = param[index]!;
+    param[index] = saved + h;
+    const plus = await objective();
+    param[index] = saved - h;
+    const minus = await objective();
+    param[index] = saved;
+    expect(grads.get(name)![index]).toBeCloseTo((plus - minus) / (2 * h), 2);
+    expect(grads.size).toBe(policy.parameters.size);
+    await policy.dispose();
+  });
+});

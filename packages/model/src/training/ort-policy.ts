@@ -1,0 +1,182 @@
+// The decoder as a trainable policy on onnxruntime-node: a forward session (per-token log-probs and
+// entropies of a right-padded batch) and a gradient session that takes per-token upstream gradients
+// (dLoss/dLogprob, dLoss/dEntropy) and returns the gradient of every weight. The loss itself —
+// SFT cross-entropy, PPO, GRPO — is computed in TypeScript between the two runs.
+
+import type { Device, GraphSession, HostValue } from '@sr1/graph';
+import { createSession } from '@sr1/graph';
+import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { buildDecoderGraph, DECODER_NAMES } from '../graphs/decoder-graph.js';
+import { expectedWeights } from '../weights.js';
+
+/** A right-padded token batch (structurally @sr1/train's TokenBatch). */
+export interface PolicyTokenBatch {
+  /** (batchSize, length) */
+  tokens: Int32Array;
+  batchSize: number;
+  length: number;
+  /** 1 = real token; real tokens form a prefix of each row. (batchSize, length) */
+  attentionMask: Uint8Array;
+}
+
+/** Upstream gradients, each (batchSize, length), aligned like the forward outputs. */
+export interface PolicyUpstream {
+  logprobs?: Float32Array;
+  entropies?: Float32Array;
+}
+
+export interface OrtPolicyOptions {
+  device?: Device; // 'cpu': always present
+  threads?: number; // intra-op threads; default: ORT's choice (all cores)
+}
+
+const N = DECODER_NAMES;
+
+/**
+ * Implements @sr1/train's `TrainablePolicy`: `parameters` are the live float32 weight buffers
+ * (shared with `weights`, so an optimiser step is seen by every session and by a generation
+ * runner built on the same map).
+ */
+export class OrtTrainablePolicy {
+  readonly parameters: Map<string, Float32Array>;
+  private readonly sessions = new Map<string, Promise<GraphSession>>();
+
+  private constructor(
+    readonly config: DecoderConfig,
+    readonly weights: WeightMap,
+    private readonly options: OrtPolicyOptions,
+  ) {
+    this.parameters = new Map([...weights].map(([name, tensor]) => [name, tensor.data]));
+  }
+
+  /** Compiles the forward session eagerly (so a missing device fails here). */
+  static async create(
+    config: DecoderConfig,
+    weights: WeightMap,
+    options: OrtPolicyOptions = {},
+  ): Promise<OrtTrainablePolicy> {
+    for (const name of expectedWeights(config).keys()) {
+      if (!weights.has(name)) throw new Error(`OrtTrainablePolicy: weight ${name} missing`);
+    }
+    const policy = new OrtTrainablePolicy(config, weights, options);
+    await policy.session('forward');
+    return policy;
+  }
+
+  /** A frozen copy (its own buffers), e.g. the reference policy for the KL term. */
+  async copy(): Promise<OrtTrainablePolicy> {
+    const weights: WeightMap = new Map(
+      [...this.weights].map(([name, t]) => [name, { shape: [...t.shape], data: t.data.slice() }]),
+    );
+    return OrtTrainablePolicy.create(this.config, weights, this.options);
+  }
+
+  private session(kind: 'forward' | 'grad' | 'grad-entropy'): Promise<GraphSession> {
+    let session = this.sessions.get(kind);
+    if (session === undefined) {
+      const built = buildDecoderGraph(this.config, {
+        mode: 'train',
+        objective: kind === 'forward' ? 'none' : 'upstream',
+        entropyGradient: kind === 'grad-entropy',
+      });
+      session = createSession(built.graph, {
+        ...(this.options.device !== undefined ? { device: this.options.device } : {}),
+        ...(this.options.threads !== undefined && this.options.threads > 0
+          ? { threads: this.options.threads }
+          : {}),
+      });
+      this.sessions.set(kind, session);
+    }
+    return session;
+  }
+
+  /** Inputs of the shifted train graph: ids = tokens[:, :-1], targets = tokens[:, 1:]. */
+  private feeds(batch: PolicyTokenBatch): Record<string, HostValue> {
+    const { batchSize: B, length: T } = batch;
+    const S = T - 1;
+    const inputIds = new BigInt64Array(B * S);
+    const targetIds = new BigInt64Array(B * S);
+    const mask = new BigInt64Array(B * S);
+    const positions = new BigInt64Array(B * S);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < S; t++) {
+        inputIds[b * S + t] = BigInt(batch.tokens[b * T + t]!);
+        targetIds[b * S + t] = BigInt(batch.tokens[b * T + t + 1]!);
+        mask[b * S + t] = BigInt(batch.attentionMask[b * T + t]!);
+        positions[b * S + t] = BigInt(t);
+      }
+    }
+    const feeds: Record<string, HostValue> = {
+      [N.inputIds]: { dtype: 'int64', shape: [B, S], data: inputIds },
+      [N.targetIds]: { dtype: 'int64', shape: [B, S], data: targetIds },
+      [N.attentionMask]: { dtype: 'int64', shape: [B, S], data: mask },
+      [N.positionIds]: { dtype: 'int64', shape: [B, S], data: positions },
+    };
+    for (const [name, tensor] of this.weights)
+      feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
+    return feeds;
+  }
+
+  /** Moves (B, T−1) graph outputs to positions 1..T−1 of a (B, T) array (position 0 stays 0). */
+  private static shiftIn(values: Float32Array, B: number, T: number): Float32Array {
+    const out = new Float32Array(B * T);
+    for (let b = 0; b < B; b++) out.set(values.subarray(b * (T - 1), (b + 1) * (T - 1)), b * T + 1);
+    return out;
+  }
+
+  private static shiftOut(values: Float32Array | undefined, B: number, T: number): Float32Array {
+    const out = new Float32Array(B * (T - 1));
+    if (values !== undefined)
+      for (let b = 0; b < B; b++) out.set(values.subarray(b * T + 1, (b + 1) * T), b * (T - 1));
+    return out;
+  }
+
+  /** logprobs[b, t] = log P(tokens[b, t] | tokens[b, <t]) and the entropy that predicted it. */
+  async forward(batch: PolicyTokenBatch): Promise<{ logprobs: Float32Array; entropies: Float32Array }> {
+    const { batchSize: B, length: T } = batch;
+    if (T < 2) return { logprobs: new Float32Array(B * T), entropies: new Float32Array(B * T) };
+    const session = await this.session('forward');
+    const out = await session.run(this.feeds(batch), [N.logprobs, N.entropy]);
+    return {
+      logprobs: OrtTrainablePolicy.shiftIn(out[N.logprobs]!.data as Float32Array, B, T),
+      entropies: OrtTrainablePolicy.shiftIn(out[N.entropy]!.data as Float32Array, B, T),
+    };
+  }
+
+  /** ∂/∂W of Σ (upstream.logprobs·logprobs + upstream.entropies·entropies), for every weight. */
+  async backward(batch: PolicyTokenBatch, upstream: PolicyUpstream): Promise<Map<string, Float32Array>> {
+    const { batchSize: B, length: T } = batch;
+    const grads = new Map<string, Float32Array>();
+    if (T < 2) {
+      for (const [name, data] of this.parameters) grads.set(name, new Float32Array(data.length));
+      return grads;
+    }
+    const withEntropy = upstream.entropies?.some((g) => g !== 0) === true;
+    const session = await this.session(withEntropy ? 'grad-entropy' : 'grad');
+    const feeds = this.feeds(batch);
+    feeds[N.gradLogprobs] = {
+      dtype: 'float32',
+      shape: [B, T - 1],
+      data: OrtTrainablePolicy.shiftOut(upstream.logprobs, B, T),
+    };
+    if (withEntropy) {
+      feeds[N.gradEntropy] = {
+        dtype: 'float32',
+        shape: [B, T - 1],
+        data: OrtTrainablePolicy.shiftOut(upstream.entropies, B, T),
+      };
+    }
+    const names = [...this.parameters.keys()];
+    const out = await session.run(
+      feeds,
+      names.map((name) => N.gradient(name)),
+    );
+    for (const name of names) grads.set(name, out[N.gradient(name)]!.data as Float32Array);
+    return grads;
+  }
+
+  async dispose(): Promise<void> {
+    for (const session of this.sessions.values()) await (await session).release();
+    this.sessions.clear();
+  }
+}
