@@ -123,6 +123,8 @@ export class Graph {
   readonly outputs: Tensor[] = [];
   /** Extra opset imports, e.g. `com.microsoft` for contrib ops. */
   readonly opsetImports = new Map<string, number>();
+  /** The lowest default-domain opset the nodes need (raised by newer custom ops). */
+  minimumOpset = 0;
   private readonly names = new Set<string>();
   private readonly constantCache = new Map<string, Tensor>();
   private counter = 0;
@@ -727,6 +729,8 @@ export class Graph {
   }): Tensor[] {
     if (spec.domain !== undefined && spec.domain !== '')
       this.opsetImports.set(spec.domain, spec.domainVersion ?? 1);
+    else if (spec.domainVersion !== undefined)
+      this.minimumOpset = Math.max(this.minimumOpset, spec.domainVersion);
     return this.emit(spec.opType, spec.inputs, spec.outputs, spec.attributes ?? {}, {
       ...(spec.domain !== undefined ? { domain: spec.domain } : {}),
       custom: true,

@@ -104,7 +104,7 @@ function valueInfo(t: Tensor): Record<string, unknown> {
 
 /** The ModelProto (as a protobufjs message) of `graph` restricted to `options.outputs`. */
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): protobuf.Message {
-  const opset = options.opset ?? DEFAULT_OPSET;
+  const opset = Math.max(options.opset ?? DEFAULT_OPSET, graph.minimumOpset);
   if (opset > 26) throw new GraphBuildError(`opset ${opset} is newer than 26`);
   const pruned = pruneGraph(graph, options.outputs ?? graph.outputs);
   if (pruned.outputs.length === 0) throw new GraphBuildError(`graph '${graph.name}' has no outputs`);

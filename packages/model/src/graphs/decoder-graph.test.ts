@@ -63,14 +63,16 @@ afterAll(async () => {
 });
 
 describe.each([
-  ['qwen2 (tied, qkv bias)', tinyQwen2()],
-  ['llama (untied, all biases, headDim 8)', tinyLlama()],
-])('decoder graph, %s', (_name, config) => {
+  ['qwen2 (tied, qkv bias)', tinyQwen2(), false],
+  ['llama (untied, all biases, headDim 8)', tinyLlama(), false],
+  ['qwen2, fused opset-23 ops', tinyQwen2(), true],
+  ['llama, fused opset-23 ops', tinyLlama(), true],
+])('decoder graph, %s', (_name, config, fused) => {
   const rng = createRng(7);
   const weights = randomWeights(config, rng);
 
   it('prefill logits match the plain TypeScript reference', async () => {
-    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1 });
+    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1, fused });
     runners.push(runner);
     const seq = tokens(9, config.vocabSize, rng);
     const { logits } = await runner.prefill(leftPadded([seq]));
@@ -79,7 +81,7 @@ describe.each([
   });
 
   it('prefill + decode with the KV cache equals the full forward', async () => {
-    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1 });
+    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1, fused });
     runners.push(runner);
     const seq = tokens(8, config.vocabSize, rng);
     const full = await runner.prefill(leftPadded([seq]));
@@ -105,7 +107,7 @@ describe.each([
   });
 
   it('a left-padded batch equals one-by-one, through decode and selectRows', async () => {
-    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1 });
+    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1, fused });
     runners.push(runner);
     const V = config.vocabSize;
     const sequences = [tokens(3, V, rng), tokens(6, V, rng), tokens(4, V, rng)];

@@ -30,6 +30,11 @@ export interface DecoderGraphOptions {
   objective?: TrainObjective;
   /** train + 'upstream': also feed grad_entropy (an entropy bonus). */
   entropyGradient?: boolean;
+  /**
+   * prefill/decode: use ONNX opset-23 fused ops (RMSNormalization, RotaryEmbedding, Attention)
+   * instead of their plain-op expansions. Inference only: fused ops have no gradient rules.
+   */
+  fused?: boolean;
   /** Embedding gradient strategy (see @sr1/graph). */
   embeddingGradient?: 'scatter' | 'onehot';
 }
@@ -95,7 +100,20 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
     const y = g.matmul(x, g.transpose(weight, [1, 0])); // (batch, seq, out)
     return bias ? g.add(y, w(`${prefix}.bias`)) : y;
   };
+  const fused = options.fused === true && mode !== 'train';
   const rmsNorm = (x: Tensor, weight: Tensor): Tensor => {
+    if (fused) {
+      return g.custom({
+        opType: 'RMSNormalization',
+        domainVersion: 23,
+        inputs: [x, weight],
+        outputs: [{ dtype, shape: x.shape }],
+        attributes: {
+          epsilon: { type: 'float', value: config.rmsNormEps },
+          axis: { type: 'int', value: -1 },
+        },
+      })[0]!;
+    }
     const variance = g.reduceMean(g.mul(x, x), [-1], true); // (batch, seq, 1)
     const inv = g.reciprocal(g.sqrt(g.add(variance, g.scalar(config.rmsNormEps, dtype))));
     return g.mul(g.mul(x, inv), weight);
@@ -113,7 +131,17 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   const angles = g.unsqueeze(g.concat([freqs, freqs], -1), [1]); // (batch, 1, seq, headDim)
   const cos = g.cos(angles);
   const sin = g.sin(angles);
+  const halfCos = fused ? g.cos(freqs) : undefined; // (batch, seq, half): RotaryEmbedding's cache layout
+  const halfSin = fused ? g.sin(freqs) : undefined;
   const rotate = (x: Tensor): Tensor => {
+    if (fused) {
+      return g.custom({
+        opType: 'RotaryEmbedding',
+        domainVersion: 23,
+        inputs: [x, halfCos!, halfSin!],
+        outputs: [{ dtype, shape: x.shape }],
+      })[0]!;
+    }
     // x (batch, h, seq, headDim): x·cos + rotate_half(x)·sin, rotate_half = [−x2, x1]
     const x1 = g.slice(x, [0], [half], [-1]);
     const x2 = g.slice(x, [half], [headDim], [-1]);
@@ -133,6 +161,7 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   const padding = g.equal(attentionMask, one); // (batch, total)
   const visible = g.and(g.unsqueeze(causal, [0]), g.unsqueeze(padding, [1])); // (batch, seq, total)
   const visible5 = g.unsqueeze(visible, [1, 2]); // (batch, 1, 1, seq, total)
+  const visible4 = fused ? g.unsqueeze(visible, [1]) : undefined; // (batch, 1, seq, total)
   const masked = g.scalar(NEG_LARGE, dtype);
   const scale = g.scalar(1 / Math.sqrt(headDim), dtype);
 
@@ -154,27 +183,48 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
         g.reshape(linear(x, `${p}.self_attn.v_proj`, config.attentionBias), [0, 0, kvHeads, headDim]),
         [0, 2, 1, 3],
       );
-      let keys = rotate(k);
-      let values = v;
-      if (hasPast) {
-        const pastKey = g.input(N.pastKey(layer), dtype, ['batch', kvHeads, 'past', headDim], {
-          differentiable: false,
-        });
-        const pastValue = g.input(N.pastValue(layer), dtype, ['batch', kvHeads, 'past', headDim], {
-          differentiable: false,
-        });
-        keys = g.concat([pastKey, keys], 2); // (batch, kvHeads, total, headDim)
-        values = g.concat([pastValue, values], 2);
+      const pastKey = hasPast
+        ? g.input(N.pastKey(layer), dtype, ['batch', kvHeads, 'past', headDim], { differentiable: false })
+        : null;
+      const pastValue = hasPast
+        ? g.input(N.pastValue(layer), dtype, ['batch', kvHeads, 'past', headDim], { differentiable: false })
+        : null;
+      let context: Tensor; // (batch, heads, seq, headDim)
+      if (fused) {
+        // Opset-23 Attention: GQA by q/kv head counts, our causal+padding mask, cache concat inside.
+        const [attention, presentKey, presentValue] = g.custom({
+          opType: 'Attention',
+          domainVersion: 23,
+          inputs: [rotate(q), rotate(k), v, visible4!, pastKey, pastValue],
+          outputs: [
+            { dtype, shape: q.shape },
+            { dtype, shape: ['batch', kvHeads, total, headDim] },
+            { dtype, shape: ['batch', kvHeads, total, headDim] },
+          ],
+          attributes: {
+            q_num_heads: { type: 'int', value: heads },
+            kv_num_heads: { type: 'int', value: kvHeads },
+          },
+        }) as [Tensor, Tensor, Tensor];
+        presents.push(presentKey, presentValue);
+        context = attention;
+      } else {
+        let keys = rotate(k);
+        let values = v;
+        if (pastKey !== null && pastValue !== null) {
+          keys = g.concat([pastKey, keys], 2); // (batch, kvHeads, total, headDim)
+          values = g.concat([pastValue, values], 2);
+        }
+        if (mode !== 'train') presents.push(keys, values);
+        // GQA without copying K/V: queries grouped (batch, kvHeads, group, seq, headDim) against
+        // keys (batch, kvHeads, 1, total, headDim), batch dims broadcast in MatMul.
+        const q5 = g.reshape(g.mul(rotate(q), scale), [0, kvHeads, group, -1, headDim]);
+        const k5 = g.unsqueeze(keys, [2]);
+        const v5 = g.unsqueeze(values, [2]);
+        const scores = g.matmul(q5, g.transpose(k5, [0, 1, 2, 4, 3])); // (batch, kvHeads, group, seq, total)
+        const probs = g.softmax(g.where(visible5, scores, masked), -1);
+        context = g.reshape(g.matmul(probs, v5), [0, heads, -1, headDim]);
       }
-      if (mode !== 'train') presents.push(keys, values);
-      // GQA without copying K/V: queries grouped (batch, kvHeads, group, seq, headDim) against
-      // keys (batch, kvHeads, 1, total, headDim), batch dims broadcast in MatMul.
-      const q5 = g.reshape(g.mul(rotate(q), scale), [0, kvHeads, group, -1, headDim]);
-      const k5 = g.unsqueeze(keys, [2]);
-      const v5 = g.unsqueeze(values, [2]);
-      const scores = g.matmul(q5, g.transpose(k5, [0, 1, 2, 4, 3])); // (batch, kvHeads, group, seq, total)
-      const probs = g.softmax(g.where(visible5, scores, masked), -1);
-      const context = g.reshape(g.matmul(probs, v5), [0, heads, -1, headDim]); // (batch, heads, seq, headDim)
       const merged = g.reshape(g.transpose(context, [0, 2, 1, 3]), [0, 0, heads * headDim]); // (batch, seq, heads·headDim)
       const attended = g.add(h, linear(merged, `${p}.self_attn.o_proj`, config.outputBias));
       const y = rmsNorm(attended, w(`${p}.post_attention_layernorm.weight`));

@@ -22,6 +22,8 @@ export interface OrtDecoderRunnerOptions {
   device?: Device; // 'cpu': always present; 'cuda' needs ORT's CUDA provider libraries
   /** Intra-op threads per session (default: ORT's choice). */
   threads?: number;
+  /** Use the opset-23 fused RMSNormalization/RotaryEmbedding/Attention graphs (same outputs). */
+  fused?: boolean;
 }
 
 /** The runner's cache layout: per layer keys and values, each (batch, kvHeads, length, headDim). */
@@ -84,7 +86,7 @@ export class OrtDecoderRunner implements DecoderRunner {
     const key = `${options.mode}|${options.lastOnly === true}`;
     let session = this.sessions.get(key);
     if (session === undefined) {
-      const { graph } = buildDecoderGraph(this.config, options);
+      const { graph } = buildDecoderGraph(this.config, { ...options, fused: this.options.fused ?? false });
       session = createSession(graph, {
         device: this.options.device ?? 'cpu',
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
