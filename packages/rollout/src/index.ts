@@ -8,6 +8,9 @@ export {
   RetrieverContractError,
   RolloutInputError,
 } from './errors.js';
+// Generators
+export type { OpenAICompletionsGeneratorOptions } from './openai-generator.js';
+export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
 
 // Prompts
 export type { PromptOptions, PromptPreset, PromptTemplate, TemplateSpec } from './prompt.js';
