@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
 import { loadModelFolder } from './model-folder.js';
+import { referenceLogProbs } from './reference/reference-decoder.js';
 import { SMALL_TOKENIZER_DIR } from './test-paths.js';
 import { loadTokenizer } from './tokenizer.js';
 
@@ -82,6 +83,82 @@ describe('sr1-model CLI', () => {
     expect(await run(['frobnicate'])).toMatchObject({
       code: 2,
       stderr: expect.stringContaining("unknown command 'frobnicate'"),
+    });
+  });
+
+  it('score --json prints log P(tokens[i] | tokens[<i]) that match the reference forward; generate runs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-cli-'));
+    const configFile = join(dir, 'tiny.json');
+    await writeFile(configFile, JSON.stringify(tinyHfConfig));
+    const out = join(dir, 'model');
+    await run([
+      'init',
+      '--config',
+      configFile,
+      '--tokenizer',
+      SMALL_TOKENIZER_DIR,
+      '--out',
+      out,
+      '--seed',
+      '2',
+    ]);
+    const model = await loadModelFolder(out);
+    const scored = await run([
+      'score',
+      '--model',
+      out,
+      '--tokens',
+      '5,300,77,1024',
+      '--json',
+      '--engine',
+      'reference',
+    ]);
+    expect(scored.stderr).toBe('');
+    const parsed = JSON.parse(scored.stdout) as { tokens: number[]; logprobs: (number | null)[] };
+    expect(parsed.tokens).toEqual([5, 300, 77, 1024]);
+    expect(parsed.logprobs[0]).toBeNull();
+    const reference = referenceLogProbs(model.config, model.weights, [5, 300, 77, 1024]);
+    for (let i = 1; i < 4; i++) expect(parsed.logprobs[i]!).toBeCloseTo(reference.logprobs[i]!, 4);
+
+    const text = await run([
+      'score',
+      '--model',
+      out,
+      '--text',
+      'Paris is',
+      '--json',
+      '--engine',
+      'reference',
+    ]);
+    expect(JSON.parse(text.stdout).tokens).toEqual((await loadTokenizer(out)).encode('Paris is'));
+
+    const generated = await run([
+      'generate',
+      '--model',
+      out,
+      '--prompt',
+      'Who',
+      '--max-new-tokens',
+      '3',
+      '--temperature',
+      '0',
+      '--json',
+      '--engine',
+      'reference',
+    ]);
+    expect(generated.stderr).toBe('');
+    const result = JSON.parse(generated.stdout);
+    expect(result.tokenIds.length).toBeGreaterThan(0);
+    expect(result.tokenIds.length).toBeLessThanOrEqual(3);
+
+    expect(await run(['score', '--model', out, '--tokens', '1,x'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('flag --tokens: expected comma-separated token ids'),
+    });
+    expect(await run(['score', '--model', out, '--text', 'a', '--tokens', '1'])).toMatchObject({ code: 2 });
+    expect(await run(['score', '--model', out, '--text', 'a', '--engine', 'gpu9'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("flag --engine: unknown engine 'gpu9'"),
     });
   });
 });

@@ -9,8 +9,12 @@ import { parseArgs } from 'node:util';
 import { createRng, Sr1Error } from '@sr1/core';
 import { saveTrainedTokenizer, trainBpeTokenizer } from './bpe-trainer.js';
 import { parseDecoderConfig } from './config.js';
+import { createRunner, ENGINE_NAMES, type EngineName } from './engine.js';
 import { CliUsageError } from './errors.js';
-import { saveModelFolder } from './model-folder.js';
+import { generate } from './generate.js';
+import { exportGguf } from './gguf.js';
+import { loadModelFolder, saveModelFolder } from './model-folder.js';
+import { scoreSequences } from './score.js';
 import { loadTokenizer } from './tokenizer.js';
 import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
 import { countParameters, initWeights } from './weights.js';
@@ -27,9 +31,10 @@ const USAGE = `usage: sr1-model <command> [flags]
   train-tokenizer --corpus FILE.jsonl [--questions FILE.jsonl ...] --vocab-size N --out DIR
   init            --config FILE --tokenizer DIR --out DIR [--seed N]
   generate        --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
-                  [--top-p P] [--seed N] [--stop STRING ...] [--chat] [--json]
-  score           --model DIR (--text TEXT | --tokens 1,2,3) [--json]
-  export-gguf     --model DIR --out FILE`;
+                  [--top-p P] [--seed N] [--stop STRING ...] [--chat] [--json] [ENGINE]
+  score           --model DIR (--text TEXT | --tokens 1,2,3) [--json] [ENGINE]
+  export-gguf     --model DIR --out FILE [--name NAME]
+ENGINE: [--engine ort|reference] [--device cpu|cuda]  (ort: the compiled graphs, default)`;
 
 /** Parses `--flag value` arguments with node:util; unknown flags are a CliUsageError. */
 function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(
@@ -146,9 +151,138 @@ const init: Command = async (args, io) => {
   );
 };
 
+const engineFlags = {
+  engine: { type: 'string' },
+  device: { type: 'string' },
+} as const;
+
+async function openModel(values: { model?: string; engine?: string; device?: string }) {
+  const modelDir = requireFlag(values.model, '--model');
+  const engine = values.engine ?? 'ort';
+  if (!(ENGINE_NAMES as string[]).includes(engine)) {
+    throw new CliUsageError(
+      '--engine',
+      `unknown engine '${engine}'. Supported: [${ENGINE_NAMES.join(', ')}]`,
+    );
+  }
+  const device = values.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') {
+    throw new CliUsageError('--device', `expected cpu or cuda, got '${device}'`);
+  }
+  const model = await loadModelFolder(modelDir);
+  const tokenizer = await loadTokenizer(modelDir);
+  const runner = await createRunner(model, { engine: engine as EngineName, device });
+  return { model, tokenizer, runner };
+}
+
+const generateCommand: Command = async (args, io) => {
+  const values = parse(args, {
+    model: { type: 'string' },
+    prompt: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    seed: { type: 'string' },
+    stop: { type: 'string', multiple: true },
+    chat: { type: 'boolean' },
+    json: { type: 'boolean' },
+    ...engineFlags,
+  });
+  const prompt = requireFlag(values.prompt, '--prompt');
+  const maxNewTokens = integerFlag(values['max-new-tokens'], '--max-new-tokens', 64, 0, 1_000_000);
+  const temperature = numberFlag(values.temperature, '--temperature', 1, 0, 100);
+  const topK = integerFlag(values['top-k'], '--top-k', 0, 0);
+  const topP = numberFlag(values['top-p'], '--top-p', 1, Number.MIN_VALUE, 1);
+  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1);
+  const { tokenizer, runner } = await openModel(values);
+  try {
+    const text = values.chat
+      ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true })
+      : prompt;
+    const [result] = await generate(runner, tokenizer, [text], {
+      maxNewTokens,
+      temperature,
+      topK,
+      topP,
+      seed,
+      stop: values.stop ?? [],
+    });
+    if (values.json) io.stdout(`${JSON.stringify(result)}\n`);
+    else io.stdout(`${result!.text}\n[${result!.finishReason}, ${result!.tokenIds.length} tokens]\n`);
+  } finally {
+    await runner.dispose();
+  }
+};
+
+/** Parses `--tokens 1,2,3`. */
+export function parseTokenList(value: string, flag: string): number[] {
+  const parts = value.split(',').map((part) => part.trim());
+  if (parts.length === 0 || parts.some((part) => !/^\d+$/.test(part))) {
+    throw new CliUsageError(flag, `expected comma-separated token ids, got '${value}'`);
+  }
+  return parts.map(Number);
+}
+
+const scoreCommand: Command = async (args, io) => {
+  const values = parse(args, {
+    model: { type: 'string' },
+    text: { type: 'string' },
+    tokens: { type: 'string' },
+    json: { type: 'boolean' },
+    ...engineFlags,
+  });
+  if ((values.text === undefined) === (values.tokens === undefined)) {
+    throw new CliUsageError(
+      values.text === undefined ? '--text' : '--tokens',
+      'give exactly one of --text and --tokens',
+    );
+  }
+  const explicit = values.tokens !== undefined ? parseTokenList(values.tokens, '--tokens') : undefined;
+  const { tokenizer, runner } = await openModel(values);
+  try {
+    const tokens = explicit ?? tokenizer.encode(values.text!);
+    if (tokens.length === 0) throw new CliUsageError('--text', 'encodes to no tokens');
+    const [scored] = await scoreSequences(runner, [tokens], { padTokenId: tokenizer.padTokenId });
+    if (values.json) {
+      io.stdout(`${JSON.stringify({ tokens: scored!.tokenIds, logprobs: scored!.logprobs })}\n`);
+    } else {
+      let total = 0;
+      scored!.tokenIds.forEach((id, i) => {
+        const logprob = scored!.logprobs[i];
+        if (logprob !== null && logprob !== undefined) total += logprob;
+        io.stdout(
+          `${String(id).padStart(7)}  ${(logprob ?? Number.NaN).toFixed(4).padStart(9)}  ${JSON.stringify(tokenizer.decode([id]))}\n`,
+        );
+      });
+      io.stdout(`sum log-prob ${total.toFixed(4)} over ${scored!.tokenIds.length - 1} predicted tokens\n`);
+    }
+  } finally {
+    await runner.dispose();
+  }
+};
+
+const exportGgufCommand: Command = async (args, io) => {
+  const values = parse(args, {
+    model: { type: 'string' },
+    out: { type: 'string' },
+    name: { type: 'string' },
+  });
+  const modelDir = requireFlag(values.model, '--model');
+  const out = requireFlag(values.out, '--out');
+  const model = await loadModelFolder(modelDir);
+  const written = await exportGguf(out, model, modelDir, values.name ?? 'sr1');
+  io.stdout(
+    `wrote GGUF v3 (${model.config.modelType}, F32): ${written.tensors} tensors, ${written.metadata} metadata keys → ${out}\n`,
+  );
+};
+
 const COMMANDS: Record<string, Command> = {
   'train-tokenizer': trainTokenizer,
   init,
+  generate: generateCommand,
+  score: scoreCommand,
+  'export-gguf': exportGgufCommand,
 };
 
 /** Runs one `sr1-model` command; returns the exit code (errors are printed, not thrown). */

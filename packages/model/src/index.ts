@@ -1,24 +1,7 @@
 // @sr1/model: qwen2/llama decoders — HF model folders, safetensors, tokenizers, generation,
 // scoring and GGUF export, written against the DecoderRunner seam that the graphs implement.
+// biome-ignore-all assist/source/organizeImports: exports are grouped by topic, not sorted by path
 
-export type { TrainBpeOptions, TrainedTokenizer } from './bpe-trainer.js';
-export {
-  bytesToUnicode,
-  CHATML_SPECIAL_TOKENS,
-  CHATML_TEMPLATE,
-  preTokenize,
-  QWEN2_PRETOKENIZE_PATTERN,
-  saveTrainedTokenizer,
-  trainBpeTokenizer,
-} from './bpe-trainer.js';
-// Config
-export type { ParseConfigOptions } from './config.js';
-export {
-  decoderConfigToHfJson,
-  loadDecoderConfig,
-  parseDecoderConfig,
-  SUPPORTED_MODEL_TYPES,
-} from './config.js';
 // The seam
 export type {
   DecoderConfig,
@@ -30,6 +13,7 @@ export type {
   WeightDtype,
   WeightMap,
 } from './engine-types.js';
+
 // Errors
 export {
   CliUsageError,
@@ -40,25 +24,20 @@ export {
   TokenizerError,
   WeightShapeError,
 } from './errors.js';
-export type { FinishReason, GeneratedSequence, GenerateOptions, GeneratePrompt } from './generate.js';
-export { generate } from './generate.js';
-export type { LoadedModel, SaveModelOptions } from './model-folder.js';
-export { loadModelFolder, loadWeights, saveModelFolder, TOKENIZER_FILES } from './model-folder.js';
-// A slow exact runner over the float64 reference forward (tests, parity checks, tiny models)
-export type { ReferenceRunnerStats } from './reference-runner.js';
-export { ReferenceDecoderRunner } from './reference-runner.js';
+
+// Config
+export type { ParseConfigOptions } from './config.js';
+export {
+  decoderConfigToHfJson,
+  loadDecoderConfig,
+  parseDecoderConfig,
+  SUPPORTED_MODEL_TYPES,
+} from './config.js';
+
 // Safetensors
 export type { SafetensorsEntry, SafetensorsHeader } from './safetensors.js';
 export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
-// Generation and scoring
-export type { SampledToken, SamplingParams } from './sampling.js';
-export { logProbAndEntropy, logSoftmaxAt, sampleToken, validateSamplingParams } from './sampling.js';
-export type { ScoredSequence, ScoreOptions } from './score.js';
-export { scoreSequences } from './score.js';
-// Tokenizers
-export type { ChatMessage, Tokenizer } from './tokenizer.js';
-export { createTokenizer, loadTokenizer } from './tokenizer.js';
-export { readTokenizerTrainingTexts, SEARCH_R1_INSTRUCTION } from './tokenizer-corpus.js';
+
 // Weights and model folders
 export type { WeightRole, WeightSpec } from './weights.js';
 export {
@@ -68,3 +47,54 @@ export {
   initWeights,
   validateWeights,
 } from './weights.js';
+export type { LoadedModel, SaveModelOptions } from './model-folder.js';
+export { loadModelFolder, loadWeights, saveModelFolder, TOKENIZER_FILES } from './model-folder.js';
+
+// Tokenizers
+export type { ChatMessage, Tokenizer } from './tokenizer.js';
+export { createTokenizer, loadTokenizer } from './tokenizer.js';
+export type { TrainBpeOptions, TrainedTokenizer } from './bpe-trainer.js';
+export {
+  bytesToUnicode,
+  CHATML_SPECIAL_TOKENS,
+  CHATML_TEMPLATE,
+  preTokenize,
+  QWEN2_PRETOKENIZE_PATTERN,
+  saveTrainedTokenizer,
+  trainBpeTokenizer,
+} from './bpe-trainer.js';
+export { readTokenizerTrainingTexts, SEARCH_R1_INSTRUCTION } from './tokenizer-corpus.js';
+
+// Generation and scoring
+export type { SampledToken, SamplingParams } from './sampling.js';
+export { logProbAndEntropy, logSoftmaxAt, sampleToken, validateSamplingParams } from './sampling.js';
+export type { FinishReason, GeneratedSequence, GenerateOptions, GeneratePrompt } from './generate.js';
+export { generate } from './generate.js';
+export type { ScoredSequence, ScoreOptions } from './score.js';
+export { scoreSequences } from './score.js';
+
+// Engines (the ort runner from src/graphs; a slow exact float64 reference runner for tests and parity)
+export type { CreateRunnerOptions, EngineName } from './engine.js';
+export { createRunner, ENGINE_NAMES } from './engine.js';
+export type { ReferenceRunnerStats } from './reference-runner.js';
+export { ReferenceDecoderRunner } from './reference-runner.js';
+
+// GGUF export
+export type { GgufFile, GgufTensor, GgufTokenizer, GgufValue } from './gguf.js';
+export {
+  exportGguf,
+  ggufMetadata,
+  ggufTensorName,
+  ggufTensors,
+  permuteForLlamaRope,
+  readGguf,
+  readGgufTokenizer,
+  writeGguf,
+} from './gguf.js';
+
+// Training: the decoder as a trainable policy (per-token log-probs/entropies, upstream gradients)
+export type { OrtPolicyOptions, PolicyTokenBatch, PolicyUpstream } from './training/ort-policy.js';
+export { OrtTrainablePolicy } from './training/ort-policy.js';
+// The plain float64 reference forward (the oracle of the compiled graphs)
+export type { ReferenceForward } from './reference/reference-decoder.js';
+export { referenceForward, referenceLogProbs } from './reference/reference-decoder.js';

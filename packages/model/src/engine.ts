@@ -1,0 +1,37 @@
+// Picks the DecoderRunner that executes a loaded model: the compiled ONNX graphs on
+// onnxruntime-node ('ort'), or the slow exact float64 reference ('reference', for tiny models).
+
+import { lookupVariant } from '@sr1/core';
+import type { DecoderRunner } from './engine-types.js';
+import { EngineNotBuiltError } from './errors.js';
+import type { LoadedModel } from './model-folder.js';
+import { ReferenceDecoderRunner } from './reference-runner.js';
+
+/** Names of the engines `createRunner` knows. */
+export type EngineName = 'ort' | 'reference';
+
+export interface CreateRunnerOptions {
+  engine?: EngineName;
+  /** 'cpu' or 'cuda' (ort only). */
+  device?: 'cpu' | 'cuda';
+}
+
+const ENGINES = {
+  ort: async (_model: LoadedModel, _options: CreateRunnerOptions): Promise<DecoderRunner> => {
+    throw new EngineNotBuiltError('the ort engine');
+  },
+  reference: async (model: LoadedModel): Promise<DecoderRunner> =>
+    new ReferenceDecoderRunner(model.config, model.weights),
+} satisfies Record<EngineName, (model: LoadedModel, options: CreateRunnerOptions) => Promise<DecoderRunner>>;
+
+/** The names `createRunner` accepts, for help texts. */
+export const ENGINE_NAMES = Object.keys(ENGINES) as EngineName[];
+
+/** A runner for a loaded model (default engine: 'ort'). */
+export async function createRunner(
+  model: LoadedModel,
+  options: CreateRunnerOptions = {},
+): Promise<DecoderRunner> {
+  const factory = lookupVariant(ENGINES, options.engine ?? 'ort', 'engine', 'engine');
+  return factory(model, options);
+}
