@@ -3,7 +3,7 @@
 
 import { lookupVariant } from '@sr1/core';
 import type { DecoderRunner } from './engine-types.js';
-import { EngineNotBuiltError } from './errors.js';
+import { OrtDecoderRunner } from './graphs/index.js';
 import type { LoadedModel } from './model-folder.js';
 import { ReferenceDecoderRunner } from './reference-runner.js';
 
@@ -17,9 +17,8 @@ export interface CreateRunnerOptions {
 }
 
 const ENGINES = {
-  ort: async (_model: LoadedModel, _options: CreateRunnerOptions): Promise<DecoderRunner> => {
-    throw new EngineNotBuiltError('the ort engine');
-  },
+  ort: (model: LoadedModel, options: CreateRunnerOptions): Promise<DecoderRunner> =>
+    OrtDecoderRunner.create(model.config, model.weights, { device: options.device ?? 'cpu' }),
   reference: async (model: LoadedModel): Promise<DecoderRunner> =>
     new ReferenceDecoderRunner(model.config, model.weights),
 } satisfies Record<EngineName, (model: LoadedModel, options: CreateRunnerOptions) => Promise<DecoderRunner>>;

@@ -1,7 +1,7 @@
 // Typed errors for model folders, weight files and the engine: every bad input names the file and
 // the field or tensor that is wrong, so a broken checkpoint never surfaces as a stack trace.
 
-import { InvalidInputError, Sr1Error } from '@sr1/core';
+import { InvalidInputError } from '@sr1/core';
 
 /** A `config.json` / `generation_config.json` field that is missing, of the wrong type or unsupported. */
 export class ModelConfigError extends InvalidInputError {
@@ -42,12 +42,5 @@ export class TokenizerError extends InvalidInputError {
 export class CliUsageError extends InvalidInputError {
   constructor(flag: string, reason: string) {
     super({ code: 'cli_usage', flag, reason });
-  }
-}
-
-/** The forward graphs (`src/graphs`) are not available in this build. */
-export class EngineNotBuiltError extends Sr1Error {
-  constructor(what: string) {
-    super('engine_not_built', `${what} needs the decoder graphs (src/graphs), which are not built yet`);
   }
 }

@@ -17,7 +17,6 @@ export type {
 // Errors
 export {
   CliUsageError,
-  EngineNotBuiltError,
   MissingFileError,
   ModelConfigError,
   SafetensorsFormatError,
