@@ -11,6 +11,8 @@ export {
 // Generators
 export type { OpenAICompletionsGeneratorOptions } from './openai-generator.js';
 export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
+export type { CompletionsServer, CompletionsServerOptions } from './openai-server.js';
+export { startCompletionsServer } from './openai-server.js';
 
 // Prompts
 export type { PromptOptions, PromptPreset, PromptTemplate, TemplateSpec } from './prompt.js';

@@ -4,5 +4,10 @@
 export type { CorpusDocument } from './in-memory-retriever.js';
 export { InMemoryRetriever, SAMPLE_PASSAGES } from './in-memory-retriever.js';
 export { DEFAULT_PIECES, EOS_TEXT, PieceTokenizer } from './piece-tokenizer.js';
-export type { RecordedRequest, ScriptedGeneratorOptions, ScriptedTurn } from './scripted-generator.js';
-export { ScriptedGenerator, scriptedLogProb } from './scripted-generator.js';
+export type {
+  RecordedRequest,
+  RuleBasedGeneratorOptions,
+  ScriptedGeneratorOptions,
+  ScriptedTurn,
+} from './scripted-generator.js';
+export { RuleBasedGenerator, ScriptedGenerator, scriptedLogProb } from './scripted-generator.js';
