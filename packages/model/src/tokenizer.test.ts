@@ -1,6 +1,7 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AutoTokenizer, env } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { bytesToUnicode, preTokenize } from './bpe-trainer.js';
 import { MissingFileError, TokenizerError } from './errors.js';
@@ -92,6 +93,24 @@ describe('the committed small tokenizer', async () => {
     expect(tokenizer.decode(tokenizer.encode(prompt), { skipSpecialTokens: true })).not.toContain(
       '<|im_start|>',
     );
+  });
+});
+
+describe('transformers AutoTokenizer with local files only', () => {
+  it('loads the same tokenizer from the folder (Qwen2Tokenizer) and encodes identically', async () => {
+    const saved = { allowRemoteModels: env.allowRemoteModels, localModelPath: env.localModelPath };
+    env.allowRemoteModels = false; // never reach for the hub
+    env.localModelPath = join(SMALL_TOKENIZER_DIR, '..');
+    try {
+      const auto = await AutoTokenizer.from_pretrained('tokenizer-small', { local_files_only: true });
+      expect(auto.constructor.name).toBe('Qwen2Tokenizer');
+      const ours = await loadTokenizer(SMALL_TOKENIZER_DIR);
+      const text = '<think> plan </think>\n<search> who wrote Hamlet? </search>';
+      expect(auto.encode(text, { add_special_tokens: false })).toEqual(ours.encode(text));
+    } finally {
+      env.allowRemoteModels = saved.allowRemoteModels;
+      env.localModelPath = saved.localModelPath;
+    }
   });
 });
 
