@@ -1,6 +1,9 @@
 // @sr1/rollout: the Search-R1 agent loop — generation interleaved with search — producing the
 // exact sampled tokens, the mask of inserted tokens and the log-probs that training needs.
 
+// Generators
+export type { EngineGenerateFn, EngineGenerateOptions, EngineSequence } from './engine-generator.js';
+export { generatorFromEngine } from './engine-generator.js';
 // Errors
 export {
   GeneratorContractError,
@@ -8,7 +11,6 @@ export {
   RetrieverContractError,
   RolloutInputError,
 } from './errors.js';
-// Generators
 export type { OpenAICompletionsGeneratorOptions } from './openai-generator.js';
 export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
 export type { CompletionsServer, CompletionsServerOptions } from './openai-server.js';
