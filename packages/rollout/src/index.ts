@@ -41,6 +41,7 @@ export type {
   Trajectory,
 } from './rollout.js';
 export { DEFAULT_ROLLOUT_CONFIG, runRollout } from './rollout.js';
+export { rolloutMetrics } from './rollout-metrics.js';
 // Interfaces the loop needs (satisfied structurally by the engine, tokenizer and retriever)
 export type {
   ChatMessage,

@@ -353,6 +353,25 @@ describe('runRollout: contracts and input errors', () => {
     expect(trajectory!.tokenExact).toBe(false);
   });
 
+  it('stops between rounds when its signal is aborted', async () => {
+    const controller = new AbortController();
+    const generator = new ScriptedGenerator({
+      scripts: { q: ['<search>moon</search>', '<answer>x</answer>'] },
+      tokenizer,
+    });
+    const run = runRollout(prompts, {
+      generator,
+      retriever,
+      tokenizer,
+      signal: controller.signal,
+      onEvent: (event) => {
+        if (event.type === 'search-end') controller.abort();
+      },
+    });
+    await expect(run).rejects.toThrow(/abort/i);
+    expect(generator.calls).toHaveLength(1);
+  });
+
   it('rejects bad config and duplicate ids with the field named', async () => {
     const generator = new ScriptedGenerator({ scripts: {}, tokenizer });
     await expect(
