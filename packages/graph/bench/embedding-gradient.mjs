@@ -16,13 +16,23 @@ async function time(strategy, { vocab, hidden, tokens }) {
   const ids = g.input('ids', 'int64', ['batch', 'seq']);
   const upstream = g.input('upstream', 'float32', ['batch', 'seq', hidden], { differentiable: false });
   const rows = g.gather(table, ids, 0);
-  const [grad] = gradients(g, { outputs: [rows], upstream: [upstream] }, [table], { embeddingGradient: strategy });
+  const [grad] = gradients(g, { outputs: [rows], upstream: [upstream] }, [table], {
+    embeddingGradient: strategy,
+  });
   const session = await createSession(g, { outputs: [grad], threads });
   const rng = createRng(1);
   const feeds = {
     table: { dtype: 'float32', shape: [vocab, hidden], data: new Float32Array(vocab * hidden) },
-    ids: { dtype: 'int64', shape: [1, tokens], data: BigInt64Array.from({ length: tokens }, () => BigInt(rng.int(vocab))) },
-    upstream: { dtype: 'float32', shape: [1, tokens, hidden], data: Float32Array.from({ length: tokens * hidden }, () => rng.normal()) },
+    ids: {
+      dtype: 'int64',
+      shape: [1, tokens],
+      data: BigInt64Array.from({ length: tokens }, () => BigInt(rng.int(vocab))),
+    },
+    upstream: {
+      dtype: 'float32',
+      shape: [1, tokens, hidden],
+      data: Float32Array.from({ length: tokens * hidden }, () => rng.normal()),
+    },
   };
   await session.run(feeds); // warm-up
   const start = performance.now();

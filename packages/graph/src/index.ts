@@ -24,7 +24,10 @@ export {
   pruneGraph,
   serializeGraph,
   toModelProto,
+  valuesByName,
 } from './onnx-model.js';
+export type { FlatGraph, FlatNode, OptimizeStats } from './optimize.js';
+export { flattenGraph, optimizeGraph } from './optimize.js';
 // Sessions
 export type { Device, GraphSession, HostValue, SessionOptions } from './session.js';
 export { createSession, missingCudaLibraries, ortBindingDir } from './session.js';

@@ -10,6 +10,7 @@ import type { DType } from './dtype.js';
 import { ONNX_DTYPE } from './dtype.js';
 import { GraphBuildError } from './errors.js';
 import type { Attribute, ConstantData, Graph, Node, Tensor } from './graph.js';
+import { flattenGraph, optimizeGraph } from './optimize.js';
 import { isUnknown } from './shape.js';
 
 /** Default ONNX opset: the newest that onnxruntime-node 1.30 runs with every op used here. */
@@ -38,6 +39,8 @@ export interface SerializeOptions {
   outputs?: readonly Tensor[];
   /** ONNX default-domain opset (≤ 26). */
   opset?: number;
+  /** Run the small optimiser (shape folding, transpose folding, CSE); default true. */
+  optimize?: boolean;
 }
 
 /** The pruned contents of a graph for a set of outputs. */
@@ -108,6 +111,8 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): prot
   if (opset > 26) throw new GraphBuildError(`opset ${opset} is newer than 26`);
   const pruned = pruneGraph(graph, options.outputs ?? graph.outputs);
   if (pruned.outputs.length === 0) throw new GraphBuildError(`graph '${graph.name}' has no outputs`);
+  let flat = flattenGraph(pruned);
+  if (options.optimize ?? true) flat = optimizeGraph(flat, valuesByName(graph)).graph;
   const root = onnxSchema();
   const ModelProto = root.lookupType('onnx.ModelProto');
   const opsetImport = [{ domain: '', version: opset }];
@@ -118,22 +123,31 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): prot
     opsetImport,
     graph: {
       name: graph.name,
-      node: pruned.nodes.map((n) => ({
+      node: flat.nodes.map((n) => ({
         name: n.name,
         opType: n.opType,
         domain: n.domain,
-        input: n.inputs.map((i) => (i === null ? '' : i.name)),
-        output: n.outputs.map((o) => o.name),
+        input: n.inputs,
+        output: n.outputs,
         attribute: Object.entries(n.attributes).map(([k, v]) => attributeProto(k, v)),
       })),
-      initializer: pruned.initializers.map((i) => tensorProto(i.tensor.name, i.value)),
-      input: pruned.inputs.map(valueInfo),
-      output: pruned.outputs.map(valueInfo),
+      initializer: [...flat.initializers].map(([name, value]) => tensorProto(name, value)),
+      input: flat.inputs.map(valueInfo),
+      output: flat.outputs.map(valueInfo),
     },
   };
   const error = ModelProto.verify(model);
   if (error !== null) throw new GraphBuildError(`invalid ModelProto: ${error}`);
   return ModelProto.fromObject(model);
+}
+
+/** Every named value of a graph (inputs, initializers, node outputs), for the optimiser's shape lookups. */
+export function valuesByName(graph: Graph): Map<string, Tensor> {
+  const values = new Map<string, Tensor>();
+  for (const input of graph.inputs) values.set(input.tensor.name, input.tensor);
+  for (const [name, entry] of graph.initializers) values.set(name, entry.tensor);
+  for (const node of graph.nodes) for (const output of node.outputs) values.set(output.name, output);
+  return values;
 }
 
 /** Serialises `graph` to ONNX protobuf bytes. */

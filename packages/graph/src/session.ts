@@ -23,6 +23,8 @@ export interface SessionOptions {
   /** Outputs to compile (default: the graph's declared outputs). */
   outputs?: readonly Tensor[];
   opset?: number;
+  /** Run @sr1/graph's own optimiser before ORT's (default true). */
+  optimize?: boolean;
   /** ORT graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
@@ -126,6 +128,7 @@ export async function createSession(
       : serializeGraph(graphOrModel, {
           ...(options.outputs !== undefined ? { outputs: options.outputs } : {}),
           ...(options.opset !== undefined ? { opset: options.opset } : {}),
+          ...(options.optimize !== undefined ? { optimize: options.optimize } : {}),
         });
   if (device === 'cuda') {
     const missing = missingCudaLibraries();
