@@ -205,9 +205,11 @@ export class OpenAICompletionsGenerator implements Generator {
       logprobs: 1,
       // Each sequence its own seed: GRPO sends the same prompt several times and wants different samples.
       ...(request.seed !== undefined ? { seed: request.seed + sequence } : {}),
-      // vLLM extensions (ignored elsewhere): ids back, and the stop string kept in the text.
+      // Server extensions, ignored where unknown: ids back (vLLM, llama.cpp) and the stop string kept
+      // in the text (vLLM).
       return_tokens_as_token_ids: true,
       return_token_ids: true,
+      return_tokens: true,
       include_stop_str_in_output: true,
       ...this.options.extraBody,
     };
