@@ -116,7 +116,7 @@ async function commandIndex(args: string[]): Promise<void> {
       ...(values['ef-construction'] !== undefined
         ? { efConstruction: intFlag(values['ef-construction'], '--ef-construction', 200) }
         : {}),
-      ...(values.ef !== undefined ? { ef: intFlag(values.ef, '--ef', 64) } : {}),
+      ...(values.ef !== undefined ? { ef: intFlag(values.ef, '--ef', 128) } : {}),
     },
     onProgress: (progress) => {
       if (values.quiet === true) return;
@@ -156,7 +156,7 @@ async function commandServe(args: string[]): Promise<void> {
     },
   });
   const index = await loadIndex(required(values.index, '--index'), {
-    ...(values.ef !== undefined ? { ef: intFlag(values.ef, '--ef', 64) } : {}),
+    ...(values.ef !== undefined ? { ef: intFlag(values.ef, '--ef', 128) } : {}),
   });
   const method = methodFlag(values.method);
   const server = await startServer({
@@ -197,7 +197,7 @@ async function commandQuery(args: string[]): Promise<void> {
   const method = methodFlag(values.method);
   const retriever = await InProcessRetriever.open(required(values.index, '--index'), {
     ...(method !== undefined ? { method } : {}),
-    ...(values.ef !== undefined ? { ef: intFlag(values.ef, '--ef', 64) } : {}),
+    ...(values.ef !== undefined ? { ef: intFlag(values.ef, '--ef', 128) } : {}),
   });
   const topk = intFlag(values.topk, '--topk', SERVER_DEFAULTS.defaultTopk);
   const results = await retriever.search(positionals, topk);

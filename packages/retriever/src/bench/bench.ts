@@ -1,3 +1,173 @@
-export async function runBench(_args: string[]): Promise<void> {
-  throw new Error('not yet');
+// `sr1-retriever bench …`: the retriever's benchmark commands. Each prints a markdown table and,
+// with --json FILE, writes the raw numbers.
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { InvalidInputError } from '@sr1/core';
+import { loadIndex } from '../index-folder.js';
+import { benchHnsw } from './hnsw.js';
+import { benchMemory, type MemoryPart, probeMemory, WIKI18_PASSAGES } from './memory.js';
+import { measureQuality } from './quality.js';
+import { benchServer } from './server-load.js';
+
+const DEFAULT_DATA_DIR = '../shared/data'; // relative to the repository root, as in CI
+
+function list(value: string | undefined, fallback: number[], flag: string): number[] {
+  if (value === undefined) return fallback;
+  const numbers = value.split(',').map(Number);
+  if (numbers.some((n) => !Number.isInteger(n) || n < 1))
+    throw new InvalidInputError({
+      flag,
+      reason: `expected comma-separated positive integers, got '${value}'`,
+    });
+  return numbers;
+}
+
+function fixed(value: number, digits = 3): string {
+  return value.toFixed(digits);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export async function runBench(args: string[]): Promise<void> {
+  const [what, ...rest] = args;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      index: { type: 'string' },
+      data: { type: 'string' },
+      json: { type: 'string' },
+      part: { type: 'string' },
+      queries: { type: 'string' },
+      m: { type: 'string' },
+      'ef-construction': { type: 'string' },
+      efs: { type: 'string' },
+      python: { type: 'string' },
+      clients: { type: 'string' },
+      requests: { type: 'string' },
+      batch: { type: 'string' },
+      method: { type: 'string' },
+    },
+  });
+  const indexDir = values.index;
+  if (indexDir === undefined)
+    throw new InvalidInputError({
+      flag: '--index',
+      reason: 'required (an index folder built by `sr1-retriever index`)',
+    });
+  const dataDir = values.data ?? DEFAULT_DATA_DIR;
+  if (what !== 'memory-probe' && what !== 'memory' && !existsSync(join(dataDir, 'corpus.jsonl'))) {
+    throw new InvalidInputError({
+      flag: '--data',
+      reason: `${dataDir} holds no corpus.jsonl; pass the shared data folder`,
+    });
+  }
+  let raw: unknown;
+  switch (what) {
+    case 'quality': {
+      const index = await loadIndex(indexDir);
+      const rows = await measureQuality(index, dataDir);
+      await index.close();
+      process.stdout.write(
+        '| dataset | questions | method | recall@1 | recall@3 | recall@10 |\n|---|---:|---|---:|---:|---:|\n',
+      );
+      for (const row of rows) {
+        process.stdout.write(
+          `| ${row.dataset} | ${row.questions} | ${row.method} | ${fixed(row.recall[1])} | ${fixed(row.recall[3])} | ${fixed(row.recall[10])} |\n`,
+        );
+      }
+      raw = rows;
+      break;
+    }
+    case 'hnsw': {
+      const index = await loadIndex(indexDir);
+      const result = await benchHnsw(index, {
+        dataDir,
+        queries: list(values.queries, [2000], '--queries')[0]!,
+        m: list(values.m, [16], '--m')[0]!,
+        efConstruction: list(values['ef-construction'], [200], '--ef-construction')[0]!,
+        efs: list(values.efs, [10, 16, 24, 32, 48, 64, 128, 256], '--efs'),
+        k: 10,
+        python: values.python ?? '/usr/bin/python3',
+        repeats: 3,
+      });
+      await index.close();
+      process.stdout.write(
+        `${result.vectors} vectors × ${result.dimension}, ${result.queries} queries, k ${result.k}, M ${result.m}, efConstruction ${result.efConstruction}, 1 thread each\n` +
+          `build: sr1 (hnswlib-node) ${fixed(result.sr1.buildSeconds, 2)} s, FAISS ${result.faiss ? fixed(result.faiss.build_seconds, 2) : 'n/a'} s\n` +
+          '| ef | sr1 recall@10 | sr1 queries/s | FAISS recall@10 | FAISS queries/s |\n|---:|---:|---:|---:|---:|\n',
+      );
+      result.sr1.results.forEach((row, i) => {
+        const peer = result.faiss?.results[i];
+        process.stdout.write(
+          `| ${row.ef} | ${fixed(row.recall)} | ${row.qps.toFixed(0)} | ${peer ? fixed(peer.recall) : 'n/a'} | ${peer ? peer.qps.toFixed(0) : 'n/a'} |\n`,
+        );
+      });
+      if (result.faissError !== undefined) process.stdout.write(`FAISS peer failed: ${result.faissError}\n`);
+      raw = result;
+      break;
+    }
+    case 'server': {
+      const result = await benchServer({
+        index: indexDir,
+        dataDir,
+        clients: list(values.clients, [1, 16, 64], '--clients'),
+        requests: list(values.requests, [2000, 5000, 10000], '--requests'),
+        batch: list(values.batch, [512], '--batch')[0]!,
+        batchRepeats: 10,
+        ...(values.method !== undefined ? { method: values.method } : {}),
+      });
+      process.stdout.write(
+        '| clients | requests | errors | requests/s | p50 ms | p99 ms |\n|---:|---:|---:|---:|---:|---:|\n',
+      );
+      for (const row of result.load) {
+        process.stdout.write(
+          `| ${row.clients} | ${row.requests} | ${row.errors} | ${row.requestsPerSecond.toFixed(0)} | ${fixed(row.p50Ms, 2)} | ${fixed(row.p99Ms, 2)} |\n`,
+        );
+      }
+      const b = result.batch;
+      process.stdout.write(
+        `batch of ${b.batch} queries × ${b.repeats}: p50 ${fixed(b.p50Ms, 1)} ms, max ${fixed(b.maxMs, 1)} ms, ${b.queriesPerSecond.toFixed(0)} queries/s, errors ${b.errors}\n`,
+      );
+      raw = result;
+      break;
+    }
+    case 'memory': {
+      const report = benchMemory(indexDir);
+      const n = report.passages;
+      process.stdout.write(
+        `${n} passages; extrapolation to ${WIKI18_PASSAGES.toLocaleString('en-US')} (wiki-18)\n`,
+      );
+      process.stdout.write('| part | RSS delta | per passage | × wiki-18 |\n|---|---:|---:|---:|\n');
+      for (const probe of report.probes) {
+        const per = probe.rssBytes / n;
+        process.stdout.write(
+          `| ${probe.part} (RSS; heap ${mib(probe.heapBytes)}, buffers ${mib(probe.arrayBufferBytes)}) | ${mib(probe.rssBytes)} | ${per.toFixed(0)} B | ${((per * WIKI18_PASSAGES) / 1024 ** 3).toFixed(1)} GiB |\n`,
+        );
+      }
+      process.stdout.write('| file | size | per passage | × wiki-18 |\n|---|---:|---:|---:|\n');
+      for (const [file, size] of Object.entries(report.disk)) {
+        const per = size / n;
+        process.stdout.write(
+          `| ${file} | ${mib(size)} | ${per.toFixed(1)} B | ${((per * WIKI18_PASSAGES) / 1024 ** 3).toFixed(1)} GiB |\n`,
+        );
+      }
+      raw = report;
+      break;
+    }
+    case 'memory-probe': {
+      const part = values.part as MemoryPart;
+      process.stdout.write(`${JSON.stringify(probeMemory(indexDir, part))}\n`);
+      return;
+    }
+    default:
+      throw new InvalidInputError({
+        field: 'bench',
+        reason: `unknown benchmark '${what}'. Supported: [quality, hnsw, server, memory]`,
+      });
+  }
+  if (values.json !== undefined) writeFileSync(values.json, `${JSON.stringify(raw, null, 2)}\n`);
 }
