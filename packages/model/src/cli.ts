@@ -17,7 +17,7 @@ import { loadModelFolder, saveModelFolder } from './model-folder.js';
 import { scoreSequences } from './score.js';
 import { loadTokenizer } from './tokenizer.js';
 import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
-import { countParameters, initWeights } from './weights.js';
+import { countParameters, INITIALIZER_RANGE, initWeights } from './weights.js';
 
 /** Where a command writes; tests pass buffers, the bin passes process streams. */
 export interface CliIo {
@@ -29,7 +29,7 @@ type Command = (args: string[], io: CliIo) => Promise<void>;
 
 const USAGE = `usage: sr1-model <command> [flags]
   train-tokenizer --corpus FILE.jsonl [--questions FILE.jsonl ...] --vocab-size N --out DIR
-  init            --config FILE --tokenizer DIR --out DIR [--seed N]
+  init            --config FILE --tokenizer DIR --out DIR [--seed N] [--init-std S]
   generate        --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
                   [--top-p P] [--seed N] [--stop STRING ...] [--chat] [--json] [ENGINE]
   score           --model DIR (--text TEXT | --tokens 1,2,3) [--json] [ENGINE]
@@ -119,11 +119,13 @@ const init: Command = async (args, io) => {
     tokenizer: { type: 'string' },
     out: { type: 'string' },
     seed: { type: 'string' },
+    'init-std': { type: 'string' },
   });
   const configFile = requireFlag(values.config, '--config');
   const tokenizerDir = requireFlag(values.tokenizer, '--tokenizer');
   const out = requireFlag(values.out, '--out');
   const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1);
+  const std = numberFlag(values['init-std'], '--init-std', INITIALIZER_RANGE, 0, 10);
   const tokenizer = await loadTokenizer(tokenizerDir);
   let json: unknown;
   try {
@@ -144,7 +146,7 @@ const init: Command = async (args, io) => {
       `vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} ids`,
     );
   }
-  const weights = initWeights(config, createRng(seed));
+  const weights = initWeights(config, createRng(seed), std);
   await saveModelFolder(out, { config, weights }, { tokenizerDir });
   io.stdout(
     `initialised a ${config.modelType} model with ${countParameters(weights)} parameters (seed ${seed}) → ${out}\n`,
