@@ -64,7 +64,7 @@ export function ortBindingDir(): string {
 /** What the CUDA execution provider needs that is not present; empty when all is there. */
 export function missingCudaLibraries(
   bindingDir: string = ortBindingDir(),
-  searchPath: readonly string[] = cudaSearchPath(),
+  searchPath: readonly string[] = [bindingDir, ...cudaSearchPath()],
 ): string[] {
   const missing: string[] = [];
   for (const lib of ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so']) {
