@@ -1,18 +1,112 @@
 #!/usr/bin/env node
-// sr1-train: the trainer's command line. The RL trainer (issue 7) and SFT (issue 5) are not built
-// yet; `demo` says so plainly instead of pretending.
+// sr1-train: `sft --config FILE [--resume]`, `rl --config FILE [--resume]`, `make-base`, `demo`.
+// Bad flags and configs get typed errors naming the flag or the field; exit code 2.
 
-const command = process.argv[2];
-if (command === 'demo') {
-  process.stdout.write(
-    [
-      'sr1 demo: the packages are built.',
-      'The Search-R1 RL trainer and its toy world are not implemented yet (see docs/architecture.md',
-      'for what exists today). Nothing was trained; no numbers are reported.',
-      '',
-    ].join('\n'),
-  );
-} else {
-  process.stderr.write(`sr1-train: unknown command '${command ?? ''}'. Supported: [demo]\n`);
-  process.exitCode = 2;
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { InvalidInputError, Sr1Error } from '@sr1/core';
+import { runDemo } from './demo.js';
+import { makeBasePolicy } from './make-base.js';
+import { loadRlConfig } from './rl-config.js';
+import { runRl } from './rl-run.js';
+import { loadSftConfig } from './sft-config.js';
+import { runSft } from './sft-run.js';
+
+const asset = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
+const modelAsset = (path: string) =>
+  fileURLToPath(new URL(`../../../packages/model/${path}`, import.meta.url));
+
+const USAGE = `usage:
+  sr1-train sft --config FILE [--resume]      supervised training (HF folder or random init)
+  sr1-train rl --config FILE [--resume]       Search-R1 RL (GRPO) with the engine and a local index
+  sr1-train make-base [--out DIR] [--steps N] the toy world's base policy (SFT on demonstrations)
+  sr1-train demo [--steps N] [--out DIR]      the toy-world demo: baselines, RL, held-out table, report`;
+
+function flagNumber(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0) {
+    throw new InvalidInputError({ flag, reason: `expected a non-negative integer, got '${value}'` });
+  }
+  return number;
 }
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      config: { type: 'string' },
+      resume: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      steps: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const needConfig = (): string => {
+    if (values.config === undefined) throw new InvalidInputError({ flag: '--config', reason: 'is required' });
+    return values.config;
+  };
+  switch (command) {
+    case 'sft': {
+      const result = await runSft(await loadSftConfig(needConfig()), {
+        resume: values.resume,
+        quiet: values.quiet,
+      });
+      process.stdout.write(
+        `sft done: ${result.steps} steps, last loss ${result.lastLoss.toFixed(4)}, ` +
+          `${result.tokensPerSecond.toFixed(0)} tokens/s; model in ${result.finalDir}\n`,
+      );
+      return;
+    }
+    case 'rl': {
+      const result = await runRl(await loadRlConfig(needConfig()), {
+        resume: values.resume,
+        quiet: values.quiet,
+      });
+      const last = result.validations.at(-1);
+      process.stdout.write(
+        `rl done: ${result.steps} steps; validation EM ${last?.summary.exactMatch.toFixed(3) ?? 'n/a'}; metrics in ${result.metricsFile}\n`,
+      );
+      return;
+    }
+    case 'make-base': {
+      const result = await makeBasePolicy({
+        out: values.out ?? asset('assets/base-policy'),
+        workDir: 'runs/make-base',
+        modelConfig: asset('assets/base-model-config.json'),
+        tokenizer: modelAsset('assets/tokenizer-small'),
+        seed: 101,
+        questionsPerType: 1000,
+        steps: flagNumber(values.steps, '--steps', 1500),
+        quiet: values.quiet,
+      });
+      process.stdout.write(
+        `base policy: SFT loss ${result.lastLoss.toFixed(4)}, ${result.tokensPerSecond.toFixed(0)} tokens/s\n`,
+      );
+      return;
+    }
+    case 'demo': {
+      await runDemo({
+        out: values.out ?? 'runs/demo',
+        basePolicy: asset('assets/base-policy'),
+        steps: flagNumber(values.steps, '--steps', 40),
+        quiet: values.quiet,
+      });
+      return;
+    }
+    default:
+      throw new InvalidInputError({ reason: `unknown command '${command ?? ''}'\n${USAGE}` });
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  if (error instanceof Sr1Error || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    process.stderr.write(`sr1-train: ${(error as Error).message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`sr1-train: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = 1;
+  }
+});

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSftConfig, parseSftConfig } from './sft-config.js';
 
-const MINIMAL = { model: { path: 'base' }, data: { train: 'data.jsonl' }, training: { steps: 10 }, output: { dir: 'run' } };
+const MINIMAL = {
+  model: { path: 'base' },
+  data: { train: 'data.jsonl' },
+  training: { steps: 10 },
+  output: { dir: 'run' },
+};
 
 describe('SFT config', () => {
   it('fills defaults and resolves paths against the config file', async () => {
@@ -20,9 +25,18 @@ describe('SFT config', () => {
 
   it.each([
     [{ ...MINIMAL, training: { steps: 0 } }, "field 'training.steps': expected a number ≥ 1, got 0"],
-    [{ ...MINIMAL, training: { steps: 5, lr: 'fast' } }, "field 'training.lr': expected a number, got \"fast\""],
-    [{ ...MINIMAL, training: { steps: 5, batchSize: 6, microBatchSize: 4 } }, "field 'training.microBatchSize': must divide"],
-    [{ ...MINIMAL, training: { steps: 5, schedule: 'linear' } }, "field 'training.schedule': expected one of [constant, linear-warmup, cosine]"],
+    [
+      { ...MINIMAL, training: { steps: 5, lr: 'fast' } },
+      'field \'training.lr\': expected a number, got "fast"',
+    ],
+    [
+      { ...MINIMAL, training: { steps: 5, batchSize: 6, microBatchSize: 4 } },
+      "field 'training.microBatchSize': must divide",
+    ],
+    [
+      { ...MINIMAL, training: { steps: 5, schedule: 'linear' } },
+      "field 'training.schedule': expected one of [constant, linear-warmup, cosine]",
+    ],
     [{ ...MINIMAL, trainig: {} }, "field 'trainig': unknown field"],
     [{ ...MINIMAL, model: {} }, "field 'model.path': give exactly one of"],
     [{ ...MINIMAL, data: {} }, "field 'data.train': is required"],
@@ -32,6 +46,8 @@ describe('SFT config', () => {
   });
 
   it('names a missing or broken file', async () => {
-    await expect(loadSftConfig('/nonexistent/sft.json')).rejects.toThrow('/nonexistent/sft.json: file not found');
+    await expect(loadSftConfig('/nonexistent/sft.json')).rejects.toThrow(
+      '/nonexistent/sft.json: file not found',
+    );
   });
 });

@@ -7,9 +7,7 @@ import { InvalidInputError } from '@sr1/core';
 import { ConfigReader } from '@sr1/train';
 
 export interface SftConfig {
-  model:
-    | { kind: 'path'; path: string }
-    | { kind: 'init'; config: string; tokenizer: string; seed: number };
+  model: { kind: 'path'; path: string } | { kind: 'init'; config: string; tokenizer: string; seed: number };
   data: { train: string; maxLength: number };
   training: {
     steps: number;
@@ -35,7 +33,9 @@ export async function loadSftConfig(file: string): Promise<SftConfig> {
     json = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
     const reason =
-      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : `invalid JSON (${(error as Error).message})`;
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `invalid JSON (${(error as Error).message})`;
     throw new InvalidInputError({ code: 'config_invalid', file, reason });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {

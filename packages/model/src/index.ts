@@ -97,3 +97,12 @@ export { OrtTrainablePolicy } from './training/ort-policy.js';
 // The plain float64 reference forward (the oracle of the compiled graphs)
 export type { ReferenceForward } from './reference/reference-decoder.js';
 export { referenceForward, referenceLogProbs } from './reference/reference-decoder.js';
+// The compiled decoder graphs and their onnxruntime-node runner
+export type {
+  DecoderGraph,
+  DecoderGraphOptions,
+  DecoderMode,
+  OrtDecoderRunnerOptions,
+  TrainObjective,
+} from './graphs/index.js';
+export { buildDecoderGraph, DECODER_NAMES, OrtDecoderRunner } from './graphs/index.js';

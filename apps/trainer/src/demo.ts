@@ -1,0 +1,180 @@
+// The README's main job: on a fresh clone, with 2 CPU cores and no network — build the RL and the
+// held-out worlds and their indexes, load the base policy, measure direct / RAG / base agent on
+// the held-out world, run GRPO on the RL world, measure the trained agent, print the table, and
+// write the HTML report.
+
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { InvalidInputError } from '@sr1/core';
+import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
+import { InProcessRetriever } from '@sr1/retriever';
+import { loadLatestCheckpoint } from '@sr1/train';
+import { type EvalMethod, type EvalRecord, type EvalSummary, evaluate, summarize } from './agent-eval.js';
+import { engineGenerator } from './engine-generator.js';
+import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
+import { maskedSegments, renderReport } from './report.js';
+import { parseRlConfig } from './rl-config.js';
+import { runRl } from './rl-run.js';
+import { materializeWorld } from './toy-setup.js';
+
+export interface DemoOptions {
+  out: string;
+  basePolicy: string;
+  steps: number;
+  quiet?: boolean;
+}
+
+/** World seeds: the base policy was trained on world 101; RL and evaluation worlds are unseen. */
+export const DEMO_WORLDS = { rl: 202, evaluation: 303 } as const;
+
+const ROLLOUT = { maxTurns: 3, maxTokensPerTurn: 96, maxObsTokens: 200, topk: 3 }; // toy answers are short
+
+async function evaluateAll(
+  policyDir: string,
+  methods: readonly EvalMethod[],
+  questions: Parameters<typeof evaluate>[1],
+  index: string,
+): Promise<Map<EvalMethod, EvalRecord[]>> {
+  const model = await loadModelFolder(policyDir);
+  const tokenizer = await loadTokenizer(policyDir);
+  const runner = await OrtDecoderRunner.create(model.config, model.weights);
+  const retriever = await InProcessRetriever.open(index);
+  const { generator } = engineGenerator(runner, tokenizer);
+  const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
+  const results = new Map<EvalMethod, EvalRecord[]>();
+  for (const method of methods) {
+    results.set(
+      method,
+      await evaluate(method, questions, { generator, retriever, tokenizer, rollout: ROLLOUT, prompt }),
+    );
+  }
+  await runner.dispose();
+  return results;
+}
+
+function formatTable(rows: { label: string; summary: EvalSummary }[]): string {
+  const types = ['single-hop', 'two-hop', 'comparison'];
+  const header = `| method | ${types.map((t) => `${t} EM`).join(' | ')} | all EM | searches/q |`;
+  const rule = `|---|${types.map(() => '---').join('|')}|---|---|`;
+  const lines = rows.map(
+    ({ label, summary }) =>
+      `| ${label} | ${types.map((t) => summary.byType[t]?.exactMatch.toFixed(3) ?? '—').join(' | ')} | ${summary.exactMatch.toFixed(3)} | ${summary.searchesPerQuestion.toFixed(2)} |`,
+  );
+  return [header, rule, ...lines].join('\n');
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const out = resolve(options.out);
+  if (!existsSync(join(options.basePolicy, 'model.safetensors'))) {
+    throw new InvalidInputError({
+      file: options.basePolicy,
+      reason: 'the base policy is missing; build it with `node apps/trainer/dist/cli.js make-base`',
+    });
+  }
+  const log = (line: string) => process.stdout.write(`${line}\n`);
+  log(`sr1 demo → ${out}`);
+  const rlWorld = await materializeWorld(join(out, 'rl-world'), {
+    seed: DEMO_WORLDS.rl,
+    people: 200,
+    questionsPerType: 200,
+  });
+  const evalWorld = await materializeWorld(join(out, 'eval-world'), {
+    seed: DEMO_WORLDS.evaluation,
+    people: 200,
+    questionsPerType: 30,
+  });
+  log(
+    `worlds: RL world ${DEMO_WORLDS.rl} (${rlWorld.questionList.length} questions), held-out world ${DEMO_WORLDS.evaluation} (${evalWorld.questionList.length} questions); BM25 indexes built`,
+  );
+  // Validation during training uses the RL world's own last questions, never the held-out world.
+  const trainFile = join(rlWorld.dir, 'train.jsonl');
+  const validationFile = join(rlWorld.dir, 'validation.jsonl');
+  const lines = (await readFile(rlWorld.questions, 'utf8')).trim().split('\n');
+  const shuffled = lines.filter((_, i) => i % 10 !== 0);
+  await writeFile(trainFile, `${shuffled.join('\n')}\n`);
+  await writeFile(validationFile, `${lines.filter((_, i) => i % 10 === 0).join('\n')}\n`);
+  const heldOut = evalWorld.questionList.map((q) => ({
+    id: q.id,
+    question: q.question,
+    golden_answers: q.golden_answers,
+    type: q.type,
+  }));
+
+  log('evaluating the base policy on the held-out world (greedy): direct, RAG, agent…');
+  const before = await evaluateAll(options.basePolicy, ['direct', 'rag', 'agent'], heldOut, evalWorld.index);
+
+  const runDir = join(out, 'rl-run');
+  const config = parseRlConfig({
+    policy: options.basePolicy,
+    index: rlWorld.index,
+    data: { train: trainFile, validation: validationFile, validationLimit: 30 },
+    preset: 'grpo',
+    steps: options.steps,
+    promptsPerStep: 8,
+    rolloutsPerPrompt: 4,
+    microBatchSize: 8,
+    actorLr: 2e-5, // a 1M-parameter model needs a larger step than the paper's 1e-6 for 3B–7B models
+    warmupRatio: 0.1,
+    klCoef: 0.001,
+    prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+    rollout: ROLLOUT,
+    validateEvery: Math.max(1, Math.floor(options.steps / 4)),
+    output: { dir: runDir, saveEvery: Math.max(1, Math.floor(options.steps / 4)) },
+    seed: 1,
+  });
+  log(
+    `GRPO on the RL world: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
+  );
+  await runRl(config, { resume: true, ...(options.quiet !== undefined ? { quiet: options.quiet } : {}) });
+  const checkpoint = await loadLatestCheckpoint(runDir);
+  if (checkpoint === null) throw new Error('the RL run left no checkpoint');
+  log('evaluating the trained agent on the held-out world…');
+  const after = await evaluateAll(checkpoint.dir, ['agent'], heldOut, evalWorld.index);
+
+  const rows = [
+    { label: 'direct answer', summary: summarize('direct', before.get('direct')!) },
+    { label: 'RAG (one retrieval)', summary: summarize('rag', before.get('rag')!) },
+    { label: 'base agent', summary: summarize('agent', before.get('agent')!) },
+    { label: 'trained agent (GRPO)', summary: summarize('agent', after.get('agent')!) },
+  ];
+  log('');
+  log(`held-out world ${DEMO_WORLDS.evaluation}, ${heldOut.length} questions, greedy decoding:`);
+  log(formatTable(rows));
+
+  const metrics = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, number>);
+  const tokenizer = await loadTokenizer(checkpoint.dir);
+  const report = renderReport({
+    title: 'sr1 demo: Search-R1 on a toy world',
+    notes: [
+      `Base policy: ${options.basePolicy}. RL: GRPO, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}.`,
+    ],
+    metrics,
+    summaries: rows,
+    trajectories: after
+      .get('agent')!
+      .slice(0, 40)
+      .map((record) => {
+        const question = heldOut.find((q) => q.id === record.id)!;
+        return {
+          id: record.id,
+          question: question.question,
+          gold: question.golden_answers,
+          exactMatch: record.exactMatch,
+          segments: maskedSegments(
+            record.trajectory.responseTokenIds,
+            record.trajectory.responseMask,
+            (ids) => tokenizer.decode(ids),
+          ),
+        };
+      }),
+  });
+  const reportFile = join(out, 'report.html');
+  await writeFile(reportFile, report);
+  await writeFile(join(out, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
+  log('');
+  log(`report: ${reportFile}`);
+}

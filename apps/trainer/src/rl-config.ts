@@ -1,0 +1,188 @@
+// The `sr1-train rl` config: typed, validated, every default with its reason. The `preset` field
+// starts from the paper's PPO or GRPO settings (reference §4); explicit fields override it.
+
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { InvalidInputError } from '@sr1/core';
+import { ConfigReader } from '@sr1/train';
+
+export interface RlConfig {
+  policy: string;
+  index: string;
+  data: { train: string; validation: string; validationLimit: number };
+  algorithm: 'ppo' | 'grpo';
+  steps: number;
+  promptsPerStep: number;
+  rolloutsPerPrompt: number;
+  miniBatchSize: number;
+  microBatchSize: number;
+  ppoEpochs: number;
+  actorLr: number;
+  criticLr: number;
+  warmupRatio: number;
+  clipRatio: number;
+  entropyCoef: number;
+  klCoef: number;
+  maskRetrievedTokens: boolean;
+  reward: 'em' | 'format';
+  /** Prompt: the reference instruction ('search-r1') or a text template with `{question}`. */
+  prompt: { template: string; chatTemplate: 'auto' | boolean };
+  rollout: {
+    maxTurns: number;
+    maxTokensPerTurn: number;
+    maxObsTokens: number;
+    topk: number;
+    temperature: number;
+  };
+  validateEvery: number;
+  output: { dir: string; saveEvery: number };
+  engine: { device: 'cpu' | 'cuda'; threads: number };
+  seed: number;
+}
+
+/** The paper's settings that carry over to any scale (§4); batch sizes are the caller's. */
+export const PAPER_PRESETS = {
+  ppo: {
+    algorithm: 'ppo',
+    rolloutsPerPrompt: 1,
+    actorLr: 1e-6,
+    criticLr: 1e-5,
+    warmupRatio: 0.285,
+    klCoef: 0.001,
+  },
+  grpo: {
+    algorithm: 'grpo',
+    rolloutsPerPrompt: 5,
+    actorLr: 1e-6,
+    criticLr: 1e-5,
+    warmupRatio: 0.285,
+    klCoef: 0.001,
+  },
+} as const;
+
+export async function loadRlConfig(file: string): Promise<RlConfig> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `invalid JSON (${(error as Error).message})`;
+    throw new InvalidInputError({ code: 'config_invalid', file, reason });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InvalidInputError({ code: 'config_invalid', file, reason: 'expected a JSON object' });
+  }
+  return parseRlConfig(json as Record<string, unknown>, file);
+}
+
+export function parseRlConfig(json: Record<string, unknown>, file?: string): RlConfig {
+  const base = file === undefined ? process.cwd() : dirname(resolve(file));
+  const path = (value: string) => resolve(base, value);
+  const root = new ConfigReader(file, json);
+  root.rejectUnknown([
+    'preset',
+    'policy',
+    'index',
+    'data',
+    'algorithm',
+    'steps',
+    'promptsPerStep',
+    'rolloutsPerPrompt',
+    'miniBatchSize',
+    'microBatchSize',
+    'ppoEpochs',
+    'actorLr',
+    'criticLr',
+    'warmupRatio',
+    'clipRatio',
+    'entropyCoef',
+    'klCoef',
+    'maskRetrievedTokens',
+    'reward',
+    'prompt',
+    'rollout',
+    'validateEvery',
+    'output',
+    'engine',
+    'seed',
+  ]);
+  const preset = root.has('preset')
+    ? PAPER_PRESETS[root.choice('preset', ['ppo', 'grpo'] as const, 'grpo')]
+    : PAPER_PRESETS.grpo;
+  const algorithm = root.choice('algorithm', ['ppo', 'grpo'] as const, preset.algorithm);
+  const data = root.object('data');
+  data.rejectUnknown(['train', 'validation', 'validationLimit']);
+  const rollout = root.object('rollout');
+  rollout.rejectUnknown(['maxTurns', 'maxTokensPerTurn', 'maxObsTokens', 'topk', 'temperature']);
+  const output = root.object('output');
+  output.rejectUnknown(['dir', 'saveEvery']);
+  const prompt = root.object('prompt');
+  prompt.rejectUnknown(['template', 'chatTemplate']);
+  const template = prompt.string('template', 'search-r1'); // the reference instruction
+  if (template !== 'search-r1' && !template.includes('{question}')) {
+    prompt.fail('template', "expected 'search-r1' or a text containing {question}");
+  }
+  const engine = root.object('engine');
+  engine.rejectUnknown(['device', 'threads']);
+  const promptsPerStep = root.number('promptsPerStep', 16, { integer: true, min: 1 }); // 16: a step in seconds on 2 cores
+  const rolloutsPerPrompt = root.number('rolloutsPerPrompt', preset.rolloutsPerPrompt, {
+    integer: true,
+    min: 1,
+  });
+  if (algorithm === 'grpo' && rolloutsPerPrompt < 2)
+    root.fail('rolloutsPerPrompt', 'GRPO needs at least 2 rollouts per prompt');
+  const steps = root.number('steps', undefined, { integer: true, min: 1 });
+  return {
+    policy: path(root.string('policy')),
+    index: path(root.string('index')),
+    data: {
+      train: path(data.string('train')),
+      validation: path(data.string('validation')),
+      validationLimit: data.number('validationLimit', 64, { integer: true, min: 1 }), // 64: a quick greedy check
+    },
+    algorithm,
+    steps,
+    promptsPerStep,
+    rolloutsPerPrompt,
+    miniBatchSize: root.number('miniBatchSize', promptsPerStep * rolloutsPerPrompt, {
+      integer: true,
+      min: 1,
+    }), // one update per step
+    microBatchSize: root.number('microBatchSize', 8, { integer: true, min: 1 }), // 8: bounds activation memory
+    ppoEpochs: root.number('ppoEpochs', 1, { integer: true, min: 1 }), // 1: the paper
+    actorLr: root.number('actorLr', preset.actorLr, { min: 0, exclusiveMin: true }),
+    criticLr: root.number('criticLr', preset.criticLr, { min: 0, exclusiveMin: true }),
+    warmupRatio: root.number('warmupRatio', preset.warmupRatio, { min: 0, max: 1 }),
+    clipRatio: root.number('clipRatio', 0.2, { min: 0, exclusiveMin: true }), // the paper's value
+    entropyCoef: root.number('entropyCoef', 0.001, { min: 0 }), // the paper's value
+    klCoef: root.number('klCoef', preset.klCoef, { min: 0 }), // the paper's value
+    maskRetrievedTokens: root.boolean('maskRetrievedTokens', true), // the paper's method
+    reward: root.choice('reward', ['em', 'format'] as const, 'em'), // the paper's main runs use EM
+    prompt: {
+      template,
+      chatTemplate: prompt.has('chatTemplate') ? prompt.boolean('chatTemplate', false) : 'auto', // auto: as the reference
+    },
+    rollout: {
+      maxTurns: rollout.number('maxTurns', 4, { integer: true, min: 0 }), // the reference's max_turns
+      maxTokensPerTurn: rollout.number('maxTokensPerTurn', 500, { integer: true, min: 1 }), // the reference's per-turn limit
+      maxObsTokens: rollout.number('maxObsTokens', 500, { integer: true, min: 0 }), // the reference's max_obs_length
+      topk: rollout.number('topk', 3, { integer: true, min: 1 }), // the paper's best top-k
+      temperature: rollout.number('temperature', 1, { min: 0 }), // the paper's rollout temperature
+    },
+    validateEvery: root.number('validateEvery', Math.max(1, Math.floor(steps / 5)), {
+      integer: true,
+      min: 1,
+    }), // 5 points on the curve
+    output: {
+      dir: path(output.string('dir')),
+      saveEvery: output.number('saveEvery', Math.max(1, Math.floor(steps / 5)), { integer: true, min: 1 }),
+    },
+    engine: {
+      device: engine.choice('device', ['cpu', 'cuda'] as const, 'cpu'),
+      threads: engine.number('threads', 0, { integer: true, min: 0 }), // 0: ORT picks
+    },
+    seed: root.number('seed', 0, { integer: true, min: 0 }),
+  };
+}

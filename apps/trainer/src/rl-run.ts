@@ -1,0 +1,227 @@
+// `sr1-train rl`: Search-R1 RL end to end. Per step: sample prompts → n rollouts each through the
+// engine and the retriever → rewards → old/reference log-probs → advantages → PPO-style epochs →
+// metrics; greedy validation every N steps; atomic checkpoints; exact resume after kill -9.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createRng, Xoshiro128 } from '@sr1/core';
+import {
+  loadModelFolder,
+  loadTokenizer,
+  OrtDecoderRunner,
+  OrtTrainablePolicy,
+  saveModelFolder,
+} from '@sr1/model';
+import { AdamW, createSchedule, isNormOrBias } from '@sr1/optim';
+import { InProcessRetriever } from '@sr1/retriever';
+import { exactMatchReward, formatReward } from '@sr1/reward';
+import { encodePrompt, runRollout } from '@sr1/rollout';
+import {
+  epochOrder,
+  loadLatestCheckpoint,
+  MetricsWriter,
+  Progress,
+  type RlSample,
+  rlUpdate,
+  saveCheckpoint,
+} from '@sr1/train';
+import { type EvalSummary, evaluate, summarize } from './agent-eval.js';
+import { engineGenerator } from './engine-generator.js';
+import { promptOptions } from './prompt-options.js';
+import { readQuestions } from './questions.js';
+import type { RlConfig } from './rl-config.js';
+
+export interface RlRunResult {
+  steps: number;
+  validations: { step: number; summary: EvalSummary }[];
+  metricsFile: string;
+}
+
+interface TrainerState {
+  epoch: number;
+  cursor: number;
+  rng: ReturnType<Xoshiro128['state']>;
+  validations: { step: number; summary: EvalSummary }[];
+}
+
+export async function runRl(
+  config: RlConfig,
+  options: { resume: boolean; quiet?: boolean },
+): Promise<RlRunResult> {
+  await mkdir(config.output.dir, { recursive: true });
+  await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
+  if (config.algorithm === 'ppo') {
+    throw new Error(
+      'sr1-train rl: PPO needs a critic with a value head, which the engine does not provide yet; use algorithm "grpo"',
+    );
+  }
+  const base = await loadModelFolder(config.policy);
+  const tokenizer = await loadTokenizer(config.policy);
+  const engineOptions = {
+    device: config.engine.device,
+    ...(config.engine.threads > 0 ? { threads: config.engine.threads } : {}),
+  };
+  const checkpoint = options.resume ? await loadLatestCheckpoint(config.output.dir) : null;
+  const weights = checkpoint === null ? base.weights : (await loadModelFolder(checkpoint.dir)).weights;
+  const actor = await OrtTrainablePolicy.create(base.config, weights, engineOptions);
+  const reference =
+    config.klCoef > 0 ? await OrtTrainablePolicy.create(base.config, base.weights, engineOptions) : undefined;
+  const runner = await OrtDecoderRunner.create(base.config, weights, engineOptions);
+  const { generator, generatedTokens } = engineGenerator(runner, tokenizer);
+  const retriever = await InProcessRetriever.open(config.index);
+  const train = await readQuestions(config.data.train);
+  const validation = (await readQuestions(config.data.validation)).slice(0, config.data.validationLimit);
+
+  const optimizer = new AdamW({ lr: config.actorLr, weightDecay: 0.01, noDecay: isNormOrBias }); // veRL's actor weight decay 0.01
+  if (checkpoint?.optimizer != null) optimizer.loadState(checkpoint.optimizer);
+  const schedule = createSchedule('linear-warmup', {
+    lr: config.actorLr,
+    totalSteps: config.steps,
+    warmupRatio: config.warmupRatio,
+  });
+  const saved = checkpoint?.trainerState as TrainerState | undefined;
+  const rng = saved !== undefined ? Xoshiro128.restore(saved.rng) : createRng(config.seed);
+  let epoch = saved?.epoch ?? 0;
+  let cursor = saved?.cursor ?? 0;
+  let order = epochOrder(train.length, config.seed, epoch);
+  const validations = saved?.validations ?? [];
+  const startStep = checkpoint?.step ?? 0;
+  const metrics = new MetricsWriter(join(config.output.dir, 'metrics.jsonl'));
+  if (options.resume) metrics.truncateAfter(startStep);
+  else metrics.truncateAfter(-1);
+  const rolloutConfig = {
+    maxTurns: config.rollout.maxTurns,
+    maxTokensPerTurn: config.rollout.maxTokensPerTurn,
+    maxObsTokens: config.rollout.maxObsTokens,
+    topk: config.rollout.topk,
+  };
+  const prompt = promptOptions(config.prompt);
+  const validate = async (step: number) => {
+    const records = await evaluate('agent', validation, {
+      generator,
+      retriever,
+      tokenizer,
+      rollout: rolloutConfig,
+      prompt,
+    });
+    const summary = summarize('agent', records);
+    validations.push({ step, summary });
+    metrics.write({
+      step,
+      'val/exact_match': summary.exactMatch,
+      'val/searches_per_question': summary.searchesPerQuestion,
+    });
+    return summary;
+  };
+  if (startStep === 0) await validate(0);
+
+  const progress = options.quiet === true ? null : new Progress(config.steps, 'rl');
+  progress?.start(startStep);
+  for (let step = startStep; step < config.steps; step++) {
+    const started = performance.now();
+    const questions = Array.from({ length: config.promptsPerStep }, () => {
+      if (cursor >= order.length) {
+        epoch++;
+        cursor = 0;
+        order = epochOrder(train.length, config.seed, epoch);
+      }
+      return train[order[cursor++]!]!;
+    });
+    const prompts = questions.flatMap((question) => {
+      const promptTokenIds = encodePrompt(question.question, tokenizer, prompt);
+      return Array.from({ length: config.rolloutsPerPrompt }, (_, k) => ({
+        id: `${question.id}#${step}.${k}`,
+        promptTokenIds,
+      }));
+    });
+    const tokensBefore = generatedTokens();
+    const trajectories = await runRollout(prompts, {
+      generator,
+      retriever,
+      tokenizer,
+      config: {
+        ...rolloutConfig,
+        temperature: config.rollout.temperature,
+        seed: config.seed * 1_000_003 + step * 101,
+      },
+    });
+    const rolloutSeconds = (performance.now() - started) / 1000;
+    const samples: RlSample[] = [];
+    let exact = 0;
+    let searches = 0;
+    trajectories.forEach((trajectory, i) => {
+      const question = questions[Math.floor(i / config.rolloutsPerPrompt)]!;
+      const em = exactMatchReward(trajectory.text, question.golden_answers);
+      exact += em;
+      searches += trajectory.searches.length;
+      if (!trajectory.tokenExact || trajectory.responseTokenIds.length === 0) return;
+      samples.push({
+        promptId: `${question.id}@${step}`,
+        promptTokens: trajectory.promptTokenIds,
+        responseTokens: trajectory.responseTokenIds,
+        policyMask: Array.from(trajectory.responseMask),
+        reward: config.reward === 'em' ? em : formatReward(trajectory.text, question.golden_answers),
+      });
+    });
+    const lr = schedule(step);
+    const updateStarted = performance.now();
+    const update = await rlUpdate(
+      samples,
+      { actor, actorOptimizer: optimizer, actorLr: lr, ...(reference !== undefined ? { reference } : {}) },
+      {
+        advantage: 'grpo',
+        maskRetrievedTokens: config.maskRetrievedTokens,
+        ppoEpochs: config.ppoEpochs,
+        miniBatchSize: config.miniBatchSize,
+        microBatchSize: config.microBatchSize,
+        clipRatio: config.clipRatio,
+        entropyCoef: config.entropyCoef,
+        klMode: config.klCoef > 0 ? 'loss' : 'none',
+        klCoef: config.klCoef,
+        klEstimator: 'k3',
+        gamma: 1,
+        lambda: 1,
+        valueClip: 0.5,
+        grpoNormalizeByStd: true,
+        aggregation: 'token-mean',
+        maxGradNorm: 1,
+      },
+      rng,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const record = {
+      step: step + 1,
+      lr,
+      'reward/mean': samples.reduce((a, s) => a + s.reward, 0) / Math.max(1, samples.length),
+      'rollout/exact_match': exact / trajectories.length,
+      'rollout/searches_per_question': searches / trajectories.length,
+      'timing/rollout_s': rolloutSeconds,
+      'timing/update_s': (performance.now() - updateStarted) / 1000,
+      'timing/step_s': seconds,
+      'perf/generated_tokens_per_s': (generatedTokens() - tokensBefore) / rolloutSeconds,
+      'perf/searches_per_s': searches / rolloutSeconds,
+      ...update,
+    };
+    metrics.write(record);
+    if ((step + 1) % config.validateEvery === 0 || step + 1 === config.steps) await validate(step + 1);
+    progress?.update(step + 1, {
+      reward: record['reward/mean'],
+      em: record['rollout/exact_match'],
+      'search/q': record['rollout/searches_per_question'],
+      'tok/s': record['perf/generated_tokens_per_s'],
+    });
+    if ((step + 1) % config.output.saveEvery === 0 || step + 1 === config.steps) {
+      const state: TrainerState = { epoch, cursor, rng: rng.state(), validations };
+      await saveCheckpoint(config.output.dir, {
+        step: step + 1,
+        trainerState: state,
+        optimizer: optimizer.state(),
+        writeModel: (dir) =>
+          saveModelFolder(dir, { config: base.config, weights }, { tokenizerDir: config.policy }),
+      });
+    }
+  }
+  progress?.stop();
+  await Promise.all([actor.dispose(), reference?.dispose(), runner.dispose()]);
+  return { steps: config.steps, validations, metricsFile: metrics.file };
+}

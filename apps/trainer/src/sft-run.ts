@@ -1,0 +1,131 @@
+// `sr1-train sft`: supervised training of a decoder on JSONL text/chat data with loss masks, on the
+// ONNX engine, with AdamW, checkpoints, exact resume and JSONL metrics.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createRng } from '@sr1/core';
+import {
+  type DecoderConfig,
+  initWeights,
+  loadModelFolder,
+  loadTokenizer,
+  OrtTrainablePolicy,
+  parseDecoderConfig,
+  saveModelFolder,
+  type WeightMap,
+} from '@sr1/model';
+import { isNormOrBias } from '@sr1/optim';
+import {
+  INITIAL_SFT_STATE,
+  loadLatestCheckpoint,
+  MetricsWriter,
+  Progress,
+  readSftJsonl,
+  type SftState,
+  saveCheckpoint,
+  tokenizeExample,
+  trainSft,
+} from '@sr1/train';
+import type { SftConfig } from './sft-config.js';
+
+export interface SftRunResult {
+  finalDir: string;
+  lastLoss: number;
+  steps: number;
+  tokensPerSecond: number;
+}
+
+export async function runSft(
+  config: SftConfig,
+  options: { resume: boolean; quiet?: boolean },
+): Promise<SftRunResult> {
+  await mkdir(config.output.dir, { recursive: true });
+  await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
+  let modelConfig: DecoderConfig;
+  let weights: WeightMap;
+  let tokenizerDir: string;
+  if (config.model.kind === 'path') {
+    const loaded = await loadModelFolder(config.model.path);
+    modelConfig = loaded.config;
+    weights = loaded.weights;
+    tokenizerDir = config.model.path;
+  } else {
+    modelConfig = parseDecoderConfig(JSON.parse(await readFile(config.model.config, 'utf8')), {
+      file: config.model.config,
+    });
+    weights = initWeights(modelConfig, createRng(config.model.seed));
+    tokenizerDir = config.model.tokenizer;
+  }
+  const tokenizer = await loadTokenizer(tokenizerDir);
+  const checkpoint = options.resume ? await loadLatestCheckpoint(config.output.dir) : null;
+  if (checkpoint !== null) weights = (await loadModelFolder(checkpoint.dir)).weights;
+  const examples = (await readSftJsonl(config.data.train)).map((segments) =>
+    tokenizeExample(segments, tokenizer, config.data.maxLength),
+  );
+  const policy = await OrtTrainablePolicy.create(modelConfig, weights, {
+    device: config.engine.device,
+    ...(config.engine.threads > 0 ? { threads: config.engine.threads } : {}),
+  });
+  const metrics = new MetricsWriter(join(config.output.dir, 'metrics.jsonl'));
+  metrics.truncateAfter(checkpoint?.step ?? 0);
+  const state: SftState =
+    checkpoint === null
+      ? INITIAL_SFT_STATE
+      : { ...(checkpoint.trainerState as Omit<SftState, 'optimizer'>), optimizer: checkpoint.optimizer };
+  const progress = options.quiet === true ? null : new Progress(config.training.steps, 'sft');
+  progress?.start(state.step);
+  let lastLoss = Number.NaN;
+  let tokens = 0;
+  let seconds = 0;
+  const writeModel = (dir: string) =>
+    saveModelFolder(dir, { config: modelConfig, weights }, { tokenizerDir });
+  await trainSft(
+    policy,
+    examples,
+    {
+      steps: config.training.steps,
+      batchSize: config.training.batchSize,
+      microBatchSize: config.training.microBatchSize,
+      lr: config.training.lr,
+      schedule: config.training.schedule,
+      warmupRatio: config.training.warmupRatio,
+      maxGradNorm: config.training.maxGradNorm,
+      optimizer: {
+        weightDecay: config.training.weightDecay,
+        beta1: config.training.beta1,
+        beta2: config.training.beta2,
+        noDecay: isNormOrBias,
+      },
+      seed: config.training.seed,
+    },
+    state,
+    {
+      saveEvery: config.output.saveEvery,
+      onStep: (m) => {
+        lastLoss = m.loss;
+        tokens += m.tokens;
+        seconds += m.tokens / m.tokensPerSecond;
+        metrics.write({ ...m });
+        progress?.update(m.step, { loss: m.loss, 'tok/s': m.tokensPerSecond, lr: m.lr });
+      },
+      onCheckpoint: async (s) => {
+        const { optimizer, ...trainerState } = s;
+        await saveCheckpoint(
+          config.output.dir,
+          { step: s.step, trainerState, optimizer, writeModel },
+          config.output.keep,
+        );
+      },
+    },
+  );
+  progress?.stop();
+  const finalDir = join(config.output.dir, 'final');
+  await writeModel(finalDir);
+  await policy.dispose();
+  return {
+    finalDir,
+    lastLoss,
+    steps: config.training.steps,
+    tokensPerSecond: tokens / Math.max(seconds, 1e-9),
+  };
+}
