@@ -63,8 +63,9 @@ describe('actorLoss', () => {
     expect(() =>
       actorLoss({ logProbs, oldLogProbs, advantages, responseMask, entropyCoef: 0, klLossCoef: 0.001 }),
     ).toThrow(/field 'refLogProbs'/);
-    const out = actorLoss({ logProbs, oldLogProbs, advantages, responseMask, entropyCoef: 0 });
+    const out = actorLoss({ logProbs, oldLogProbs, advantages, responseMask, entropies, entropyCoef: 0 });
     expect(out.loss).toBe(ppoPolicyLoss({ logProbs, oldLogProbs, advantages, responseMask }).loss);
     expect(out.gradEntropies.data.every((g) => g === 0)).toBe(true);
+    expect(out.metrics['actor/entropy']).toBe(entropyLoss({ entropies, responseMask }).loss);
   });
 });

@@ -43,17 +43,18 @@ export function actorLoss(inputs: ActorLossInputs): ActorLossOutputs {
   let loss = policy.loss;
   const metrics: Metrics = { ...policy.metrics };
 
-  if (entropyCoef !== 0) {
-    if (inputs.entropies === undefined) {
-      throw new RlInputError('entropies', 'entropyCoef is not 0, so per-token entropies are needed');
-    }
+  if (entropyCoef !== 0 && inputs.entropies === undefined) {
+    throw new RlInputError('entropies', 'entropyCoef is not 0, so per-token entropies are needed');
+  }
+  if (inputs.entropies !== undefined) {
+    // Computed whenever given, so `actor/entropy` is logged even with the bonus off.
     const entropy = entropyLoss({
       entropies: inputs.entropies,
       responseMask: inputs.responseMask,
       aggregation,
     });
     loss -= entropyCoef * entropy.loss;
-    gradEntropies = entropy.gradEntropies.data.map((g) => -entropyCoef * g);
+    if (entropyCoef !== 0) gradEntropies = entropy.gradEntropies.data.map((g) => -entropyCoef * g);
     Object.assign(metrics, entropy.metrics);
   }
   if (klLossCoef !== 0) {
