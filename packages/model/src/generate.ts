@@ -1,7 +1,7 @@
 // Batched autoregressive generation over a DecoderRunner: left-padded prompts, a KV cache that
 // sheds rows as sequences finish, seeded sampling, stop strings matched on the decoded text, EOS.
 
-import { createRng, InvalidInputError, type Rng } from '@sr1/core';
+import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { DecoderRunner, ForwardInputs, KvCache } from './engine-types.js';
 import { type SamplingParams, sampleToken, validateSamplingParams } from './sampling.js';
 import type { Tokenizer } from './tokenizer.js';
@@ -25,6 +25,17 @@ export interface GenerateOptions {
   /** Randomness for sampling; default createRng(seed ?? 0). Rows draw from it in batch order. */
   rng?: Rng;
   seed?: number;
+  /** Called after every sampled token; `sequence` indexes `prompts`. */
+  onToken?: (sequence: number, tokenId: number) => void;
+  /** Checked before every forward call; an aborted signal rejects with GenerationAbortedError. */
+  signal?: AbortSignal;
+}
+
+/** Generation was cancelled through `GenerateOptions.signal`. */
+export class GenerationAbortedError extends Sr1Error {
+  constructor() {
+    super('generation_aborted', 'generation was aborted');
+  }
 }
 
 /** Why a sequence ended. */
@@ -114,9 +125,11 @@ export async function generate(
   // Stop strings are looked for in the decoded tail: long enough to hold any stop string even if
   // some tokens decode to partial characters.
   const stopWindow = stops.length === 0 ? 0 : 4 * Math.max(...stops.map((stop) => stop.length)) + 4;
-  const accept = (row: Row, tokenId: number, logprob: number): void => {
+  const accept = (rowIndex: number, tokenId: number, logprob: number): void => {
+    const row = rows[rowIndex]!;
     row.tokens.push(tokenId);
     row.logprobs.push(logprob);
+    options.onToken?.(rowIndex, tokenId);
     if (eos.has(tokenId)) {
       row.finish = 'eos';
       return;
@@ -149,6 +162,10 @@ export async function generate(
       positionIds[b * width + offset + j] = BigInt(j);
     });
   });
+  const checkAborted = () => {
+    if (options.signal?.aborted) throw new GenerationAbortedError();
+  };
+  checkAborted();
   const prefill = await runner.prefill(
     { inputIds, batchSize: batch, newLength: width, attentionMask, positionIds },
     { lastOnly: true },
@@ -163,7 +180,7 @@ export async function generate(
       params,
       rng,
     );
-    accept(rows[rowIndex]!, tokenId, logprob);
+    accept(rowIndex, tokenId, logprob);
   });
 
   while (true) {
@@ -204,11 +221,12 @@ export async function generate(
       attentionMask: mask,
       positionIds: stepPositions,
     };
+    checkAborted();
     const step = await runner.decode(inputs, cache, { lastOnly: true });
     cache = step.cache;
     active.forEach((rowIndex, b) => {
       const { tokenId, logprob } = sampleToken(step.logits.subarray(b * vocab, (b + 1) * vocab), params, rng);
-      accept(rows[rowIndex]!, tokenId, logprob);
+      accept(rowIndex, tokenId, logprob);
     });
   }
   return rows.map((row) => finishRow(row, tokenizer, eos, row.finish ?? 'length'));
