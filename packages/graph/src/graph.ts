@@ -230,13 +230,20 @@ export class Graph {
     });
   }
 
-  /** Marks tensors as graph outputs; `name` renames through an Identity. */
+  /**
+   * Marks a tensor as a graph output. `name` renames a node output in place (no copy); inputs,
+   * initializers and tensors that are already outputs get an Identity under the new name.
+   */
   output(t: Tensor, name?: string): Tensor {
     this.own(t, 'output');
     let out = t;
     if (name !== undefined && name !== t.name) {
       this.claim(name);
-      out = this.emit('Identity', [t], [{ dtype: t.dtype, shape: t.shape, name }], {})[0]!;
+      if (t.producer !== undefined && !this.outputs.includes(t)) {
+        (t as { name: string }).name = name;
+      } else {
+        out = this.emit('Identity', [t], [{ dtype: t.dtype, shape: t.shape, name }], {})[0]!;
+      }
     }
     this.outputs.push(out);
     return out;

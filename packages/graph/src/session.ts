@@ -25,6 +25,8 @@ export interface SessionOptions {
   opset?: number;
   /** Run @sr1/graph's own optimiser before ORT's (default true). */
   optimize?: boolean;
+  /** Write an ORT profile (chrome-trace JSON) with this file prefix; for finding slow ops. */
+  profileFilePrefix?: string;
   /** ORT graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
 }
@@ -140,6 +142,10 @@ export async function createSession(
     interOpNumThreads: 1,
   };
   if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
+  if (options.profileFilePrefix !== undefined) {
+    sessionOptions.enableProfiling = true;
+    sessionOptions.profileFilePrefix = options.profileFilePrefix;
+  }
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(bytes, sessionOptions);
@@ -175,6 +181,9 @@ export async function createSession(
       for (const [name, tensor] of Object.entries(raw)) out[name] = fromOrt(tensor);
       return out;
     },
-    release: () => session.release(),
+    release: async () => {
+      if (options.profileFilePrefix !== undefined) session.endProfiling();
+      await session.release();
+    },
   };
 }
