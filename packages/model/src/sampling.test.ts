@@ -54,6 +54,54 @@ describe('sampleToken', () => {
     expect(headOf(0.1)).toEqual([4]);
   });
 
+  it('samples exactly what a plain full-sort implementation samples (large vocab, flat and peaked rows)', () => {
+    /** HF order with a full sort of the vocabulary: the obvious implementation. */
+    const naive = (
+      row: Float32Array,
+      params: { temperature: number; topK: number; topP: number },
+      u: number,
+    ) => {
+      const max = Math.max(...row);
+      const weights = [...row].map((v) => Math.exp((v - max) / params.temperature));
+      let ids = weights.map((_, i) => i).sort((a, b) => weights[b]! - weights[a]! || a - b);
+      if (params.topK > 0) ids = ids.slice(0, params.topK);
+      if (params.topP < 1) {
+        const mass = ids.reduce((acc, id) => acc + weights[id]!, 0);
+        let cumulative = 0;
+        let keep = 0;
+        while (keep < ids.length) {
+          cumulative += weights[ids[keep]!]!;
+          keep++;
+          if (cumulative >= params.topP * mass) break;
+        }
+        ids = ids.slice(0, keep);
+      }
+      if (params.topK === 0 && params.topP === 1) ids = weights.map((_, i) => i);
+      let target = u * ids.reduce((acc, id) => acc + weights[id]!, 0);
+      for (const id of ids) {
+        target -= weights[id]!;
+        if (target < 0) return id;
+      }
+      return ids[ids.length - 1]!;
+    };
+    const rng = createRng(8);
+    for (const scale of [0.5, 3, 12]) {
+      const row = Float32Array.from({ length: 5000 }, () => rng.normal() * scale);
+      for (const params of [
+        { temperature: 1, topK: 0, topP: 0.9 },
+        { temperature: 0.7, topK: 40, topP: 1 },
+        { temperature: 1.3, topK: 100, topP: 0.5 },
+        { temperature: 1, topK: 0, topP: 0.999 },
+      ]) {
+        for (let trial = 0; trial < 5; trial++) {
+          const seed = rng.int(1_000_000);
+          const u = createRng(seed).next();
+          expect(sampleToken(row, params, createRng(seed)).tokenId).toBe(naive(row, params, u));
+        }
+      }
+    }
+  });
+
   it('validates parameters naming the field', () => {
     expect(() => validateSamplingParams({ temperature: -1, topK: 0, topP: 1 })).toThrow(
       "field 'sampling.temperature'",

@@ -93,12 +93,19 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, rng: R
 
   let candidates: number[] | null = null; // ids that survive truncation, most likely first
   if (params.topK > 0 && params.topK < vocab) {
-    candidates = sortedIds(weights).slice(0, params.topK);
+    candidates = topKIds(weights, params.topK);
   }
   if (params.topP < 1) {
-    const ordered = candidates ?? sortedIds(weights);
-    let mass = 0;
-    for (const id of ordered) mass += weights[id]!;
+    let ordered: number[];
+    let mass: number;
+    if (candidates !== null) {
+      ordered = candidates;
+      mass = 0;
+      for (const id of ordered) mass += weights[id]!;
+    } else {
+      mass = total;
+      ordered = headIds(weights, params.topP * mass);
+    }
     let cumulative = 0;
     let keep = 0;
     while (keep < ordered.length) {
@@ -131,8 +138,62 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, rng: R
   return { tokenId: fallback, logprob: logprobOf(fallback) };
 }
 
-/** Token ids by descending weight (ties: lower id first). */
-function sortedIds(weights: Float64Array): number[] {
-  const ids = Array.from({ length: weights.length }, (_, i) => i);
-  return ids.sort((a, b) => weights[b]! - weights[a]! || a - b);
+/** Descending weight, ties to the lower id. */
+function byWeight(weights: Float64Array): (a: number, b: number) => number {
+  return (a, b) => weights[b]! - weights[a]! || a - b;
+}
+
+/**
+ * The most likely ids, sorted, holding at least `needed` weight: only ids above a threshold are
+ * sorted, lowering it until they hold enough (a large vocabulary is never fully sorted when the
+ * head of the distribution carries the mass). Exact: every id left out weighs less than every id kept.
+ */
+function headIds(weights: Float64Array, needed: number): number[] {
+  // weights are exp((logit - max) / T), so the largest is exactly 1
+  for (let threshold = 1e-3; ; threshold *= 1e-3) {
+    const ids: number[] = [];
+    let mass = 0;
+    for (let j = 0; j < weights.length; j++) {
+      if (weights[j]! >= threshold || threshold < 1e-300) {
+        ids.push(j);
+        mass += weights[j]!;
+      }
+    }
+    if (mass >= needed || threshold < 1e-300) return ids.sort(byWeight(weights));
+  }
+}
+
+/** The k most likely ids, sorted (a size-k min-heap over one pass). */
+function topKIds(weights: Float64Array, k: number): number[] {
+  const heap: number[] = []; // min-heap by weight (ties: higher id is "smaller", so lower ids win)
+  const less = (a: number, b: number) => weights[a]! < weights[b]! || (weights[a] === weights[b] && a > b);
+  const siftDown = (start: number) => {
+    let i = start;
+    for (;;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let smallest = i;
+      if (left < heap.length && less(heap[left]!, heap[smallest]!)) smallest = left;
+      if (right < heap.length && less(heap[right]!, heap[smallest]!)) smallest = right;
+      if (smallest === i) return;
+      [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+      i = smallest;
+    }
+  };
+  for (let j = 0; j < weights.length; j++) {
+    if (heap.length < k) {
+      heap.push(j);
+      let i = heap.length - 1;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (!less(heap[i]!, heap[parent]!)) break;
+        [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+        i = parent;
+      }
+    } else if (less(heap[0]!, j)) {
+      heap[0] = j;
+      siftDown(0);
+    }
+  }
+  return heap.sort(byWeight(weights));
 }
