@@ -154,6 +154,46 @@ describe.each([
     expect(maxAbsDiff(after.logits.subarray(V, 2 * V), solo.logits)).toBeLessThan(1e-5);
   });
 
+  it('decode of a multi-token chunk with padding inside the batch equals one-by-one', async () => {
+    // Search-R1 appends a retrieved <information> block to each row and continues: rows append
+    // chunks of different lengths, left-padded within the chunk (mask 0 in the middle of a row).
+    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1, fused });
+    runners.push(runner);
+    const V = config.vocabSize;
+    const prompts = [tokens(4, V, rng), tokens(2, V, rng)];
+    const chunks = [tokens(3, V, rng), tokens(1, V, rng)];
+    const start = await runner.prefill(leftPadded(prompts));
+    const promptMask = Array.from(leftPadded(prompts).attentionMask);
+    const ids: bigint[] = [];
+    const mask: bigint[] = [];
+    const positions: bigint[] = [];
+    for (let b = 0; b < 2; b++) {
+      const pad = 3 - chunks[b]!.length;
+      mask.push(...promptMask.slice(b * 4, (b + 1) * 4));
+      for (let i = 0; i < 3; i++) {
+        ids.push(i < pad ? 0n : BigInt(chunks[b]![i - pad]!));
+        mask.push(i < pad ? 0n : 1n);
+        positions.push(i < pad ? 0n : BigInt(prompts[b]!.length + i - pad));
+      }
+    }
+    const chunked = await runner.decode(
+      {
+        inputIds: BigInt64Array.from(ids),
+        attentionMask: BigInt64Array.from(mask),
+        positionIds: BigInt64Array.from(positions),
+        batchSize: 2,
+        newLength: 3,
+      },
+      start.cache,
+      { lastOnly: true },
+    );
+    expect(chunked.cache.length).toBe(7);
+    for (let b = 0; b < 2; b++) {
+      const solo = await runner.prefill(leftPadded([[...prompts[b]!, ...chunks[b]!]]), { lastOnly: true });
+      expect(maxAbsDiff(chunked.logits.subarray(b * V, (b + 1) * V), solo.logits)).toBeLessThan(1e-5);
+    }
+  });
+
   it('train-mode log-probs and entropy match the reference', async () => {
     const seq = tokens(7, config.vocabSize, rng);
     const { graph } = buildDecoderGraph(config, { mode: 'train' });
