@@ -133,3 +133,12 @@ describe('serialisation', () => {
     await session.release();
   });
 });
+
+describe('error locations', () => {
+  it('names the graph and scope of a failing op', () => {
+    const g = new Graph('decoder');
+    const a = g.input('a', 'float32', [2, 3]);
+    const b = g.input('b', 'float32', [4, 5]);
+    expect(() => g.scope('layer3', () => g.matmul(a, b))).toThrow(/MatMul 'decoder\/layer3#0'/);
+  });
+});

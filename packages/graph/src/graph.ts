@@ -288,7 +288,8 @@ export class Graph {
   private fail(opType: string, inputs: readonly Tensor[], reason: string): never {
     throw new GraphShapeError({
       opType,
-      nodeName: `${this.name}#${this.nodes.length}`,
+      // graph, scope and the index the node would have had, e.g. 'decoder-train/layer3#812'
+      nodeName: `${[this.name, ...this.scopes].join('/')}#${this.nodes.length}`,
       shapes: inputs.map((t) => t.shape),
       reason,
     });
