@@ -173,3 +173,92 @@ describe.each([
     await session.release();
   });
 });
+
+describe('value head (PPO critic)', () => {
+  it('values are the final hidden state times score.weight plus score.bias', async () => {
+    const config = tinyQwen2();
+    const rng = createRng(21);
+    const weights = float64Weights(config, rng);
+    // With score.weight = embedding row 5 (the tied lm_head row), values = logits[..., 5] + bias.
+    const embed = weights['model.embed_tokens.weight']!.data as Float64Array;
+    const row = embed.slice(5 * config.hiddenSize, 6 * config.hiddenSize);
+    const ids = Array.from({ length: SEQ }, () => rng.int(config.vocabSize));
+    const feeds: Record<string, HostValue> = {
+      ...weights,
+      'score.weight': { dtype: 'float64', shape: [1, config.hiddenSize], data: row },
+      'score.bias': { dtype: 'float64', shape: [1], data: Float64Array.of(0.25) },
+      [N.inputIds]: { dtype: 'int64', shape: [1, SEQ], data: BigInt64Array.from(ids.map(BigInt)) },
+      [N.attentionMask]: { dtype: 'int64', shape: [1, SEQ], data: new BigInt64Array(SEQ).fill(1n) },
+      [N.positionIds]: {
+        dtype: 'int64',
+        shape: [1, SEQ],
+        data: BigInt64Array.from({ length: SEQ }, (_, i) => BigInt(i)),
+      },
+    };
+    const valueGraph = buildDecoderGraph(config, { mode: 'train', dtype: 'float64', head: 'value' });
+    expect(valueGraph.weights.has('lm_head.weight')).toBe(false);
+    const session = await createSession(valueGraph.graph, { optimization: 'basic', threads: 1 });
+    const values = (await session.run(feeds))[N.values]!.data as Float64Array;
+    const lm = buildDecoderGraph(config, { mode: 'prefill', dtype: 'float64' });
+    const lmSession = await createSession(lm.graph, { optimization: 'basic', threads: 1 });
+    const logits = (await lmSession.run(feeds))[N.logits]!.data as Float64Array;
+    for (let t = 0; t < SEQ; t++) expect(values[t]).toBeCloseTo(logits[t * config.vocabSize + 5]! + 0.25, 10);
+    await session.release();
+    await lmSession.release();
+  });
+
+  it('the critic gradient matches float64 central differences', async () => {
+    const config = tinyLlama();
+    const rng = createRng(22);
+    const weights: Record<string, HostValue> = {
+      ...float64Weights(config, rng),
+      'score.weight': {
+        dtype: 'float64',
+        shape: [1, config.hiddenSize],
+        data: Float64Array.from({ length: config.hiddenSize }, () => rng.normal()),
+      },
+      'score.bias': { dtype: 'float64', shape: [1], data: Float64Array.of(0.1) },
+    };
+    delete weights['lm_head.weight'];
+    const feeds = { ...weights, ...batchFeeds(config, rng) };
+    const gradValues = upstream(rng);
+    const built = buildDecoderGraph(config, {
+      mode: 'train',
+      dtype: 'float64',
+      head: 'value',
+      objective: 'upstream',
+    });
+    const forward = buildDecoderGraph(config, { mode: 'train', dtype: 'float64', head: 'value' });
+    const gradientSession = await createSession(built.graph, { optimization: 'basic', threads: 1 });
+    const forwardSession = await createSession(forward.graph, { optimization: 'basic', threads: 1 });
+    const analytic = await gradientSession.run({ ...feeds, [N.gradValues]: gradValues });
+    const objectiveAt = async (f: Record<string, HostValue>) => {
+      const values = (await forwardSession.run(f))[N.values]!.data as Float64Array;
+      return values.reduce((sum, v, i) => sum + v * (gradValues.data as Float64Array)[i]!, 0);
+    };
+    const step = 1e-5;
+    const failures: string[] = [];
+    let checked = 0;
+    for (const [name, base] of Object.entries(weights)) {
+      const gradient = analytic[N.gradient(name)]!.data as Float64Array;
+      for (let s = 0; s < 2; s++) {
+        const index = rng.int(base.data.length);
+        const at = (delta: number) => {
+          const data = (base.data as Float64Array).slice();
+          data[index] = data[index]! + delta;
+          return objectiveAt({ ...feeds, [name]: { ...base, data } });
+        };
+        const numeric = ((await at(step)) - (await at(-step))) / (2 * step);
+        const a = gradient[index]!;
+        checked += 1;
+        if (Math.abs(a - numeric) > 1e-8 + 1e-6 * Math.max(Math.abs(a), Math.abs(numeric))) {
+          failures.push(`${name}[${index}]: analytic ${a}, numeric ${numeric}`);
+        }
+      }
+    }
+    await gradientSession.release();
+    await forwardSession.release();
+    expect(failures).toEqual([]);
+    expect(checked).toBe(2 * Object.keys(weights).length);
+  });
+});

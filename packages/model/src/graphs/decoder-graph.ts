@@ -35,6 +35,14 @@ export interface DecoderGraphOptions {
    * instead of their plain-op expansions. Inference only: fused ops have no gradient rules.
    */
   fused?: boolean;
+  /**
+   * train: 'lm' (default) scores target tokens; 'value' replaces lm_head by a scalar value head
+   * `score.weight` (1, hidden) (+ `score.bias` (1)), the critic of PPO, as HF's
+   * `*ForTokenClassification` with num_labels = 1 (veRL's critic) lays it out.
+   */
+  head?: 'lm' | 'value';
+  /** Value head with a bias (HF's token-classification `score` has one). Default true. */
+  valueHeadBias?: boolean;
   /** Embedding gradient strategy (see @sr1/graph). */
   embeddingGradient?: 'scatter' | 'onehot';
 }
@@ -48,6 +56,8 @@ export const DECODER_NAMES = {
   lossMask: 'loss_mask',
   gradLogprobs: 'grad_logprobs',
   gradEntropy: 'grad_entropy',
+  gradValues: 'grad_values',
+  values: 'values',
   logits: 'logits',
   logprobs: 'logprobs',
   entropy: 'entropy',
@@ -250,6 +260,45 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
     return { graph: g, mode, weights, outputs, gradients: grads };
   }
 
+  const objective = options.objective ?? 'none';
+  const gradOptions =
+    options.embeddingGradient !== undefined ? { embeddingGradient: options.embeddingGradient } : {};
+  const emitGradients = (result: Tensor[], names: string[]) => {
+    names.forEach((name, i) => {
+      const out = g.output(result[i]!, N.gradient(name));
+      grads.set(name, out);
+      outputs.push(out);
+    });
+  };
+  if (options.head === 'value') {
+    const scoreWeight = g.input('score.weight', dtype, [1, config.hiddenSize]);
+    weights.set('score.weight', scoreWeight);
+    let scores = g.matmul(final, g.transpose(scoreWeight, [1, 0])); // (batch, seq, 1)
+    if (options.valueHeadBias ?? true) {
+      const scoreBias = g.input('score.bias', dtype, [1]);
+      weights.set('score.bias', scoreBias);
+      scores = g.add(scores, scoreBias);
+    }
+    const values = g.squeeze(scores, [-1]); // (batch, seq)
+    outputs.push(g.output(values, N.values));
+    weights.delete('lm_head.weight'); // unused by a critic
+    if (objective === 'none') return { graph: g, mode, weights, outputs, gradients: grads };
+    if (objective !== 'upstream')
+      throw new Error(`decoder graph: the value head supports objective 'upstream', not '${objective}'`);
+    const names = [...weights.keys()];
+    const upstream = g.input(N.gradValues, dtype, ['batch', 'seq'], { differentiable: false });
+    emitGradients(
+      gradients(
+        g,
+        { outputs: [values], upstream: [upstream] },
+        names.map((n) => weights.get(n)!),
+        gradOptions,
+      ),
+      names,
+    );
+    return { graph: g, mode, weights, outputs, gradients: grads };
+  }
+
   const logits = g.matmul(final, g.transpose(head, [1, 0])); // (batch, seq, vocab)
   const logSoftmax = g.logSoftmax(logits, -1);
   const targetIds = g.input(N.targetIds, 'int64', ['batch', 'seq']);
@@ -257,12 +306,9 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   const entropy = g.neg(g.reduceSum(g.mul(g.exp(logSoftmax), logSoftmax), [-1], false)); // (batch, seq)
   outputs.push(g.output(logprobs, N.logprobs), g.output(entropy, N.entropy));
 
-  const objective = options.objective ?? 'none';
   if (objective === 'none') return { graph: g, mode, weights, outputs, gradients: grads };
   const names = [...weights.keys()];
   const params = names.map((n) => weights.get(n)!);
-  const gradOptions =
-    options.embeddingGradient !== undefined ? { embeddingGradient: options.embeddingGradient } : {};
   let result: Tensor[];
   if (objective === 'sft') {
     const lossMask = g.input(N.lossMask, dtype, ['batch', 'seq'], { differentiable: false });
@@ -279,10 +325,6 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
     }
     result = gradients(g, { outputs: upstreamOutputs, upstream }, params, gradOptions);
   }
-  names.forEach((name, i) => {
-    const out = g.output(result[i]!, N.gradient(name));
-    grads.set(name, out);
-    outputs.push(out);
-  });
+  emitGradients(result, names);
   return { graph: g, mode, weights, outputs, gradients: grads };
 }
