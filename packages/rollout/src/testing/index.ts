@@ -11,3 +11,5 @@ export type {
   ScriptedTurn,
 } from './scripted-generator.js';
 export { RuleBasedGenerator, ScriptedGenerator, scriptedLogProb } from './scripted-generator.js';
+export type { TeacherForcedGeneratorOptions } from './teacher-forced-generator.js';
+export { TeacherForcedGenerator } from './teacher-forced-generator.js';
