@@ -55,7 +55,7 @@ describe('sampleToken', () => {
   });
 
   it('samples exactly what a plain full-sort implementation samples (large vocab, flat and peaked rows)', () => {
-    /** HF order with a full sort of the vocabulary: the obvious implementation. */
+    /** HF order (temperature, top-k, top-p) with a full sort of the vocabulary: the obvious implementation. */
     const naive = (
       row: Float32Array,
       params: { temperature: number; topK: number; topP: number },
@@ -76,7 +76,7 @@ describe('sampleToken', () => {
         }
         ids = ids.slice(0, keep);
       }
-      if (params.topK === 0 && params.topP === 1) ids = weights.map((_, i) => i);
+      ids.sort((a, b) => a - b); // survivors are walked in id order
       let target = u * ids.reduce((acc, id) => acc + weights[id]!, 0);
       for (const id of ids) {
         target -= weights[id]!;

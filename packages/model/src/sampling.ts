@@ -91,30 +91,28 @@ export function sampleToken(logits: Float32Array, params: SamplingParams, rng: R
   const logTotal = Math.log(total);
   const logprobOf = (id: number) => (logits[id]! - max) / t - logTotal;
 
-  let candidates: number[] | null = null; // ids that survive truncation, most likely first
+  let candidates: number[] | null = null; // ids that survive truncation
   if (params.topK > 0 && params.topK < vocab) {
-    candidates = topKIds(weights, params.topK);
+    candidates = topKIds(weights, params.topK); // most likely first
   }
   if (params.topP < 1) {
-    let ordered: number[];
-    let mass: number;
     if (candidates !== null) {
-      ordered = candidates;
-      mass = 0;
-      for (const id of ordered) mass += weights[id]!;
+      let mass = 0;
+      for (const id of candidates) mass += weights[id]!;
+      let cumulative = 0;
+      let keep = 0;
+      while (keep < candidates.length) {
+        cumulative += weights[candidates[keep]!]!;
+        keep++;
+        if (cumulative >= params.topP * mass) break;
+      }
+      candidates = candidates.slice(0, keep);
     } else {
-      mass = total;
-      ordered = headIds(weights, params.topP * mass);
+      candidates = topPIds(weights, params.topP * total);
     }
-    let cumulative = 0;
-    let keep = 0;
-    while (keep < ordered.length) {
-      cumulative += weights[ordered[keep]!]!;
-      keep++;
-      if (cumulative >= params.topP * mass) break;
-    }
-    candidates = ordered.slice(0, keep);
   }
+  // The survivors are walked in id order, so sampling never needs them sorted by probability.
+  if (params.topK > 0 && candidates !== null) candidates.sort((a, b) => a - b);
   const u = rng.next();
   if (candidates === null) {
     let target = u * total;
@@ -144,22 +142,42 @@ function byWeight(weights: Float64Array): (a: number, b: number) => number {
 }
 
 /**
- * The most likely ids, sorted, holding at least `needed` weight: only ids above a threshold are
- * sorted, lowering it until they hold enough (a large vocabulary is never fully sorted when the
- * head of the distribution carries the mass). Exact: every id left out weighs less than every id kept.
+ * The top-p set: the fewest most likely ids (ties: lower ids first) whose weight reaches
+ * `needed`, in id order. Only ids above a threshold are looked at, lowering it until they hold
+ * enough (exact: every id left out weighs less than every id kept), and only their weights are
+ * sorted, as a typed array.
  */
-function headIds(weights: Float64Array, needed: number): number[] {
+function topPIds(weights: Float64Array, needed: number): number[] {
   // weights are exp((logit - max) / T), so the largest is exactly 1
   for (let threshold = 1e-3; ; threshold *= 1e-3) {
+    const last = threshold < 1e-300; // take everything
     const ids: number[] = [];
     let mass = 0;
     for (let j = 0; j < weights.length; j++) {
-      if (weights[j]! >= threshold || threshold < 1e-300) {
+      if (last || weights[j]! >= threshold) {
         ids.push(j);
         mass += weights[j]!;
       }
     }
-    if (mass >= needed || threshold < 1e-300) return ids.sort(byWeight(weights));
+    if (mass < needed && !last) continue;
+    const values = new Float64Array(ids.length);
+    for (let i = 0; i < ids.length; i++) values[i] = weights[ids[i]!]!;
+    values.sort(); // ascending
+    let cumulative = 0;
+    let cut = values.length - 1;
+    for (; cut > 0; cut--) {
+      cumulative += values[cut]!;
+      if (cumulative >= needed) break;
+    }
+    const cutoff = values[cut]!;
+    let ties = 0; // how many ids weighing exactly `cutoff` are kept
+    for (let i = cut; i < values.length && values[i] === cutoff; i++) ties++;
+    const kept: number[] = [];
+    for (const id of ids) {
+      const weight = weights[id]!;
+      if (weight > cutoff || (weight === cutoff && ties-- > 0)) kept.push(id);
+    }
+    return kept; // in id order
   }
 }
 
