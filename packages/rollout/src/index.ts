@@ -1,20 +1,18 @@
 // @sr1/rollout: the Search-R1 agent loop — generation interleaved with search — producing the
 // exact sampled tokens, the mask of inserted tokens and the log-probs that training needs.
+// biome-ignore-all assist/source/organizeImports: exports are grouped by topic, not sorted by path
 
-// Generators
-export type { EngineGenerateFn, EngineGenerateOptions, EngineSequence } from './engine-generator.js';
-export { generatorFromEngine } from './engine-generator.js';
-// Errors
-export {
-  GeneratorContractError,
-  InferenceServerError,
-  RetrieverContractError,
-  RolloutInputError,
-} from './errors.js';
-export type { OpenAICompletionsGeneratorOptions } from './openai-generator.js';
-export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
-export type { CompletionsServer, CompletionsServerOptions } from './openai-server.js';
-export { startCompletionsServer } from './openai-server.js';
+// Interfaces the loop needs (satisfied structurally by the engine, tokenizer and retriever)
+export type {
+  ChatMessage,
+  GenerationFinishReason,
+  GenerationRequest,
+  GenerationResult,
+  Generator,
+  Retriever,
+  SearchHit,
+  Tokenizer,
+} from './types.js';
 
 // Prompts
 export type { PromptOptions, PromptPreset, PromptTemplate, TemplateSpec } from './prompt.js';
@@ -42,14 +40,19 @@ export type {
 } from './rollout.js';
 export { DEFAULT_ROLLOUT_CONFIG, runRollout } from './rollout.js';
 export { rolloutMetrics } from './rollout-metrics.js';
-// Interfaces the loop needs (satisfied structurally by the engine, tokenizer and retriever)
-export type {
-  ChatMessage,
-  GenerationFinishReason,
-  GenerationRequest,
-  GenerationResult,
-  Generator,
-  Retriever,
-  SearchHit,
-  Tokenizer,
-} from './types.js';
+
+// Generators and serving
+export type { EngineGenerateFn, EngineGenerateOptions, EngineSequence } from './engine-generator.js';
+export { generatorFromEngine } from './engine-generator.js';
+export type { OpenAICompletionsGeneratorOptions } from './openai-generator.js';
+export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
+export type { CompletionsServer, CompletionsServerOptions } from './openai-server.js';
+export { startCompletionsServer } from './openai-server.js';
+
+// Errors
+export {
+  GeneratorContractError,
+  InferenceServerError,
+  RetrieverContractError,
+  RolloutInputError,
+} from './errors.js';
