@@ -30,6 +30,8 @@ export { computeGrpoAdvantages, computeRlooAdvantages } from './group-advantage.
 // KL
 export type { KlEstimator, KlInputs, KlLossInputs, KlLossOutputs, KlRewardInputs } from './kl.js';
 export { applyKlPenalty, KL_ESTIMATOR_NAMES, klLoss, klPenalty } from './kl.js';
+export type { AdaptiveKlOptions } from './kl-controller.js';
+export { adaptiveKlCoef } from './kl-controller.js';
 
 // Losses
 export type { PolicyLossInputs, PolicyLossOutputs } from './policy-loss.js';
