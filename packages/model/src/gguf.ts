@@ -10,6 +10,7 @@ import { MissingFileError, TokenizerError } from './errors.js';
 
 const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 const GGUF_VERSION = 3;
+const WRITE_CHUNK = 1 << 30;
 /** llama.cpp's default `general.alignment`. */
 const ALIGNMENT = 32;
 
@@ -285,7 +286,9 @@ export async function writeGguf(
     let written = 0;
     for (const tensor of tensors) {
       const bytes = new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength);
-      await handle.write(bytes);
+      for (let done = 0; done < bytes.length; done += WRITE_CHUNK) {
+        await handle.write(bytes, done, Math.min(WRITE_CHUNK, bytes.length - done)); // ≤ 2 GiB per call
+      }
       written += bytes.length;
       const padded = align(written);
       if (padded > written) await handle.write(new Uint8Array(padded - written));
@@ -317,7 +320,7 @@ export interface GgufFile {
   tensors: Map<string, HostTensor>;
 }
 
-/** Reads a GGUF v3 file with F32 tensors (what `writeGguf` writes). */
+/** Reads a GGUF v3 file with F32 tensors (what `writeGguf` writes), whole, into memory: for checks of small files. */
 export async function readGguf(file: string): Promise<GgufFile> {
   const bytes = await readFile(file);
   const reader = new ByteReader(bytes);

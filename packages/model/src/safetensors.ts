@@ -176,11 +176,18 @@ export async function readSafetensors(
           entry.name,
         );
       }
-      const bytes = new Uint8Array(entry.end - entry.start);
-      const { bytesRead } = await handle.read(bytes, 0, bytes.length, entry.start);
-      if (bytesRead !== bytes.length)
-        throw new SafetensorsFormatError(file, 'file ended inside the tensor', entry.name);
-      tensors.set(entry.name, { shape: [...entry.shape], data: toFloat32(bytes, dtype) });
+      const length = entry.end - entry.start;
+      let data: Float32Array;
+      if (dtype === 'float32') {
+        // read straight into the result: no second copy of the largest tensors
+        data = new Float32Array(length / 4);
+        await readFully(handle, new Uint8Array(data.buffer), entry.start, file, entry.name);
+      } else {
+        const bytes = new Uint8Array(length);
+        await readFully(handle, bytes, entry.start, file, entry.name);
+        data = toFloat32(bytes, dtype);
+      }
+      tensors.set(entry.name, { shape: [...entry.shape], data });
     }
     return { tensors, header };
   } finally {
@@ -232,7 +239,9 @@ export async function writeSafetensors(
     await handle.write(headerBytes);
     for (const name of names) {
       const bytes = fromFloat32(tensors.get(name)!.data, dtype);
-      await handle.write(bytes);
+      for (let done = 0; done < bytes.length; done += READ_CHUNK) {
+        await handle.write(bytes, done, Math.min(READ_CHUNK, bytes.length - done));
+      }
     }
   } finally {
     await handle.close();
@@ -260,8 +269,7 @@ export function toFloat32(bytes: Uint8Array, dtype: WeightDtype): Float32Array {
 
 /** Converts float32 values to little-endian F32/F16/BF16 bytes (round to nearest even). */
 export function fromFloat32(data: Float32Array, dtype: WeightDtype): Uint8Array {
-  if (dtype === 'float32')
-    return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
+  if (dtype === 'float32') return new Uint8Array(data.buffer, data.byteOffset, data.byteLength); // a view
   const halves = new Uint16Array(data.length);
   if (dtype === 'bfloat16') {
     const bits = new Uint32Array(data.buffer, data.byteOffset, data.length);
@@ -319,6 +327,25 @@ export function floatToHalf(value: number): number {
 }
 
 type Handle = Awaited<ReturnType<typeof open>>;
+
+/** One read or write call moves at most 2 GiB; larger tensors (a 150k × 3584 embedding) take several. */
+const READ_CHUNK = 1 << 30;
+
+async function readFully(
+  handle: Handle,
+  target: Uint8Array,
+  position: number,
+  file: string,
+  tensor: string,
+): Promise<void> {
+  let done = 0;
+  while (done < target.length) {
+    const length = Math.min(READ_CHUNK, target.length - done);
+    const { bytesRead } = await handle.read(target, done, length, position + done);
+    if (bytesRead === 0) throw new SafetensorsFormatError(file, 'file ended inside the tensor', tensor);
+    done += bytesRead;
+  }
+}
 
 async function openForRead(file: string): Promise<Handle> {
   try {
