@@ -63,6 +63,22 @@ describe('sr1-model CLI', () => {
       '5',
     ]);
     expect((await loadModelFolder(again)).weights).toEqual(model.weights);
+    // --init-std scales the normal init (0 → all-zero matrices)
+    const flat = join(dir, 'flat');
+    await run([
+      'init',
+      '--config',
+      configFile,
+      '--tokenizer',
+      SMALL_TOKENIZER_DIR,
+      '--out',
+      flat,
+      '--init-std',
+      '0',
+    ]);
+    const flatWeights = (await loadModelFolder(flat)).weights;
+    expect([...flatWeights.get('model.layers.0.mlp.up_proj.weight')!.data].every((x) => x === 0)).toBe(true);
+    expect([...flatWeights.get('model.norm.weight')!.data].every((x) => x === 1)).toBe(true);
   });
 
   it('names the flag that is missing, unknown or malformed', async () => {
