@@ -105,17 +105,19 @@ export function parseCompletionChoice(
     throw new InferenceServerError(url, 'a choice has neither text nor token ids');
   if (text === null) text = tokenizer.decode(tokenIds!);
 
-  // A server that drops the matched stop string (the OpenAI default) loses the action's closing tag.
+  // A server that drops the matched stop string (the OpenAI default) loses the action's closing tag:
+  // with ids, decode them (they include the stop token); without, append the reported stop string.
   const eosLast =
     tokenIds !== null &&
     tokenIds.length > 0 &&
     tokenizer.eosTokenIds.includes(tokenIds[tokenIds.length - 1]!);
   const matched = typeof choice.stop_reason === 'string' ? choice.stop_reason : choice.stopping_word;
-  if (choice.finish_reason === 'stop' && !eosLast && typeof matched === 'string' && stop.includes(matched)) {
-    if (!stop.some((s) => text!.includes(s))) {
+  if (choice.finish_reason === 'stop' && !eosLast && !stop.some((s) => text!.includes(s))) {
+    if (tokenIds !== null) {
+      const decoded = tokenizer.decode(tokenIds);
+      if (stop.some((s) => decoded.includes(s))) text = decoded;
+    } else if (typeof matched === 'string' && stop.includes(matched)) {
       text += matched;
-      tokenIds = null; // the ids no longer cover the text
-      tokenExact = false;
     }
   }
   if (tokenIds === null) {

@@ -101,6 +101,27 @@ describe('startCompletionsServer', () => {
     expect(kept.json.choices[0]!.text).toBe('<think>look it up</think><search> hot coffee mod </search>\n\n');
   });
 
+  it('keeps token-exactness when a server leaves the stop string out of the text but returns the ids', async () => {
+    const server = await serve(searchThenAnswer());
+    const generator = new OpenAICompletionsGenerator({
+      baseUrls: [server.url],
+      model: 'tiny',
+      tokenizer,
+      extraBody: { include_stop_str_in_output: false },
+    });
+    const [result] = await generator.generate({
+      prompts: [prompt],
+      keys: ['a'],
+      maxNewTokens: 200,
+      stop: ['</search>'],
+      temperature: 1,
+      topP: 1,
+    });
+    expect(result!.tokenIds).toEqual(turn1);
+    expect(result!.text).toBe('<think>look it up</think><search> hot coffee mod </search>\n\n');
+    expect(result!.tokenExact).toBeUndefined();
+  });
+
   it('reports length and EOS finishes', async () => {
     const server = await serve(searchThenAnswer());
     const short = await post(server, { prompt, max_tokens: 4 });
