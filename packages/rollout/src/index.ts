@@ -44,7 +44,7 @@ export { rolloutMetrics } from './rollout-metrics.js';
 // Generators and serving
 export type { EngineGenerateFn, EngineGenerateOptions, EngineSequence } from './engine-generator.js';
 export { generatorFromEngine } from './engine-generator.js';
-export type { OpenAICompletionsGeneratorOptions } from './openai-generator.js';
+export type { CompletionChoice, OpenAICompletionsGeneratorOptions } from './openai-generator.js';
 export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
 export type { CompletionsServer, CompletionsServerOptions } from './openai-server.js';
 export { startCompletionsServer } from './openai-server.js';

@@ -48,7 +48,7 @@ const DEFAULTS = {
 };
 
 /** The part of a completions response this client reads. */
-interface CompletionChoice {
+export interface CompletionChoice {
   text?: unknown;
   token_ids?: unknown;
   tokens?: unknown;
