@@ -194,6 +194,35 @@ describe.each([
     }
   });
 
+  it('decoding twice from one cache (branching) gives independent, correct continuations', async () => {
+    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1, fused });
+    runners.push(runner);
+    const V = config.vocabSize;
+    const seq = tokens(4, V, rng);
+    const start = await runner.prefill(leftPadded([seq]), { lastOnly: true });
+    const step = (cache: typeof start.cache, token: number) =>
+      runner.decode(
+        {
+          inputIds: BigInt64Array.of(BigInt(token)),
+          attentionMask: new BigInt64Array(cache.length + 1).fill(1n),
+          positionIds: BigInt64Array.of(BigInt(cache.length)),
+          batchSize: 1,
+          newLength: 1,
+        },
+        cache,
+        { lastOnly: true },
+      );
+    const a1 = await step(start.cache, 3);
+    const b1 = await step(start.cache, 9); // branches off the same prefix
+    const a2 = await step(a1.cache, 5); // the first branch must be intact
+    const b2 = await step(b1.cache, 5);
+    const expectA = await runner.prefill(leftPadded([[...seq, 3, 5]]), { lastOnly: true });
+    const expectB = await runner.prefill(leftPadded([[...seq, 9, 5]]), { lastOnly: true });
+    expect(maxAbsDiff(a2.logits, expectA.logits)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(b2.logits, expectB.logits)).toBeLessThan(1e-5);
+    expect(maxAbsDiff(a2.logits, b2.logits)).toBeGreaterThan(1e-3);
+  });
+
   it('train-mode log-probs and entropy match the reference', async () => {
     const seq = tokens(7, config.vocabSize, rng);
     const { graph } = buildDecoderGraph(config, { mode: 'train' });

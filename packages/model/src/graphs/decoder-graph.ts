@@ -43,6 +43,14 @@ export interface DecoderGraphOptions {
   head?: 'lm' | 'value';
   /** Value head with a bias (HF's token-classification `score` has one). Default true. */
   valueHeadBias?: boolean;
+  /**
+   * prefill/decode KV layout. 'batch-major' (default): past_key.i (batch, kvHeads, past, headDim)
+   * in, present_key.i (batch, kvHeads, past+seq, headDim) out. 'time-major': past_key.i
+   * (past, batch, kvHeads, headDim) in, only the new entries new_key.i (seq, batch, kvHeads,
+   * headDim) out, so a runner appends to one growing buffer instead of copying the whole cache
+   * out of ORT every step.
+   */
+  cacheLayout?: 'batch-major' | 'time-major';
   /** Embedding gradient strategy (see @sr1/graph). */
   embeddingGradient?: 'scatter' | 'onehot';
 }
@@ -66,6 +74,8 @@ export const DECODER_NAMES = {
   pastValue: (layer: number) => `past_value.${layer}`,
   presentKey: (layer: number) => `present_key.${layer}`,
   presentValue: (layer: number) => `present_value.${layer}`,
+  newKey: (layer: number) => `new_key.${layer}`,
+  newValue: (layer: number) => `new_value.${layer}`,
   gradient: (weight: string) => `grad.${weight}`,
 } as const;
 
@@ -176,6 +186,8 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   const scale = g.scalar(1 / Math.sqrt(headDim), dtype);
 
   const presents: Tensor[] = [];
+  const newEntries: Tensor[] = [];
+  const timeMajor = options.cacheLayout === 'time-major' && mode !== 'train';
   let h = g.gather(w('model.embed_tokens.weight'), inputIds, 0); // (batch, seq, hidden)
   for (let layer = 0; layer < config.numHiddenLayers; layer++) {
     const p = `model.layers.${layer}`;
@@ -193,19 +205,24 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
         g.reshape(linear(x, `${p}.self_attn.v_proj`, config.attentionBias), [0, 0, kvHeads, headDim]),
         [0, 2, 1, 3],
       );
-      const pastKey = hasPast
-        ? g.input(N.pastKey(layer), dtype, ['batch', kvHeads, 'past', headDim], { differentiable: false })
-        : null;
-      const pastValue = hasPast
-        ? g.input(N.pastValue(layer), dtype, ['batch', kvHeads, 'past', headDim], { differentiable: false })
-        : null;
+      const pastInput = (name: string): Tensor | null => {
+        if (!hasPast) return null;
+        if (!timeMajor)
+          return g.input(name, dtype, ['batch', kvHeads, 'past', headDim], { differentiable: false });
+        const past = g.input(name, dtype, ['past', 'batch', kvHeads, headDim], { differentiable: false });
+        return g.transpose(past, [1, 2, 0, 3]); // (batch, kvHeads, past, headDim)
+      };
+      const pastKey = pastInput(N.pastKey(layer));
+      const pastValue = pastInput(N.pastValue(layer));
+      const rotatedKey = rotate(k); // (batch, kvHeads, seq, headDim)
+      if (timeMajor) newEntries.push(g.transpose(rotatedKey, [2, 0, 1, 3]), g.transpose(v, [2, 0, 1, 3])); // (seq, batch, kvHeads, headDim)
       let context: Tensor; // (batch, heads, seq, headDim)
       if (fused) {
         // Opset-23 Attention: GQA by q/kv head counts, our causal+padding mask, cache concat inside.
         const [attention, presentKey, presentValue] = g.custom({
           opType: 'Attention',
           domainVersion: 23,
-          inputs: [rotate(q), rotate(k), v, visible4!, pastKey, pastValue],
+          inputs: [rotate(q), rotatedKey, v, visible4!, pastKey, pastValue],
           outputs: [
             { dtype, shape: q.shape },
             { dtype, shape: ['batch', kvHeads, total, headDim] },
@@ -219,7 +236,7 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
         presents.push(presentKey, presentValue);
         context = attention;
       } else {
-        let keys = rotate(k);
+        let keys = rotatedKey;
         let values = v;
         if (pastKey !== null && pastValue !== null) {
           keys = g.concat([pastKey, keys], 2); // (batch, kvHeads, total, headDim)
@@ -254,8 +271,13 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
       final = g.squeeze(g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [1]), [1]); // (batch, hidden)
     outputs.push(g.output(g.matmul(final, g.transpose(head, [1, 0])), N.logits));
     for (let layer = 0; layer < config.numHiddenLayers; layer++) {
-      outputs.push(g.output(presents[2 * layer]!, N.presentKey(layer)));
-      outputs.push(g.output(presents[2 * layer + 1]!, N.presentValue(layer)));
+      if (timeMajor) {
+        outputs.push(g.output(newEntries[2 * layer]!, N.newKey(layer)));
+        outputs.push(g.output(newEntries[2 * layer + 1]!, N.newValue(layer)));
+      } else {
+        outputs.push(g.output(presents[2 * layer]!, N.presentKey(layer)));
+        outputs.push(g.output(presents[2 * layer + 1]!, N.presentValue(layer)));
+      }
     }
     return { graph: g, mode, weights, outputs, gradients: grads };
   }

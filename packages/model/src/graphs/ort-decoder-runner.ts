@@ -24,24 +24,57 @@ export interface OrtDecoderRunnerOptions {
   threads?: number;
   /**
    * Use the opset-23 fused RMSNormalization/RotaryEmbedding/Attention graphs (tested equal to the
-   * plain graph). Default: on for 'cpu' (measured 1.1–1.25× faster, docs/benchmarks.md), off for
-   * 'cuda' (whose kernels for these ops have not been checked here).
+   * plain graph). Default off: on ORT 1.30 CPU the fused graph was faster for prefill but slower
+   * per decode step in interleaved measurements (docs/benchmarks.md); not checked on CUDA.
    */
   fused?: boolean;
 }
 
-/** The runner's cache layout: per layer keys and values, each (batch, kvHeads, length, headDim). */
+/**
+ * The runner's cache: per layer one growing time-major buffer (capacity, batch, kvHeads, headDim)
+ * for keys and one for values. Each step appends only the new entries; the graph reads a prefix
+ * view, so the whole cache is never copied out of ORT. Caches that extend one another share a
+ * store; extending an older cache again copies it first (copy-on-write), so branching is safe.
+ */
+interface CacheStore {
+  keys: Float32Array[];
+  values: Float32Array[];
+  /** Time steps the buffers hold. */
+  capacity: number;
+  /** Time steps written by the newest cache on this store. */
+  written: number;
+}
+
 interface CacheHandles {
-  keys: HostValue[];
-  values: HostValue[];
+  store: CacheStore;
+  /** Floats per time step: batch · kvHeads · headDim. */
+  stepSize: number;
 }
 
 function handlesOf(cache: KvCache): CacheHandles {
   const handles = cache.handles as CacheHandles | undefined;
-  if (handles === undefined || !Array.isArray(handles.keys) || !Array.isArray(handles.values)) {
+  if (handles === undefined || handles.store === undefined || !Array.isArray(handles.store.keys)) {
     throw new InvalidInputError({ field: 'cache', reason: 'not a cache produced by OrtDecoderRunner' });
   }
   return handles;
+}
+
+function newStore(layers: number, capacity: number, stepSize: number): CacheStore {
+  const make = () => Array.from({ length: layers }, () => new Float32Array(capacity * stepSize));
+  return { keys: make(), values: make(), capacity, written: 0 };
+}
+
+/** A store holding the first `length` steps of `store` with room for `capacity` steps. */
+function copyStore(store: CacheStore, length: number, capacity: number, stepSize: number): CacheStore {
+  const copy = newStore(store.keys.length, capacity, stepSize);
+  store.keys.forEach((buffer, layer) => {
+    copy.keys[layer]!.set(buffer.subarray(0, length * stepSize));
+  });
+  store.values.forEach((buffer, layer) => {
+    copy.values[layer]!.set(buffer.subarray(0, length * stepSize));
+  });
+  copy.written = length;
+  return copy;
 }
 
 /** Runs the compiled decoder graphs on onnxruntime-node. */
@@ -92,7 +125,8 @@ export class OrtDecoderRunner implements DecoderRunner {
     if (session === undefined) {
       const { graph } = buildDecoderGraph(this.config, {
         ...options,
-        fused: this.options.fused ?? (this.options.device ?? 'cpu') === 'cpu',
+        cacheLayout: 'time-major',
+        fused: this.options.fused ?? false,
       });
       session = createSession(graph, {
         device: this.options.device ?? 'cpu',
@@ -146,24 +180,40 @@ export class OrtDecoderRunner implements DecoderRunner {
       [N.positionIds]: { dtype: 'int64', shape: [batch, newLength], data: inputs.positionIds },
       [N.attentionMask]: { dtype: 'int64', shape: [batch, past + newLength], data: inputs.attentionMask },
     };
+    const { numHiddenLayers: layers, numKeyValueHeads: kvHeads, headDim } = this.config;
+    const stepSize = batch * kvHeads * headDim;
     const useDecode = cache !== undefined && cache.length > 0;
+    let store: CacheStore;
     if (useDecode) {
       const handles = handlesOf(cache);
-      for (let layer = 0; layer < this.config.numHiddenLayers; layer++) {
-        feeds[N.pastKey(layer)] = handles.keys[layer]!;
-        feeds[N.pastValue(layer)] = handles.values[layer]!;
+      store = handles.store;
+      for (let layer = 0; layer < layers; layer++) {
+        const shape = [past, batch, kvHeads, headDim];
+        const size = past * stepSize;
+        feeds[N.pastKey(layer)] = { dtype: 'float32', shape, data: store.keys[layer]!.subarray(0, size) };
+        feeds[N.pastValue(layer)] = { dtype: 'float32', shape, data: store.values[layer]!.subarray(0, size) };
       }
     }
     const session = await this.session({ mode: useDecode ? 'decode' : 'prefill', lastOnly });
     const out = await session.run(feeds);
-    const handles: CacheHandles = { keys: [], values: [] };
-    for (let layer = 0; layer < this.config.numHiddenLayers; layer++) {
-      handles.keys.push(out[N.presentKey(layer)]!);
-      handles.values.push(out[N.presentValue(layer)]!);
+    const length = past + newLength;
+    const room = Math.max(2 * length, length + 64); // doubling keeps appends amortised O(new)
+    if (!useDecode) store = newStore(layers, room, stepSize);
+    else {
+      store = handlesOf(cache).store;
+      if (store.written !== past)
+        store = copyStore(store, past, room, stepSize); // branching: copy-on-write
+      else if (store.capacity < length) store = copyStore(store, past, room, stepSize);
     }
+    for (let layer = 0; layer < layers; layer++) {
+      store.keys[layer]!.set(out[N.newKey(layer)]!.data as Float32Array, past * stepSize);
+      store.values[layer]!.set(out[N.newValue(layer)]!.data as Float32Array, past * stepSize);
+    }
+    store.written = length;
+    const handles: CacheHandles = { store, stepSize };
     return {
       logits: out[N.logits]!.data as Float32Array,
-      cache: { length: past + newLength, batchSize: batch, handles },
+      cache: { length, batchSize: batch, handles },
     };
   }
 
@@ -180,7 +230,7 @@ export class OrtDecoderRunner implements DecoderRunner {
   }
 
   selectRows(cache: KvCache, rows: readonly number[]): KvCache {
-    const handles = handlesOf(cache);
+    const { store, stepSize } = handlesOf(cache);
     for (const row of rows) {
       if (!Number.isInteger(row) || row < 0 || row >= cache.batchSize) {
         throw new InvalidInputError({
@@ -189,20 +239,29 @@ export class OrtDecoderRunner implements DecoderRunner {
         });
       }
     }
-    const pick = (tensor: HostValue): HostValue => {
-      const [, kvHeads, length, headDim] = tensor.shape as [number, number, number, number];
-      const rowSize = kvHeads * length * headDim;
-      const source = tensor.data as Float32Array;
-      const data = new Float32Array(rows.length * rowSize);
-      rows.forEach((row, i) => {
-        data.set(source.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize);
-      });
-      return { dtype: tensor.dtype, shape: [rows.length, kvHeads, length, headDim], data };
+    const rowSize = stepSize / cache.batchSize; // kvHeads · headDim
+    const newStepSize = rows.length * rowSize;
+    const length = cache.length;
+    const selected = newStore(store.keys.length, Math.max(2 * length, length + 64), newStepSize);
+    const pick = (source: Float32Array, target: Float32Array) => {
+      for (let t = 0; t < length; t++) {
+        rows.forEach((row, i) => {
+          const from = t * stepSize + row * rowSize;
+          target.set(source.subarray(from, from + rowSize), t * newStepSize + i * rowSize);
+        });
+      }
     };
+    store.keys.forEach((buffer, layer) => {
+      pick(buffer, selected.keys[layer]!);
+    });
+    store.values.forEach((buffer, layer) => {
+      pick(buffer, selected.values[layer]!);
+    });
+    selected.written = length;
     return {
-      length: cache.length,
+      length,
       batchSize: rows.length,
-      handles: { keys: handles.keys.map(pick), values: handles.values.map(pick) } satisfies CacheHandles,
+      handles: { store: selected, stepSize: newStepSize } satisfies CacheHandles,
     };
   }
 
