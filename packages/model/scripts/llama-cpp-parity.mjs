@@ -22,6 +22,10 @@ const tolerance = Number(values.tolerance ?? '1e-3');
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(packageDir, 'dist', 'cli.js');
 const tokenizerDir = join(packageDir, 'assets', 'tokenizer-small');
+const { loadModelFolder, saveModelFolder } = await import(
+  pathToFileURL(join(packageDir, 'dist', 'index.js')).href
+);
+const { createRng } = await import('@sr1/core');
 const { getLlama } = await import(
   pathToFileURL(join(llamacppDir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js')).href
 );
@@ -34,8 +38,18 @@ const work = mkdtempSync(join(tmpdir(), 'sr1-parity-'));
 const llama = await getLlama({ gpu: false });
 let worst = 0;
 let failed = false;
-for (const modelType of ['qwen2', 'llama']) {
-  const configFile = join(work, `${modelType}.json`);
+const variants = [
+  { name: 'qwen2', modelType: 'qwen2', extra: {} },
+  { name: 'llama', modelType: 'llama', extra: { attention_bias: true } },
+  // GQA with head_dim ≠ hidden / heads and MLP biases
+  {
+    name: 'llama-hd32-mlp-bias',
+    modelType: 'llama',
+    extra: { attention_bias: false, mlp_bias: true, head_dim: 32 },
+  },
+];
+for (const { name, modelType, extra } of variants) {
+  const configFile = join(work, `${name}.json`);
   writeFileSync(
     configFile,
     JSON.stringify({
@@ -49,11 +63,11 @@ for (const modelType of ['qwen2', 'llama']) {
       rope_theta: 10000,
       rms_norm_eps: 1e-6,
       tie_word_embeddings: modelType === 'qwen2',
-      ...(modelType === 'llama' ? { attention_bias: true, mlp_bias: false } : {}),
+      ...extra,
     }),
   );
-  const modelDir = join(work, modelType);
-  const ggufFile = join(work, `${modelType}.gguf`);
+  const modelDir = join(work, name);
+  const ggufFile = join(work, `${name}.gguf`);
   // std 0.15 instead of 0.02 so the random model's distributions are far from uniform
   sr1(
     'init',
@@ -68,6 +82,16 @@ for (const modelType of ['qwen2', 'llama']) {
     '--init-std',
     '0.15',
   );
+  // Biases start at zero and norms at one, which would hide a wrong bias or norm mapping: randomise them.
+  const model0 = await loadModelFolder(modelDir);
+  const rng = createRng(11);
+  for (const [tensorName, tensor] of model0.weights) {
+    if (tensorName.endsWith('.bias'))
+      for (let i = 0; i < tensor.data.length; i++) tensor.data[i] = 0.1 * rng.normal();
+    if (tensorName.endsWith('norm.weight'))
+      for (let i = 0; i < tensor.data.length; i++) tensor.data[i] = 1 + 0.2 * rng.normal();
+  }
+  await saveModelFolder(modelDir, model0, { tokenizerDir });
   sr1('export-gguf', '--model', modelDir, '--out', ggufFile);
   const ours = JSON.parse(sr1('score', '--model', modelDir, '--text', text, '--json'));
   const reference = JSON.parse(
@@ -109,7 +133,7 @@ for (const modelType of ['qwen2', 'llama']) {
   const ok = maxDiff <= tolerance && sameTokens;
   failed ||= !ok;
   console.log(
-    `${modelType}: ${ours.tokens.length} tokens, tokenisation ${sameTokens ? 'identical' : 'DIFFERENT'}; ` +
+    `${name}: ${ours.tokens.length} tokens, tokenisation ${sameTokens ? 'identical' : 'DIFFERENT'}; ` +
       `max |log-prob diff| llama.cpp vs sr1 ort ${maxDiff.toExponential(3)}, vs sr1 float64 reference ` +
       `${maxDiffReference.toExponential(3)} (probabilities over ${vocabSeen} tokens) → ${ok ? 'OK' : 'FAIL'}`,
   );

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
-import { ggufTensorName, permuteForLlamaRope, readGguf } from './gguf.js';
+import { exportGguf, ggufTensorName, permuteForLlamaRope, readGguf } from './gguf.js';
 import { loadModelFolder } from './model-folder.js';
+import { tinyQwen2 } from './test-configs.js';
 import { SMALL_TOKENIZER_DIR } from './test-paths.js';
 import { loadTokenizer } from './tokenizer.js';
+import { initWeights } from './weights.js';
 
 /** HF rotate-half RoPE on one head vector: pairs (i, i + d/2). */
 function ropeHalf(q: Float64Array, position: number, theta: number): Float64Array {
@@ -125,5 +127,14 @@ describe('GGUF export', () => {
       if (modelType === 'qwen2') expect(k.data).toEqual(hfK.data);
       else expect(k.data).toEqual(permuteForLlamaRope(hfK.data, 2, 16, 32));
     }
+  });
+
+  it("refuses a qwen2 whose head_dim × heads ≠ hidden (llama.cpp's qwen2 cannot load it)", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-gguf-'));
+    const config = { ...tinyQwen2(2048), headDim: 8 };
+    const model = { config, weights: initWeights(config, createRng(1)) };
+    await expect(exportGguf(join(dir, 'x.gguf'), model, SMALL_TOKENIZER_DIR)).rejects.toThrow(
+      "config.json: field 'head_dim': llama.cpp's qwen2 needs",
+    );
   });
 });

@@ -6,7 +6,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DecoderConfig, HostTensor, WeightMap } from './engine-types.js';
-import { MissingFileError, TokenizerError } from './errors.js';
+import { MissingFileError, ModelConfigError, TokenizerError } from './errors.js';
 
 const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 const GGUF_VERSION = 3;
@@ -306,6 +306,15 @@ export async function exportGguf(
   tokenizerDir: string,
   name = 'sr1',
 ): Promise<{ tensors: number; metadata: number }> {
+  const { config } = model;
+  if (config.modelType === 'qwen2' && config.headDim * config.numAttentionHeads !== config.hiddenSize) {
+    // llama.cpp's qwen2 loader expects q/o of (hidden, hidden)
+    throw new ModelConfigError(
+      'config.json',
+      'head_dim',
+      `llama.cpp's qwen2 needs head_dim × num_attention_heads = hidden_size, got ${config.headDim} × ${config.numAttentionHeads} ≠ ${config.hiddenSize}`,
+    );
+  }
   const tokenizer = await readGgufTokenizer(tokenizerDir, model.config.vocabSize);
   const metadata = ggufMetadata(model.config, tokenizer, name);
   const tensors = ggufTensors(model.config, model.weights);
