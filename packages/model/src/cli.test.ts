@@ -1,12 +1,15 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { runCli } from './cli.js';
-import { loadModelFolder } from './model-folder.js';
+import { loadModelFolder, saveModelFolder } from './model-folder.js';
 import { referenceLogProbs } from './reference/reference-decoder.js';
+import { tinyQwen2 } from './test-configs.js';
 import { SMALL_TOKENIZER_DIR } from './test-paths.js';
 import { loadTokenizer } from './tokenizer.js';
+import { initWeights } from './weights.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
@@ -176,5 +179,20 @@ describe('sr1-model CLI', () => {
       code: 2,
       stderr: expect.stringContaining("flag --engine: unknown engine 'gpu9'"),
     });
+  });
+
+  it('refuses a model whose vocabulary is smaller than its tokenizer, naming tokenizer.json', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-cli-'));
+    const config = tinyQwen2(1000);
+    await saveModelFolder(
+      dir,
+      { config, weights: initWeights(config, createRng(1)) },
+      { tokenizerDir: SMALL_TOKENIZER_DIR },
+    );
+    const result = await run(['score', '--model', dir, '--text', 'hi', '--engine', 'reference']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      `${join(dir, 'tokenizer.json')}: has 2048 ids but the model's vocab_size is 1000`,
+    );
   });
 });

@@ -3,14 +3,14 @@
 // command line. Every bad flag is a CliUsageError naming the flag; `runCli` is what tests call.
 
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createRng, Sr1Error } from '@sr1/core';
 import { saveTrainedTokenizer, trainBpeTokenizer } from './bpe-trainer.js';
 import { parseDecoderConfig } from './config.js';
 import { createRunner, ENGINE_NAMES, type EngineName } from './engine.js';
-import { CliUsageError } from './errors.js';
+import { CliUsageError, TokenizerError } from './errors.js';
 import { generate } from './generate.js';
 import { exportGguf } from './gguf.js';
 import { loadModelFolder, saveModelFolder } from './model-folder.js';
@@ -173,6 +173,12 @@ async function openModel(values: { model?: string; engine?: string; device?: str
   }
   const model = await loadModelFolder(modelDir);
   const tokenizer = await loadTokenizer(modelDir);
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    throw new TokenizerError(
+      join(modelDir, 'tokenizer.json'),
+      `has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.config.vocabSize}`,
+    );
+  }
   const runner = await createRunner(model, { engine: engine as EngineName, device });
   return { model, tokenizer, runner };
 }
