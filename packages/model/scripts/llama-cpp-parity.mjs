@@ -127,15 +127,39 @@ for (const { name, modelType, extra } of variants) {
     maxDiff = Math.max(maxDiff, Math.abs(theirs - ours.logprobs[i]));
     maxDiffReference = Math.max(maxDiffReference, Math.abs(theirs - reference.logprobs[i]));
   }
+  // Greedy continuation of a prompt: sr1's KV-cache generation vs llama.cpp's.
+  const prompt = 'Question: what is the capital of France?\n<think>';
+  const ourGreedy = JSON.parse(
+    sr1(
+      'generate',
+      '--model',
+      modelDir,
+      '--prompt',
+      prompt,
+      '--temperature',
+      '0',
+      '--max-new-tokens',
+      '16',
+      '--json',
+    ),
+  ).tokenIds;
+  await sequence.clearHistory();
+  const theirGreedy = [];
+  for await (const token of sequence.evaluate([...model.tokenize(prompt)], { temperature: 0 })) {
+    theirGreedy.push(token);
+    if (theirGreedy.length >= ourGreedy.length) break;
+  }
+  const sameGreedy = JSON.stringify(theirGreedy) === JSON.stringify(ourGreedy);
   await context.dispose();
   await model.dispose();
   worst = Math.max(worst, maxDiff);
-  const ok = maxDiff <= tolerance && sameTokens;
+  const ok = maxDiff <= tolerance && sameTokens && sameGreedy;
   failed ||= !ok;
   console.log(
     `${name}: ${ours.tokens.length} tokens, tokenisation ${sameTokens ? 'identical' : 'DIFFERENT'}; ` +
       `max |log-prob diff| llama.cpp vs sr1 ort ${maxDiff.toExponential(3)}, vs sr1 float64 reference ` +
-      `${maxDiffReference.toExponential(3)} (probabilities over ${vocabSeen} tokens) → ${ok ? 'OK' : 'FAIL'}`,
+      `${maxDiffReference.toExponential(3)} (probabilities over ${vocabSeen} tokens); greedy ${ourGreedy.length} tokens ` +
+      `${sameGreedy ? 'identical' : `DIFFERENT (sr1 ${ourGreedy} vs llama.cpp ${theirGreedy})`} → ${ok ? 'OK' : 'FAIL'}`,
   );
 }
 console.log(`worst ${worst.toExponential(3)} (tolerance ${tolerance}); files in ${work}`);
