@@ -151,7 +151,9 @@ export async function generate(
   // Prefill: (batch, maxPrompt), left-padded; positions count real tokens before each.
   const batch = rows.length;
   const width = Math.max(...rows.map((row) => row.prompt.length));
-  const inputIds = new BigInt64Array(batch * width).fill(BigInt(tokenizer.padTokenId));
+  // padding is masked out, but the embedding still gathers it: keep it inside the vocabulary
+  const padId = tokenizer.padTokenId < vocab ? tokenizer.padTokenId : 0;
+  const inputIds = new BigInt64Array(batch * width).fill(BigInt(padId));
   const attentionMask = new BigInt64Array(batch * width);
   const positionIds = new BigInt64Array(batch * width);
   rows.forEach((row, b) => {
