@@ -41,6 +41,10 @@ export async function scoreSequences(
     throw new InvalidInputError({ field: 'score.batchSize', reason: 'must be an integer ≥ 1' });
   }
   const vocab = runner.config.vocabSize;
+  const padTokenId = options.padTokenId ?? 0;
+  if (!Number.isInteger(padTokenId) || padTokenId < 0 || padTokenId >= vocab) {
+    throw new InvalidInputError({ field: 'score.padTokenId', reason: `must be a token id in [0, ${vocab})` });
+  }
   sequences.forEach((sequence, index) => {
     if (sequence.length === 0)
       throw new InvalidInputError({ field: `sequences[${index}]`, reason: 'is empty' });
@@ -64,7 +68,7 @@ export async function scoreSequences(
     const chunk = sequences.slice(start, start + batchSize);
     const batch = chunk.length;
     const width = Math.max(...chunk.map((sequence) => sequence.length));
-    const inputIds = new BigInt64Array(batch * width).fill(BigInt(options.padTokenId ?? 0));
+    const inputIds = new BigInt64Array(batch * width).fill(BigInt(padTokenId));
     const attentionMask = new BigInt64Array(batch * width);
     const positionIds = new BigInt64Array(batch * width);
     chunk.forEach((sequence, b) => {
