@@ -89,6 +89,12 @@ const cases: Case[] = [
     build: (g, x) => g.matmul(x.a!, x.b!),
   },
   {
+    name: 'MatMul batched activations × 2-D weight (folded GEMM)',
+    covers: ['MatMul'],
+    inputs: { a: { shape: [2, 3, 4] }, b: { shape: [4, 5] } },
+    build: (g, x) => g.matmul(x.a!, x.b!),
+  },
+  {
     name: 'MatMul batched, broadcast batch',
     covers: ['MatMul'],
     inputs: { a: { shape: [2, 3, 3, 4] }, b: { shape: [3, 4, 2] } },

@@ -185,9 +185,28 @@ export const GRADIENT_RULES = {
   MatMul: (c) => {
     const [a, b] = [input(c, 0), input(c, 1)];
     const { g } = c;
+    let gradB: Tensor | null = null;
+    if (c.needs[1]) {
+      const k = a.shape[a.shape.length - 1]!;
+      const n = c.gradOutput.shape[c.gradOutput.shape.length - 1]!;
+      if (b.shape.length === 2 && a.shape.length > 2 && typeof k === 'number' && typeof n === 'number') {
+        // A 2-D weight under batched activations: fold the batch into one GEMM,
+        // (k, B·T) @ (B·T, n), instead of a batched product reduced over the batch afterwards.
+        const flatA = g.reshape(a, [-1, k]);
+        const flatGrad = g.reshape(c.gradOutput, [-1, n]);
+        gradB =
+          b.producer?.opType === 'Transpose'
+            ? // b = Wᵀ (HF linear layout): emit (dYᵀ·A)ᵀ so that the Transpose rule's transpose
+              // cancels against this one in the optimiser and dW comes out of one GEMM.
+              g.transpose(g.matmul(g.transpose(flatGrad, [1, 0]), flatA), [1, 0])
+            : g.matmul(g.transpose(flatA, [1, 0]), flatGrad);
+      } else {
+        gradB = sumToShape(g, g.matmul(transposeLastTwo(g, a), c.gradOutput), b, 'MatMul');
+      }
+    }
     return [
       c.needs[0] ? sumToShape(g, g.matmul(c.gradOutput, transposeLastTwo(g, b)), a, 'MatMul') : null,
-      c.needs[1] ? sumToShape(g, g.matmul(transposeLastTwo(g, a), c.gradOutput), b, 'MatMul') : null,
+      gradB,
     ];
   },
   Softmax: (c) => {

@@ -64,4 +64,35 @@ describe('optimizeGraph', () => {
     const { stats } = optimized(g, grads);
     expect(stats.nodesAfter).toBeLessThan(stats.nodesBefore);
   });
+
+  it('writes a linear layer weight gradient straight from one GEMM (no transpose copies)', async () => {
+    const g = new Graph('linear');
+    const x = g.input('x', 'float32', ['batch', 'seq', 4]);
+    const w = g.input('w', 'float32', [3, 4]); // HF layout (out, in)
+    const up = g.input('up', 'float32', ['batch', 'seq', 3], { differentiable: false });
+    const y = g.matmul(x, g.transpose(w, [1, 0]));
+    const [dw] = gradients(g, { outputs: [y], upstream: [up] }, [w]);
+    const out = g.output(dw!, 'grad.w');
+    const { graph } = optimized(g, [out]);
+    expect(graph.nodes.filter((n) => n.opType === 'Transpose')).toHaveLength(1); // dYᵀ only, fused by ORT
+    expect(graph.nodes.find((n) => n.outputs.includes('grad.w'))!.opType).toBe('MatMul');
+    const rng = createRng(9);
+    const feeds: Record<string, HostValue> = {
+      x: { dtype: 'float32', shape: [2, 3, 4], data: Float32Array.from({ length: 24 }, () => rng.normal()) },
+      w: { dtype: 'float32', shape: [3, 4], data: Float32Array.from({ length: 12 }, () => rng.normal()) },
+      up: { dtype: 'float32', shape: [2, 3, 3], data: Float32Array.from({ length: 18 }, () => rng.normal()) },
+    };
+    const result = (await (await createSession(g, { outputs: [out] })).run(feeds))['grad.w']!
+      .data as Float32Array;
+    // dW[o, i] = Σ_bt up[bt, o] · x[bt, i]
+    const xs = feeds.x!.data as Float32Array;
+    const us = feeds.up!.data as Float32Array;
+    for (let o = 0; o < 3; o++) {
+      for (let i = 0; i < 4; i++) {
+        let sum = 0;
+        for (let r = 0; r < 6; r++) sum += us[r * 3 + o]! * xs[r * 4 + i]!;
+        expect(result[o * 4 + i]).toBeCloseTo(sum, 4);
+      }
+    }
+  });
 });

@@ -87,7 +87,11 @@ export function optimizeGraph(
   const initializers = new Map(flat.initializers);
   const protectedNames = new Set(flat.outputs.map((o) => o.name));
   const rename = new Map<string, string>();
-  const resolve = (name: string): string => rename.get(name) ?? name;
+  const resolve = (name: string): string => {
+    let current = name;
+    for (let next = rename.get(current); next !== undefined; next = rename.get(current)) current = next;
+    return current;
+  };
   const producers = new Map<string, FlatNode>();
   const seen = new Map<string, FlatNode>();
   const nodes: FlatNode[] = [];
@@ -177,9 +181,23 @@ export function optimizeGraph(
           const composed = outer.value.map((p) => innerPerm.value[p]!);
           const source = inner.inputs[0]!;
           stats.foldedTransposes += 1;
-          if (composed.every((p, i) => p === i) && !protectedNames.has(node.outputs[0]!)) {
-            rename.set(node.outputs[0]!, source);
-            continue;
+          if (composed.every((p, i) => p === i)) {
+            const out = node.outputs[0]!;
+            if (!protectedNames.has(out)) {
+              rename.set(out, source);
+              continue;
+            }
+            // A graph output (e.g. a weight gradient): rename the source value to the output's
+            // name everywhere (its producer, nodes already emitted, and later ones via `rename`).
+            const sourceProducer = producers.get(source);
+            if (sourceProducer !== undefined && !protectedNames.has(source)) {
+              sourceProducer.outputs = sourceProducer.outputs.map((o) => (o === source ? out : o));
+              for (const emitted of nodes)
+                emitted.inputs = emitted.inputs.map((i) => (i === source ? out : i));
+              producers.set(out, sourceProducer);
+              rename.set(source, out);
+              continue;
+            }
           }
           node.inputs = [source];
           node.attributes = { ...node.attributes, perm: { type: 'ints', value: composed } };
