@@ -124,7 +124,7 @@ const init: Command = async (args, io) => {
   const configFile = requireFlag(values.config, '--config');
   const tokenizerDir = requireFlag(values.tokenizer, '--tokenizer');
   const out = requireFlag(values.out, '--out');
-  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1);
+  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1); // fixed: same command, same model
   const std = numberFlag(values['init-std'], '--init-std', INITIALIZER_RANGE, 0, 10);
   const tokenizer = await loadTokenizer(tokenizerDir);
   let json: unknown;
@@ -198,11 +198,11 @@ const generateCommand: Command = async (args, io) => {
     ...engineFlags,
   });
   const prompt = requireFlag(values.prompt, '--prompt');
-  const maxNewTokens = integerFlag(values['max-new-tokens'], '--max-new-tokens', 64, 0, 1_000_000);
-  const temperature = numberFlag(values.temperature, '--temperature', 1, 0, 100);
-  const topK = integerFlag(values['top-k'], '--top-k', 0, 0);
-  const topP = numberFlag(values['top-p'], '--top-p', 1, Number.MIN_VALUE, 1);
-  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1);
+  const maxNewTokens = integerFlag(values['max-new-tokens'], '--max-new-tokens', 64, 0, 1_000_000); // a few sentences
+  const temperature = numberFlag(values.temperature, '--temperature', 1, 0, 100); // the model's own distribution
+  const topK = integerFlag(values['top-k'], '--top-k', 0, 0); // off
+  const topP = numberFlag(values['top-p'], '--top-p', 1, Number.MIN_VALUE, 1); // off
+  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1); // reproducible by default
   const { tokenizer, runner } = await openModel(values);
   try {
     const text = values.chat

@@ -82,8 +82,8 @@ export async function generate(
 ): Promise<GeneratedSequence[]> {
   const params: SamplingParams = {
     temperature: options.temperature ?? 1, // the model's own distribution, as RL rollouts use
-    topK: options.topK ?? 0,
-    topP: options.topP ?? 1,
+    topK: options.topK ?? 0, // off
+    topP: options.topP ?? 1, // off
   };
   validateSamplingParams(params, 'generate');
   if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0) {
@@ -91,7 +91,7 @@ export async function generate(
   }
   const stops = (options.stop ?? []).filter((stop) => stop.length > 0);
   const eos = new Set(options.eosTokenIds ?? [...tokenizer.eosTokenIds, ...runner.config.eosTokenIds]);
-  const rng = options.rng ?? createRng(options.seed ?? 0);
+  const rng = options.rng ?? createRng(options.seed ?? 0); // reproducible by default; pass a seed per call
   const vocab = runner.config.vocabSize;
   const maxPositions = runner.config.maxPositionEmbeddings;
 

@@ -5,6 +5,7 @@
 
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { InvalidInputError } from '@sr1/core';
 import type { DecoderConfig, HostTensor, WeightMap } from './engine-types.js';
 import { MissingFileError, ModelConfigError, TokenizerError } from './errors.js';
 
@@ -333,7 +334,8 @@ export interface GgufFile {
 export async function readGguf(file: string): Promise<GgufFile> {
   const bytes = await readFile(file);
   const reader = new ByteReader(bytes);
-  if (reader.u32() !== GGUF_MAGIC) throw new Error(`${file}: not a GGUF file`);
+  if (reader.u32() !== GGUF_MAGIC)
+    throw new InvalidInputError({ code: 'gguf_format', file, reason: 'not a GGUF file' });
   const version = reader.u32();
   const tensorCount = Number(reader.u64());
   const kvCount = Number(reader.u64());
@@ -354,7 +356,14 @@ export async function readGguf(file: string): Promise<GgufFile> {
   const dataStart = Math.ceil(reader.position / alignment) * alignment;
   const tensors = new Map<string, HostTensor>();
   for (const info of infos) {
-    if (info.type !== 0) throw new Error(`${file}: tensor ${info.name} is not F32`);
+    if (info.type !== 0) {
+      throw new InvalidInputError({
+        code: 'gguf_format',
+        file,
+        field: info.name,
+        reason: 'only F32 tensors can be read',
+      });
+    }
     const count = info.shape.reduce((a, b) => a * b, 1);
     const start = dataStart + info.offset;
     const data = new Float32Array(count);
