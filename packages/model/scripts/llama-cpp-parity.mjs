@@ -8,7 +8,7 @@
 //   npm run build && node scripts/llama-cpp-parity.mjs [--llamacpp /tmp/llamacpp] [--tolerance 1e-3]
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -33,6 +33,16 @@ const { getLlama } = await import(
 const text =
   'Answer the question. <think> I should search. </think>\n<search> capital of France </search>\n\n' +
   '<information>Doc 1(Title: "Paris") Paris is the capital and largest city of France.</information>\n\n<answer> Paris </answer>';
+const { loadTokenizer } = await import(pathToFileURL(join(packageDir, 'dist', 'index.js')).href);
+const sr1Tokenizer = await loadTokenizer(tokenizerDir);
+const corpusFile = join(packageDir, '..', '..', '..', 'shared', 'data', 'corpus.jsonl');
+const samples = existsSync(corpusFile)
+  ? readFileSync(corpusFile, 'utf8')
+      .split('\n')
+      .filter((line) => line !== '')
+      .slice(0, 300)
+      .map((line) => JSON.parse(line).contents)
+  : [];
 const sr1 = (...args) => execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
 const work = mkdtempSync(join(tmpdir(), 'sr1-parity-'));
 const llama = await getLlama({ gpu: false });
@@ -100,7 +110,16 @@ for (const { name, modelType, extra } of variants) {
 
   const model = await llama.loadModel({ modelPath: ggufFile, gpuLayers: 0 });
   const theirTokens = [...model.tokenize(text)];
-  const sameTokens = JSON.stringify(theirTokens) === JSON.stringify(ours.tokens);
+  let sameTokens = JSON.stringify(theirTokens) === JSON.stringify(ours.tokens);
+  // Tokenisation of real passages (unicode, digits, punctuation, newlines) and odd strings.
+  let passagesChecked = 0;
+  for (const sample of [...samples, ' spaces  and\ttabs\r\n\n', "it's 1,234.5 — naïve 東京 🚀", '']) {
+    if (JSON.stringify([...model.tokenize(sample)]) !== JSON.stringify(sr1Tokenizer.encode(sample))) {
+      sameTokens = false;
+      console.log(`tokenisation differs on ${JSON.stringify(sample.slice(0, 80))}`);
+    }
+    passagesChecked++;
+  }
   // Full precision on llama.cpp's side: its default flash-attention path (F16) moves log-probs
   // by ~4e-3 on these models; plain attention with an F32 KV cache agrees to ~3e-6.
   const context = await model.createContext({
@@ -156,7 +175,7 @@ for (const { name, modelType, extra } of variants) {
   const ok = maxDiff <= tolerance && sameTokens && sameGreedy;
   failed ||= !ok;
   console.log(
-    `${name}: ${ours.tokens.length} tokens, tokenisation ${sameTokens ? 'identical' : 'DIFFERENT'}; ` +
+    `${name}: ${ours.tokens.length} tokens, tokenisation of ${passagesChecked + 1} texts ${sameTokens ? 'identical' : 'DIFFERENT'}; ` +
       `max |log-prob diff| llama.cpp vs sr1 ort ${maxDiff.toExponential(3)}, vs sr1 float64 reference ` +
       `${maxDiffReference.toExponential(3)} (probabilities over ${vocabSeen} tokens); greedy ${ourGreedy.length} tokens ` +
       `${sameGreedy ? 'identical' : `DIFFERENT (sr1 ${ourGreedy} vs llama.cpp ${theirGreedy})`} → ${ok ? 'OK' : 'FAIL'}`,
