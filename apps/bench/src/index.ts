@@ -1,2 +1,2 @@
-// Work in progress: this package is being built (see the issues).
-export {};
+// @sr1 bench app: see src/cli.ts.
+export { CHECK_CONFIG, checkTrainStep } from './train-step-check.js';

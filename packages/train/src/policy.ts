@@ -42,6 +42,11 @@ export interface TrainablePolicy {
   readonly parameters: TensorBuffers;
   forward(batch: TokenBatch): Promise<PolicyForward>;
   backward(batch: TokenBatch, upstream: Upstream): Promise<TensorBuffers>;
+  /**
+   * Optional single pass returning forward outputs and gradients together; loops use it when the
+   * upstream gradients do not depend on the forward (SFT), saving a forward pass per step.
+   */
+  forwardBackward?(batch: TokenBatch, upstream: Upstream): Promise<{ forward: PolicyForward; grads: TensorBuffers }>;
 }
 
 /** Builds a right-padded batch from token sequences (padding id 0). */

@@ -122,18 +122,28 @@ export async function trainSft(
       const micro = batch.slice(start, start + options.microBatchSize);
       const tokenBatch = makeTokenBatch(micro.map((example) => example.tokens));
       const { length: T } = tokenBatch;
-      const forward = await policy.forward(tokenBatch);
+      // SFT's upstream gradient (−mask / loss tokens) does not depend on the forward pass.
       const upstream = new Float32Array(micro.length * T);
       micro.forEach((example, row) => {
         for (let t = 1; t < example.tokens.length; t++) {
-          if (example.lossMask[t] === 1) {
-            lossSum -= forward.logprobs[row * T + t]!;
-            upstream[row * T + t] = -1 / Math.max(1, lossTokens);
-          }
+          if (example.lossMask[t] === 1) upstream[row * T + t] = -1 / Math.max(1, lossTokens);
         }
         tokens += example.tokens.length;
       });
-      accumulator.add(await policy.backward(tokenBatch, { logprobs: upstream }));
+      let logprobs: Float32Array;
+      if (policy.forwardBackward !== undefined) {
+        const result = await policy.forwardBackward(tokenBatch, { logprobs: upstream });
+        logprobs = result.forward.logprobs;
+        accumulator.add(result.grads);
+      } else {
+        logprobs = (await policy.forward(tokenBatch)).logprobs;
+        accumulator.add(await policy.backward(tokenBatch, { logprobs: upstream }));
+      }
+      micro.forEach((example, row) => {
+        for (let t = 1; t < example.tokens.length; t++) {
+          if (example.lossMask[t] === 1) lossSum -= logprobs[row * T + t]!;
+        }
+      });
     }
     const loss = lossSum / Math.max(1, lossTokens);
     const lr = schedule(step);

@@ -28,12 +28,12 @@ const CONFIG: DecoderConfig = {
 function batchOf(rows: number[][], length: number) {
   const tokens = new Int32Array(rows.length * length);
   const attentionMask = new Uint8Array(rows.length * length);
-  rows.forEach((row, b) =>
+  rows.forEach((row, b) => {
     row.forEach((token, t) => {
       tokens[b * length + t] = token;
       attentionMask[b * length + t] = 1;
-    }),
-  );
+    });
+  });
   return { tokens, attentionMask, batchSize: rows.length, length };
 }
 

@@ -145,11 +145,26 @@ export class OrtTrainablePolicy {
 
   /** ∂/∂W of Σ (upstream.logprobs·logprobs + upstream.entropies·entropies), for every weight. */
   async backward(batch: PolicyTokenBatch, upstream: PolicyUpstream): Promise<Map<string, Float32Array>> {
+    return (await this.forwardBackward(batch, upstream)).grads;
+  }
+
+  /**
+   * One run of the gradient graph, returning the forward outputs with the gradients. When the
+   * upstream gradients do not depend on the forward (SFT's −mask/count), this is the whole step:
+   * no separate forward pass.
+   */
+  async forwardBackward(
+    batch: PolicyTokenBatch,
+    upstream: PolicyUpstream,
+  ): Promise<{
+    forward: { logprobs: Float32Array; entropies: Float32Array };
+    grads: Map<string, Float32Array>;
+  }> {
     const { batchSize: B, length: T } = batch;
     const grads = new Map<string, Float32Array>();
     if (T < 2) {
       for (const [name, data] of this.parameters) grads.set(name, new Float32Array(data.length));
-      return grads;
+      return { forward: { logprobs: new Float32Array(B * T), entropies: new Float32Array(B * T) }, grads };
     }
     const withEntropy = upstream.entropies?.some((g) => g !== 0) === true;
     const session = await this.session(withEntropy ? 'grad-entropy' : 'grad');
@@ -167,12 +182,15 @@ export class OrtTrainablePolicy {
       };
     }
     const names = [...this.parameters.keys()];
-    const out = await session.run(
-      feeds,
-      names.map((name) => N.gradient(name)),
-    );
+    const out = await session.run(feeds, [N.logprobs, N.entropy, ...names.map((name) => N.gradient(name))]);
     for (const name of names) grads.set(name, out[N.gradient(name)]!.data as Float32Array);
-    return grads;
+    return {
+      forward: {
+        logprobs: OrtTrainablePolicy.shiftIn(out[N.logprobs]!.data as Float32Array, B, T),
+        entropies: OrtTrainablePolicy.shiftIn(out[N.entropy]!.data as Float32Array, B, T),
+      },
+      grads,
+    };
   }
 
   async dispose(): Promise<void> {

@@ -1,0 +1,71 @@
+// Training throughput, side by side in one run: sr1's SFT step (one pass of the gradient graph +
+// AdamW) against PyTorch (autograd + torch.optim.AdamW) on the same model, batch and threads.
+
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createRng } from '@sr1/core';
+import { type DecoderConfig, OrtTrainablePolicy, countParameters, initWeights, saveModelFolder } from '@sr1/model';
+import { AdamW } from '@sr1/optim';
+import { runTorchPeer } from './peers.js';
+
+export interface TrainPerfOptions {
+  config: DecoderConfig;
+  batchSize: number;
+  length: number;
+  threads: number;
+  steps: number;
+}
+
+export interface TrainPerfResult {
+  parameters: number;
+  sr1TokensPerSecond: number;
+  torchTokensPerSecond: number;
+  torchVersion: string;
+  /** Peak resident memory of this process during sr1's steps, bytes per parameter. */
+  sr1PeakRssBytesPerParameter: number;
+}
+
+export async function measureTrainThroughput(options: TrainPerfOptions): Promise<TrainPerfResult> {
+  const { config, batchSize: B, length: T } = options;
+  const dir = await mkdtemp(join(tmpdir(), 'sr1-train-perf-'));
+  const weights = initWeights(config, createRng(1));
+  await saveModelFolder(dir, { config, weights });
+  const rng = createRng(2);
+  const tokens = Array.from({ length: B }, () => Array.from({ length: T }, () => rng.int(config.vocabSize)));
+  const ones = tokens.map((row) => row.map(() => 1));
+  await writeFile(join(dir, 'batch.json'), JSON.stringify({ tokens, attention_mask: ones, loss_mask: ones }));
+
+  const policy = await OrtTrainablePolicy.create(config, weights, { threads: options.threads });
+  const optimizer = new AdamW({ lr: 1e-4 });
+  const batch = { tokens: Int32Array.from(tokens.flat()), attentionMask: new Uint8Array(B * T).fill(1), batchSize: B, length: T };
+  const upstream = new Float32Array(B * T).fill(-1 / (B * (T - 1)));
+  for (let b = 0; b < B; b++) upstream[b * T] = 0;
+  const step = async () => {
+    const { grads } = await policy.forwardBackward(batch, { logprobs: upstream });
+    optimizer.step(policy.parameters, grads);
+  };
+  await step();
+  await step(); // warm-up: session compilation, allocator
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const started = performance.now();
+  for (let i = 0; i < options.steps; i++) {
+    await step();
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await policy.dispose();
+  const torch = await runTorchPeer('torch_train_step.py', [
+    '--model', dir, '--batch', join(dir, 'batch.json'), '--optimizer', 'adamw', '--lr', '1e-4',
+    '--threads', String(options.threads), '--bench-steps', String(options.steps),
+  ]);
+  const parameters = countParameters(weights);
+  return {
+    parameters,
+    sr1TokensPerSecond: (B * T * options.steps) / seconds,
+    torchTokensPerSecond: Number(torch.tokens_per_second),
+    torchVersion: String(torch.torch),
+    sr1PeakRssBytesPerParameter: peak / parameters,
+  };
+}
