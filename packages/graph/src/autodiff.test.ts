@@ -46,6 +46,27 @@ describe('gradients with symbolic dims', () => {
   });
 });
 
+describe('Slice gradients clamp like ONNX Slice', () => {
+  it.each([
+    ['seq 5', 5],
+    ['seq 2 (start -3 and end 4 clamp)', 2],
+  ])('%s', async (_name, seq) => {
+    const g = new Graph('clamp');
+    const x = g.input('x', 'float64', ['batch', 'seq', 3]);
+    const projection = g.input('projection', 'float64', ['batch', 'seq', 3], { differentiable: false });
+    const tail = g.slice(x, [-3], [Number.MAX_SAFE_INTEGER], [1]);
+    const head = g.slice(x, [1], [4], [1]);
+    const loss = g.add(
+      g.reduceSum(g.mul(tail, g.slice(projection, [-3], [Number.MAX_SAFE_INTEGER], [1])), [0, 1, 2], false),
+      g.reduceSum(g.mul(g.exp(head), g.slice(projection, [1], [4], [1])), [0, 1, 2], false),
+    );
+    const feeds = { x: normal([2, seq, 3], 7), projection: normal([2, seq, 3], 8) };
+    const result = await checkGradients(g, loss, [x], feeds, { samplesPerInput: 30 });
+    expect(result.failures).toEqual([]);
+    expect(result.checked).toBe(2 * seq * 3);
+  });
+});
+
 describe('gradients', () => {
   it('computes a vector-Jacobian product from upstream gradient inputs', async () => {
     const g = new Graph('vjp');

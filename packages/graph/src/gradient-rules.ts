@@ -278,13 +278,21 @@ export const GRADIENT_RULES = {
       if (typeof dim === 'number') {
         const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
         begins.push(g.int64s([clamp(s)]));
-        endsPad.push(g.int64s([dim - clamp(e)]));
+        endsPad.push(g.int64s([dim - Math.max(clamp(e), clamp(s))]));
       } else {
-        // Symbolic dim: normalise at runtime (starts/ends assumed within range, as sliceDim does).
+        // Symbolic dim: normalise and clamp to [0, d] at runtime, as ONNX Slice does.
         const d = runtimeDim(g, x, axis);
-        begins.push(s >= 0 ? g.int64s([s]) : g.add(d, g.int64s([s])));
-        const end = e >= Number.MAX_SAFE_INTEGER ? d : e >= 0 ? g.int64s([e]) : g.add(d, g.int64s([e]));
-        endsPad.push(g.sub(d, end));
+        const zero = g.int64s([0]);
+        const clamp = (v: Tensor) => {
+          const low = g.where(g.less(v, zero), zero, v);
+          return g.where(g.greater(low, d), d, low);
+        };
+        const normalise = (v: number) => clamp(v >= 0 ? g.int64s([v]) : g.add(d, g.int64s([v])));
+        begins.push(normalise(s));
+        const end = e >= Number.MAX_SAFE_INTEGER ? d : normalise(e);
+        // an empty slice (end < begin) pads everything before and nothing after
+        const begin = begins[begins.length - 1]!;
+        endsPad.push(g.sub(d, g.where(g.less(end, begin), begin, end)));
       }
     }
     const pads = g.concat([...begins, ...endsPad], 0);

@@ -794,8 +794,9 @@ function sliceDim(dim: Dim, start: number, end: number, step: number): Dim {
     return Math.max(0, Math.ceil((s - e) / -step));
   }
   if (step === 1 && start === 0 && end >= Number.MAX_SAFE_INTEGER) return dim;
-  if (step === 1 && start < 0 && end >= Number.MAX_SAFE_INTEGER) return -start; // assumes dim ≥ -start
-  if (step === 1 && start >= 0 && end >= 0 && end < Number.MAX_SAFE_INTEGER) return end - start; // assumes dim ≥ end
+  // The last position of a symbolic (non-empty) dim; anything else depends on the runtime size, so
+  // it stays unknown rather than assumed (the optimiser trusts static dims).
+  if (step === 1 && start === -1 && end >= Number.MAX_SAFE_INTEGER) return 1;
   return unknownDim();
 }
 
