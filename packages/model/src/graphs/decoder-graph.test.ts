@@ -254,3 +254,39 @@ describe.each([
     await session.release();
   });
 });
+
+describe('decode graph with an empty past', () => {
+  it.each([
+    ['batch-major', false],
+    ['batch-major', true],
+    ['time-major', false],
+    ['time-major', true],
+  ] as const)('%s (fused %s) equals prefill', async (layout, fused) => {
+    const config = tinyQwen2();
+    const weights = randomWeights(config, createRng(3));
+    const decode = await createSession(
+      buildDecoderGraph(config, { mode: 'decode', cacheLayout: layout, fused }).graph,
+    );
+    const prefill = await createSession(
+      buildDecoderGraph(config, { mode: 'prefill', cacheLayout: layout, fused }).graph,
+    );
+    const feeds: Record<string, HostValue> = {
+      [DECODER_NAMES.inputIds]: { dtype: 'int64', shape: [1, 3], data: BigInt64Array.of(1n, 2n, 3n) },
+      [DECODER_NAMES.attentionMask]: { dtype: 'int64', shape: [1, 3], data: BigInt64Array.of(1n, 1n, 1n) },
+      [DECODER_NAMES.positionIds]: { dtype: 'int64', shape: [1, 3], data: BigInt64Array.of(0n, 1n, 2n) },
+    };
+    for (const [name, tensor] of weights)
+      feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
+    const kv = [config.numKeyValueHeads, config.headDim];
+    for (let layer = 0; layer < config.numHiddenLayers; layer++) {
+      const shape = layout === 'batch-major' ? [1, kv[0]!, 0, kv[1]!] : [0, 1, ...kv];
+      feeds[DECODER_NAMES.pastKey(layer)] = { dtype: 'float32', shape, data: new Float32Array(0) };
+      feeds[DECODER_NAMES.pastValue(layer)] = { dtype: 'float32', shape, data: new Float32Array(0) };
+    }
+    const a = (await decode.run(feeds))[DECODER_NAMES.logits]!.data as Float32Array;
+    const b = (await prefill.run(feeds))[DECODER_NAMES.logits]!.data as Float32Array;
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-6);
+    await decode.release();
+    await prefill.release();
+  });
+});
