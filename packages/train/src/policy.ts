@@ -46,7 +46,10 @@ export interface TrainablePolicy {
    * Optional single pass returning forward outputs and gradients together; loops use it when the
    * upstream gradients do not depend on the forward (SFT), saving a forward pass per step.
    */
-  forwardBackward?(batch: TokenBatch, upstream: Upstream): Promise<{ forward: PolicyForward; grads: TensorBuffers }>;
+  forwardBackward?(
+    batch: TokenBatch,
+    upstream: Upstream,
+  ): Promise<{ forward: PolicyForward; grads: TensorBuffers }>;
 }
 
 /** Builds a right-padded batch from token sequences (padding id 0). */

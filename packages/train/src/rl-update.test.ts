@@ -131,6 +131,34 @@ describe('rlUpdate', () => {
     }
   });
 
+  it('reuses the old-policy pass for the first mini-batch (one forward, one backward per step)', async () => {
+    const actor = new BigramPolicy(4, createRng(1));
+    const samples: RlSample[] = [
+      { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], policyMask: [1, 1], reward: 1 },
+      { promptId: 'a', promptTokens: [0], responseTokens: [3], policyMask: [1], reward: 0 },
+    ];
+    await rlUpdate(
+      samples,
+      { actor, actorOptimizer: new AdamW(), actorLr: 0.1 },
+      { ...OPTIONS, microBatchSize: 8 },
+      createRng(1),
+    );
+    expect(actor.calls.map((call) => call.kind)).toEqual(['forward', 'backward']);
+    await rlUpdate(
+      samples,
+      { actor, actorOptimizer: new AdamW(), actorLr: 0.1 },
+      { ...OPTIONS, microBatchSize: 8, miniBatchSize: 1 },
+      createRng(1),
+    );
+    // Two mini-batches: the second needs a fresh forward pass after the first update.
+    expect(actor.calls.slice(2).map((call) => call.kind)).toEqual([
+      'forward',
+      'backward',
+      'forward',
+      'backward',
+    ]);
+  });
+
   it('requires a critic for GAE', async () => {
     const actor = new BigramPolicy(4, createRng(1));
     await expect(

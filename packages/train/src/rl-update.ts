@@ -61,6 +61,7 @@ export type RlMetrics = Record<string, number>;
 /** Per-sample response-aligned arrays computed before any update. */
 interface SampleStats {
   oldLogProbs: Float64Array;
+  oldEntropies: Float64Array;
   refLogProbs?: Float64Array;
   values?: Float64Array;
   advantages: Float64Array;
@@ -142,6 +143,7 @@ export async function rlUpdate(
   // Passes before any update: old policy, reference, critic.
   const old = await forwardInChunks(models.actor, whole.tokens, options.microBatchSize);
   const oldLogProbs = gatherResponse(whole, old.logprobs);
+  const oldEntropies = gatherResponse(whole, old.entropies);
   let refLogProbs: Float64Array | undefined;
   if (models.reference !== undefined && options.klMode !== 'none') {
     refLogProbs = gatherResponse(
@@ -204,6 +206,7 @@ export async function rlUpdate(
     const n = sample.responseTokens.length;
     return {
       oldLogProbs: sliceRows(oldLogProbs, R, b, n),
+      oldEntropies: sliceRows(oldEntropies, R, b, n),
       ...(refLogProbs !== undefined ? { refLogProbs: sliceRows(refLogProbs, R, b, n) } : {}),
       ...(values !== undefined ? { values: sliceRows(values, R, b, n) } : {}),
       advantages: sliceRows(advantages, R, b, n),
@@ -213,6 +216,7 @@ export async function rlUpdate(
 
   // PPO epochs over shuffled mini-batches.
   const order = samples.map((_, i) => i);
+  let updated = false;
   for (let epoch = 0; epoch < options.ppoEpochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
       const j = rng.int(i + 1);
@@ -221,6 +225,8 @@ export async function rlUpdate(
     for (let start = 0; start < order.length; start += options.miniBatchSize) {
       const indices = order.slice(start, start + options.miniBatchSize);
       const mini = buildRlBatch(indices.map((i) => samples[i]!));
+      // Before the first optimiser step the policy is still the old policy: its log-probs and
+      // entropies are the ones just computed, so the actor step skips its own forward pass.
       accumulateMetrics(
         metrics,
         await actorStep(
@@ -228,8 +234,10 @@ export async function rlUpdate(
           indices.map((i) => stats[i]!),
           models,
           options,
+          !updated,
         ),
       );
+      updated = true;
       if (models.critic !== undefined && options.advantage === 'gae') {
         accumulateMetrics(
           metrics,
@@ -256,13 +264,29 @@ async function actorStep(
   stats: readonly SampleStats[],
   models: RlModels,
   options: RlUpdateOptions,
+  policyUnchanged: boolean,
 ): Promise<RlMetrics> {
   const R = mini.responseLength;
   const B = mini.samples.length;
-  const current = await forwardInChunks(models.actor, mini.tokens, options.microBatchSize);
+  let logProbs: Float64Array;
+  let entropies: Float64Array;
+  if (policyUnchanged) {
+    logProbs = assemble(
+      stats.map((s) => s.oldLogProbs),
+      R,
+    );
+    entropies = assemble(
+      stats.map((s) => s.oldEntropies),
+      R,
+    );
+  } else {
+    const current = await forwardInChunks(models.actor, mini.tokens, options.microBatchSize);
+    logProbs = gatherResponse(mini, current.logprobs);
+    entropies = gatherResponse(mini, current.entropies);
+  }
   const matrix = (data: Float64Array) => ({ shape: [B, R] as const, data });
   const loss = actorLoss({
-    logProbs: matrix(gatherResponse(mini, current.logprobs)),
+    logProbs: matrix(logProbs),
     oldLogProbs: matrix(
       assemble(
         stats.map((s) => s.oldLogProbs),
@@ -277,7 +301,7 @@ async function actorStep(
     ),
     responseMask: matrix(options.maskRetrievedTokens ? mini.policyMask : mini.responseMask),
     clipRatio: options.clipRatio,
-    entropies: matrix(gatherResponse(mini, current.entropies)),
+    entropies: matrix(entropies),
     entropyCoef: options.entropyCoef,
     aggregation: options.aggregation,
     ...(options.klMode === 'loss' && stats[0]?.refLogProbs !== undefined
