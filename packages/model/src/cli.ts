@@ -15,6 +15,7 @@ import { generate } from './generate.js';
 import { exportGguf } from './gguf.js';
 import { loadModelFolder, saveModelFolder } from './model-folder.js';
 import { scoreSequences } from './score.js';
+import { serveModel } from './serve.js';
 import { loadTokenizer } from './tokenizer.js';
 import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
 import { countParameters, INITIALIZER_RANGE, initWeights } from './weights.js';
@@ -34,6 +35,7 @@ const USAGE = `usage: sr1-model <command> [flags]
                   [--top-p P] [--seed N] [--stop STRING ...] [--chat] [--json] [ENGINE]
   score           --model DIR (--text TEXT | --tokens 1,2,3) [--json] [ENGINE]
   export-gguf     --model DIR --out FILE [--name NAME]
+  serve           --model DIR [--host H] [--port N] [--max-batch N] [ENGINE]   (OpenAI /v1/completions)
 ENGINE: [--engine ort|reference] [--device cpu|cuda]  (ort: the compiled graphs, default)`;
 
 /** Parses `--flag value` arguments with node:util; unknown flags are a CliUsageError. */
@@ -285,7 +287,44 @@ const exportGgufCommand: Command = async (args, io) => {
   );
 };
 
+const serveCommand: Command = async (args, io) => {
+  const values = parse(args, {
+    model: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'max-batch': { type: 'string' },
+    engine: { type: 'string' },
+    device: { type: 'string' },
+  });
+  const engine = values.engine ?? 'ort';
+  if (!(ENGINE_NAMES as string[]).includes(engine)) {
+    throw new CliUsageError(
+      '--engine',
+      `unknown engine '${engine}'. Supported: [${ENGINE_NAMES.join(', ')}]`,
+    );
+  }
+  const device = values.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda')
+    throw new CliUsageError('--device', `expected cpu or cuda, got '${device}'`);
+  const server = await serveModel({
+    model: requireFlag(values.model, '--model'),
+    host: values.host ?? '127.0.0.1',
+    port: integerFlag(values.port, '--port', 8000, 0, 65535),
+    maxBatchSize: integerFlag(values['max-batch'], '--max-batch', 32, 1, 4096),
+    engine: engine as EngineName,
+    device,
+  });
+  io.stdout(`serving ${server.modelId} at ${server.url}/v1/completions (Ctrl-C stops)\n`);
+  await new Promise<void>((resolveStop) => {
+    const stop = () => resolveStop();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await server.close();
+};
+
 const COMMANDS: Record<string, Command> = {
+  serve: serveCommand,
   'train-tokenizer': trainTokenizer,
   init,
   generate: generateCommand,

@@ -108,3 +108,7 @@ export type {
   TrainObjective,
 } from './graphs/index.js';
 export { buildDecoderGraph, DECODER_NAMES, OrtDecoderRunner } from './graphs/index.js';
+
+// Serving: an OpenAI-compatible /v1/completions endpoint over the engine
+export type { ServeOptions } from './serve.js';
+export { serveModel } from './serve.js';

@@ -1,0 +1,50 @@
+// `sr1-model serve`: an OpenAI-compatible `/v1/completions` endpoint backed by the engine, so a
+// pool of sr1 processes (or vLLM, llama.cpp, Ollama) can serve rollouts and evaluations.
+
+import { basename, resolve } from 'node:path';
+import { type CompletionsServer, startCompletionsServer } from '@sr1/rollout';
+import { createRunner, type EngineName } from './engine.js';
+import { RunnerGenerator } from './generator.js';
+import { loadModelFolder } from './model-folder.js';
+import { loadTokenizer } from './tokenizer.js';
+
+export interface ServeOptions {
+  model: string;
+  host?: string; // 127.0.0.1: local only unless asked
+  port?: number; // 0: any free port
+  engine?: EngineName;
+  device?: 'cpu' | 'cuda';
+  /** Most sequences batched into one generate call. */
+  maxBatchSize?: number;
+}
+
+/** Loads a model folder and serves it; resolves once listening. */
+export async function serveModel(options: ServeOptions): Promise<CompletionsServer & { modelId: string }> {
+  const loaded = await loadModelFolder(options.model);
+  const tokenizer = await loadTokenizer(options.model);
+  const runner = await createRunner(loaded, {
+    ...(options.engine !== undefined ? { engine: options.engine } : {}),
+    ...(options.device !== undefined ? { device: options.device } : {}),
+  });
+  const modelId = basename(resolve(options.model));
+  const server = await startCompletionsServer(
+    {
+      generator: new RunnerGenerator(runner, tokenizer),
+      tokenizer,
+      model: modelId,
+      ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
+    },
+    { host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
+  );
+  return {
+    ...server,
+    url: server.url,
+    server: server.server,
+    stats: () => server.stats(),
+    modelId,
+    close: async () => {
+      await server.close();
+      await runner.dispose();
+    },
+  };
+}
