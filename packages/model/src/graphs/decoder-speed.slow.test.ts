@@ -239,7 +239,7 @@ describe('KV cache layout (ORT CPU)', () => {
     }
     const best = (layout: string) => Math.min(...results[layout]!);
     console.log(
-      `decode step at past ${start}, batch ${batch}, fused, threads ${THREADS}: ` +
+      `decode step at past ${start}, batch ${batch}, plain graph, threads ${THREADS}: ` +
         `batch-major ${best('batch-major').toFixed(1)} ms, time-major ${best('time-major').toFixed(1)} ms`,
     );
     expect(best('time-major')).toBeGreaterThan(0);
