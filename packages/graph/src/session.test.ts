@@ -46,3 +46,22 @@ describe('sessions', () => {
     },
   );
 });
+
+describe('feed validation', () => {
+  it('names the input whose dtype, rank or static dim is wrong, and a missing one', async () => {
+    const g = new Graph('feeds');
+    const x = g.input('x', 'float32', ['batch', 3]);
+    g.output(g.neg(x), 'y');
+    const session = await createSession(g, { threads: 1 });
+    await expect(
+      session.run({ x: { dtype: 'float64', shape: [2, 3], data: new Float64Array(6) } }),
+    ).rejects.toThrow(/field 'x': fed float64 \(2, 3\), the graph declares float32 \(batch, 3\)/);
+    await expect(
+      session.run({ x: { dtype: 'float32', shape: [2, 4], data: new Float32Array(8) } }),
+    ).rejects.toThrow(/field 'x'/);
+    await expect(session.run({})).rejects.toThrow(/field 'x': session input was not fed/);
+    const ok = await session.run({ x: { dtype: 'float32', shape: [5, 3], data: new Float32Array(15) } });
+    expect(ok.y!.shape).toEqual([5, 3]);
+    await session.release();
+  });
+});

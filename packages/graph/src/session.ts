@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { InvalidInputError } from '@sr1/core';
 import ort from 'onnxruntime-node';
 import type { DType } from './dtype.js';
 import { ORT_TYPE } from './dtype.js';
@@ -116,6 +117,19 @@ function fromOrt(tensor: ort.Tensor): HostValue {
   return { dtype, shape: [...tensor.dims], data: tensor.data as HostValue['data'] };
 }
 
+function checkFeed(name: string, tensor: ort.Tensor, expected: Tensor): void {
+  const describe = () => `${tensor.type} (${tensor.dims.join(', ')})`;
+  const wanted = `${ORT_TYPE[expected.dtype]} (${expected.shape.join(', ')})`;
+  if (tensor.type !== ORT_TYPE[expected.dtype] || tensor.dims.length !== expected.shape.length) {
+    throw new InvalidInputError({ field: name, reason: `fed ${describe()}, the graph declares ${wanted}` });
+  }
+  expected.shape.forEach((dim, i) => {
+    if (typeof dim === 'number' && tensor.dims[i] !== dim) {
+      throw new InvalidInputError({ field: name, reason: `fed ${describe()}, the graph declares ${wanted}` });
+    }
+  });
+}
+
 /** Compiles `graph` (or ONNX bytes) into an onnxruntime-node session. */
 export async function createSession(
   graphOrModel: Graph | Uint8Array,
@@ -159,12 +173,20 @@ export async function createSession(
     throw cause;
   }
   const inputNames = [...session.inputNames];
+  // Declared input types (when built from a Graph) so a bad feed is reported by name, not by ORT.
+  const declared = new Map<string, Tensor>();
+  if (!(graphOrModel instanceof Uint8Array))
+    for (const input of graphOrModel.inputs) declared.set(input.tensor.name, input.tensor);
   const runRaw = async (feeds: Record<string, HostValue | ort.Tensor>, outputNames?: readonly string[]) => {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const name of inputNames) {
       const value = feeds[name];
-      if (value === undefined) throw new GraphBuildError(`session input '${name}' was not fed`);
-      ortFeeds[name] = toOrt(value);
+      if (value === undefined)
+        throw new InvalidInputError({ field: name, reason: 'session input was not fed' });
+      const tensor = toOrt(value);
+      const expected = declared.get(name);
+      if (expected !== undefined) checkFeed(name, tensor, expected);
+      ortFeeds[name] = tensor;
     }
     const result =
       outputNames === undefined ? await session.run(ortFeeds) : await session.run(ortFeeds, [...outputNames]);
