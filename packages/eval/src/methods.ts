@@ -1,0 +1,212 @@
+// The four evaluation methods of the Search-R1 paper's table (§4 baselines and the agent), each a
+// greedy run of the rollout loop: direct, chain-of-thought and RAG get one round with search off;
+// the agent gets the reference prompt and the full search loop.
+
+import { InvalidInputError, lookupVariant } from '@sr1/core';
+import { exactMatch, extractAnswer, f1Score, substringExactMatch } from '@sr1/reward';
+import {
+  buildPrompt,
+  formatDocuments,
+  type Generator,
+  type PromptOptions,
+  type PromptTemplate,
+  type Retriever,
+  RetrieverContractError,
+  type RolloutConfig,
+  type RolloutFinishReason,
+  runRollout,
+  type SearchHit,
+  type SearchRecord,
+  type Tokenizer,
+} from '@sr1/rollout';
+import type { EvalQuestion } from './datasets.js';
+
+/** Names of the evaluation methods. */
+export type EvalMethod = 'direct' | 'cot' | 'rag' | 'agent';
+
+const ANSWER_FORMAT = 'For example, <answer> Beijing </answer>. '; // the reference prompt's example, so extractAnswer works alike
+
+/**
+ * Baseline instructions, modelled on the paper's baselines (Search-R1 §4.1: direct inference,
+ * chain-of-thought, RAG as in FlashRAG) and worded like the reference prompt so that the answer
+ * lands in `<answer>` tags.
+ */
+export const BASELINE_PROMPTS = {
+  direct: (question: string) =>
+    'Answer the given question. Provide the answer inside <answer> and </answer> directly, without reasoning or detailed illustrations. ' +
+    `${ANSWER_FORMAT}Question: ${question}\n`,
+  cot: (question: string) =>
+    'Answer the given question. Think step by step inside <think> and </think> first, then provide the answer inside <answer> and </answer>, without detailed illustrations. ' +
+    `${ANSWER_FORMAT}Question: ${question}\n`,
+  rag: (question: string, documents: readonly { contents: string }[]) =>
+    'Answer the given question using the retrieved documents below. Provide the answer inside <answer> and </answer>, without detailed illustrations. ' +
+    `${ANSWER_FORMAT}\n\nDocuments:\n${formatDocuments(documents)}\nQuestion: ${question}\n`,
+};
+
+interface MethodSpec {
+  /** Whether the method needs a retriever. */
+  retrieves: boolean;
+  /** Rounds of the rollout loop (0 = one final round with search disabled). */
+  searchTurns: 'none' | 'config';
+}
+
+/** The methods by name, in the paper's table order. */
+export const EVAL_METHODS = {
+  direct: { retrieves: false, searchTurns: 'none' }, // Direct inference
+  cot: { retrieves: false, searchTurns: 'none' }, // Chain-of-thought (Wei et al., 2022)
+  rag: { retrieves: true, searchTurns: 'none' }, // RAG: top-k for the question, retrieved once (Lewis et al., 2020)
+  agent: { retrieves: true, searchTurns: 'config' }, // Search-R1 loop (Jin et al., 2025)
+} satisfies Record<EvalMethod, MethodSpec>;
+
+/** Method names in table order. */
+export const EVAL_METHOD_NAMES = Object.keys(EVAL_METHODS) as EvalMethod[];
+
+/** Checks a method name; an unknown one lists the valid ones. */
+export function parseMethod(name: string): EvalMethod {
+  lookupVariant(EVAL_METHODS, name, 'evaluation method', 'methods');
+  return name as EvalMethod;
+}
+
+/** Whether `method` needs a retriever. */
+export function methodRetrieves(method: EvalMethod): boolean {
+  return EVAL_METHODS[method].retrieves;
+}
+
+/** One evaluated question: what was asked, the whole trajectory, the searches, the answer and its scores. */
+export interface EvalRecord {
+  dataset: string;
+  method: EvalMethod;
+  id: string;
+  question: string;
+  goldenAnswers: string[];
+  /** The prompt text fed to the model (after the chat template). */
+  prompt: string;
+  /** Passages put into the prompt (RAG only): corpus id and score. */
+  retrieved: { id: string; score: number }[];
+  /** Generated text and inserted blocks, in order. */
+  response: string;
+  /** The last `<answer>` of the response, or null. */
+  answer: string | null;
+  exactMatch: 0 | 1;
+  substringMatch: 0 | 1;
+  f1: number;
+  searches: SearchRecord[];
+  turns: number;
+  invalidActions: number;
+  finishReason: RolloutFinishReason;
+  promptTokens: number;
+  responseTokens: number;
+}
+
+/** What running a method needs. */
+export interface MethodParts {
+  generator: Generator;
+  tokenizer: Tokenizer;
+  /** Needed by 'rag' and 'agent'. */
+  retriever?: Retriever;
+  /** Rollout limits; temperature is forced to 0 (greedy, as the paper's evaluation). */
+  rollout?: Partial<RolloutConfig>;
+  /** Chat-template choice and question clean-up (the template itself is the method's). */
+  prompt?: Omit<PromptOptions, 'template'>;
+}
+
+/** The prompt texts of a batch for a method (RAG searches once, with the questions as queries). */
+async function promptsFor(
+  method: EvalMethod,
+  questions: readonly EvalQuestion[],
+  parts: MethodParts,
+  topk: number,
+): Promise<{ prompts: string[]; retrieved: SearchHit[][] }> {
+  const build = (question: string, template: PromptTemplate | 'search-r1') =>
+    buildPrompt(question, parts.tokenizer, { ...parts.prompt, template });
+  if (method === 'rag') {
+    const hits = await requireRetriever(parts, method).search(
+      questions.map((q) => q.question),
+      topk,
+    );
+    if (!Array.isArray(hits) || hits.length !== questions.length) {
+      throw new RetrieverContractError(
+        `expected ${questions.length} result lists, one per question, got ${hits?.length}`,
+      );
+    }
+    return {
+      prompts: questions.map((q, i) =>
+        build(q.question, (text) => BASELINE_PROMPTS.rag(text, hits[i] ?? [])),
+      ),
+      retrieved: hits,
+    };
+  }
+  const template = method === 'agent' ? 'search-r1' : BASELINE_PROMPTS[method];
+  return { prompts: questions.map((q) => build(q.question, template)), retrieved: questions.map(() => []) };
+}
+
+function requireRetriever(parts: MethodParts, method: EvalMethod): Retriever {
+  if (parts.retriever === undefined) {
+    throw new InvalidInputError({
+      field: 'retriever',
+      reason: `the '${method}' method needs a retriever (an index folder or a /retrieve URL); none was given`,
+    });
+  }
+  return parts.retriever;
+}
+
+/**
+ * Runs one method greedily on a batch of questions of one dataset (one rollout call, so the
+ * generator sees the whole batch at once). Records come back in question order.
+ */
+export async function runMethod(
+  method: EvalMethod,
+  dataset: string,
+  questions: readonly EvalQuestion[],
+  parts: MethodParts,
+): Promise<EvalRecord[]> {
+  if (questions.length === 0) return [];
+  const topk = parts.rollout?.topk ?? 3; // the paper's top-k
+  const { prompts, retrieved } = await promptsFor(method, questions, parts, topk);
+  const retriever = method === 'agent' ? requireRetriever(parts, method) : noSearch;
+  const trajectories = await runRollout(
+    questions.map((q, i) => ({ id: q.id, promptTokenIds: parts.tokenizer.encode(prompts[i]!) })),
+    {
+      generator: parts.generator,
+      retriever,
+      tokenizer: parts.tokenizer,
+      config: {
+        ...parts.rollout,
+        temperature: 0, // greedy, as the paper's evaluation
+        topP: 1,
+        ...(EVAL_METHODS[method].searchTurns === 'none' ? { maxTurns: 0 } : {}),
+      },
+    },
+  );
+  return trajectories.map((trajectory, i) => {
+    const question = questions[i]!;
+    const answer = extractAnswer(trajectory.text);
+    return {
+      dataset,
+      method,
+      id: question.id,
+      question: question.question,
+      goldenAnswers: question.golden_answers,
+      prompt: prompts[i]!,
+      retrieved: (retrieved[i] ?? []).map((hit) => ({ id: hit.id, score: hit.score })),
+      response: trajectory.text,
+      answer,
+      exactMatch: answer === null ? 0 : exactMatch(answer, question.golden_answers),
+      substringMatch: answer === null ? 0 : substringExactMatch(answer, question.golden_answers),
+      f1: answer === null ? 0 : f1Score(answer, question.golden_answers),
+      searches: trajectory.searches,
+      turns: trajectory.turns,
+      invalidActions: trajectory.invalidActions,
+      finishReason: trajectory.finishReason,
+      promptTokens: trajectory.promptTokenIds.length,
+      responseTokens: trajectory.responseTokenIds.length,
+    };
+  });
+}
+
+/** The retriever of the methods that must not search (they run only the final, search-free round). */
+const noSearch: Retriever = {
+  search: async () => {
+    throw new Error('internal: a search was issued in a round with search disabled');
+  },
+};

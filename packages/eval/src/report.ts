@@ -1,0 +1,112 @@
+// The paper-style results table (Search-R1 Table 3: EM per dataset and the unweighted average over
+// datasets, one row per method) as data, markdown, JSON and a small self-contained HTML page.
+
+import type { EvalMethod, EvalRecord } from './methods.js';
+
+/** One cell: mean scores over the questions of a (method, dataset). */
+export interface ResultCell {
+  count: number;
+  exactMatch: number;
+  substringMatch: number;
+  f1: number;
+  /** Mean searches per question (the agent's; 0 for the others). */
+  searches: number;
+  /** Share of questions with an `<answer>` at all. */
+  answered: number;
+}
+
+/** A method's row: a cell per dataset and the mean EM over datasets. */
+export interface ResultRow {
+  method: EvalMethod;
+  cells: Record<string, ResultCell>;
+  /** Unweighted mean of the datasets' EM, as the paper's "Avg." column. */
+  averageExactMatch: number;
+}
+
+export interface ResultsTable {
+  datasets: string[];
+  rows: ResultRow[];
+}
+
+/** Builds the table from records; dataset and method order follow their first appearance. */
+export function buildResultsTable(records: readonly EvalRecord[]): ResultsTable {
+  const datasets = [...new Set(records.map((r) => r.dataset))];
+  const methods = [...new Set(records.map((r) => r.method))];
+  const rows = methods.map((method) => {
+    const cells: Record<string, ResultCell> = {};
+    for (const dataset of datasets) {
+      const list = records.filter((r) => r.method === method && r.dataset === dataset);
+      if (list.length === 0) continue;
+      const mean = (pick: (r: EvalRecord) => number) =>
+        list.reduce((sum, r) => sum + pick(r), 0) / list.length;
+      cells[dataset] = {
+        count: list.length,
+        exactMatch: mean((r) => r.exactMatch),
+        substringMatch: mean((r) => r.substringMatch),
+        f1: mean((r) => r.f1),
+        searches: mean((r) => r.searches.length),
+        answered: mean((r) => (r.answer === null ? 0 : 1)),
+      };
+    }
+    const present = Object.values(cells);
+    const averageExactMatch =
+      present.length === 0 ? 0 : present.reduce((sum, cell) => sum + cell.exactMatch, 0) / present.length;
+    return { method, cells, averageExactMatch };
+  });
+  return { datasets, rows };
+}
+
+const fixed3 = (value: number) => value.toFixed(3);
+
+/** EM per dataset and the average, as a markdown table (values to 3 decimals, like the paper). */
+export function renderMarkdown(table: ResultsTable): string {
+  const header = `| method | ${table.datasets.join(' | ')} | avg |`;
+  const rule = `|---|${table.datasets.map(() => '---:').join('|')}|---:|`;
+  const rows = table.rows.map(
+    (row) =>
+      `| ${row.method} | ${table.datasets
+        .map((dataset) => {
+          const cell = row.cells[dataset];
+          return cell === undefined ? '-' : fixed3(cell.exactMatch);
+        })
+        .join(' | ')} | ${fixed3(row.averageExactMatch)} |`,
+  );
+  const counts = table.datasets.map((dataset) => {
+    const count = table.rows.map((row) => row.cells[dataset]?.count ?? 0);
+    return `${dataset} ${Math.max(...count)}`;
+  });
+  return `${[header, rule, ...rows].join('\n')}\n\nQuestions per dataset: ${counts.join(', ')}. Exact match after SQuAD normalisation of the last \`<answer>\`.\n`;
+}
+
+const escapeHtml = (text: string) =>
+  text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
+
+/** A small standalone HTML page with the EM table and, per cell, F1, answer rate and searches. */
+export function renderHtml(table: ResultsTable, title = 'sr1 evaluation'): string {
+  const head = `<tr><th>method</th>${table.datasets.map((d) => `<th>${escapeHtml(d)}</th>`).join('')}<th>avg</th></tr>`;
+  const body = table.rows
+    .map((row) => {
+      const cells = table.datasets
+        .map((dataset) => {
+          const cell = row.cells[dataset];
+          if (cell === undefined) return '<td>-</td>';
+          const tip = `n=${cell.count}, F1 ${fixed3(cell.f1)}, substring EM ${fixed3(cell.substringMatch)}, answered ${fixed3(cell.answered)}, searches/q ${cell.searches.toFixed(2)}`;
+          return `<td title="${escapeHtml(tip)}">${fixed3(cell.exactMatch)}</td>`;
+        })
+        .join('');
+      return `<tr><th>${escapeHtml(row.method)}</th>${cells}<td><b>${fixed3(row.averageExactMatch)}</b></td></tr>`;
+    })
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}th:first-child{text-align:left}</style>
+</head><body>
+<h1>${escapeHtml(title)}</h1>
+<p>Exact match (EM) per dataset; avg is the unweighted mean over datasets. Hover a cell for F1, substring EM, answer rate and searches per question.</p>
+<table>
+${head}
+${body}
+</table>
+</body></html>
+`;
+}
