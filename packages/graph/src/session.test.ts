@@ -14,7 +14,7 @@ function tiny(): Graph {
 
 describe('sessions', () => {
   it('runs on the CPU provider with a thread count', async () => {
-    const session = await createSession(tiny(), { device: 'cpu', threads: 1 });
+    const session = await createSession(tiny(), { device: 'cpu', threads: 1, memoryArena: false });
     expect(session.device).toBe('cpu');
     const out = await session.run({ x: { dtype: 'float32', shape: [2], data: Float32Array.from([1, -2]) } });
     expect(Array.from(out.y!.data as Float32Array)).toEqual([-1, 2]);

@@ -26,6 +26,8 @@ export interface SessionOptions {
   opset?: number;
   /** Run @sr1/graph's own optimiser before ORT's (default true). */
   optimize?: boolean;
+  /** ORT's CPU memory arena (default true: faster; false returns memory between runs). */
+  memoryArena?: boolean;
   /** Write an ORT profile (chrome-trace JSON) with this file prefix; for finding slow ops. */
   profileFilePrefix?: string;
   /** ORT graph optimisation level (default 'all'). */
@@ -156,6 +158,7 @@ export async function createSession(
     interOpNumThreads: 1,
   };
   if (options.threads !== undefined) sessionOptions.intraOpNumThreads = options.threads;
+  if (options.memoryArena !== undefined) sessionOptions.enableCpuMemArena = options.memoryArena;
   if (options.profileFilePrefix !== undefined) {
     sessionOptions.enableProfiling = true;
     sessionOptions.profileFilePrefix = options.profileFilePrefix;
