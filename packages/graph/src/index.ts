@@ -1,21 +1,20 @@
 // @sr1/graph: a small compiler from TypeScript-built graphs to ONNX, with shape checking at build
 // time, reverse-mode autodiff emitted as standard ONNX ops, and onnxruntime-node sessions.
+// Modules (biome keeps exports sorted by path): autodiff, gradient-check, gradient-rules: the
+// autodiff and its checks; dtype, graph, shape: building graphs; onnx-model, optimize:
+// serialisation; session: running; errors: the typed errors.
 
-// Autodiff
 export type { GradientOptions, GradientTarget } from './autodiff.js';
 export { gradients } from './autodiff.js';
 export type { DType } from './dtype.js';
 export { isFloat, ONNX_DTYPE } from './dtype.js';
-// Errors
 export { DeviceUnavailableError, GradientError, GraphBuildError, GraphShapeError } from './errors.js';
 export type { GradientCheckOptions, GradientCheckResult, GradientMismatch } from './gradient-check.js';
 export { checkGradients, randomProjection } from './gradient-check.js';
 export type { EmbeddingGradient, GradientContext, GradientRule } from './gradient-rules.js';
 export { GRADIENT_RULES, sumToShape } from './gradient-rules.js';
-// Building graphs
 export type { Attribute, ConstantData, GraphInput, InputOptions, Node, OpType, Tensor } from './graph.js';
 export { Graph, typedArrayOf } from './graph.js';
-// Serialisation
 export type { PrunedGraph, SerializeOptions } from './onnx-model.js';
 export {
   DEFAULT_OPSET,
@@ -28,7 +27,6 @@ export {
 } from './onnx-model.js';
 export type { FlatGraph, FlatNode, OptimizeStats } from './optimize.js';
 export { flattenGraph, optimizeGraph } from './optimize.js';
-// Sessions
 export type { Device, GraphSession, HostValue, SessionOptions } from './session.js';
 export { createSession, missingCudaLibraries, ortBindingDir } from './session.js';
 export type { Dim, Shape } from './shape.js';
