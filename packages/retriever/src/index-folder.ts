@@ -36,7 +36,7 @@ import type { Encoder } from './encoder.js';
 import { IndexMismatchError, RetrieverInputError } from './errors.js';
 import { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';
 import { RRF_DEFAULTS, reciprocalRankFusion } from './hybrid.js';
-import { OnnxEncoder, type OnnxEncoderOptions } from './onnx-encoder.js';
+import { ONNX_ENCODER_DEFAULTS, OnnxEncoder, type OnnxEncoderOptions } from './onnx-encoder.js';
 import type { ScoredIndex } from './top-k.js';
 import {
   DEFAULT_HNSW_PARAMETERS,
@@ -117,11 +117,15 @@ export async function buildIndex(options: BuildIndexOptions): Promise<IndexManif
   if (!['bm25', 'dense', 'hybrid'].includes(kind)) {
     throw new RetrieverInputError('kind', `unknown index kind '${kind}'. Supported: [bm25, dense, hybrid]`);
   }
-  prepareOutput(out);
   const withBm25 = kind !== 'dense';
   const withDense = kind !== 'bm25';
   const encoderSpec: EncoderSpec = options.encoder ?? { type: 'hashing' };
   const progress = options.onProgress;
+  // Load a model before reading anything, so a wrong model folder fails fast.
+  const onnx = withDense && encoderSpec.type === 'onnx' ? await OnnxEncoder.load(encoderSpec) : undefined;
+  if (!existsSync(options.corpus))
+    throw new RetrieverInputError('corpus', `${options.corpus} does not exist`);
+  prepareOutput(out);
 
   // Pass 1: corpus → document store (+ BM25 postings, + hashing IDF statistics).
   const docs = new DocStoreWriter(join(out, DOC_STORE_FILES.docs), join(out, DOC_STORE_FILES.offsets));
@@ -157,16 +161,15 @@ export async function buildIndex(options: BuildIndexOptions): Promise<IndexManif
       encoder = hashing;
       encoderEntry = { type: 'hashing', id: hashing.id, dimension: hashing.dimension };
     } else {
-      const onnx = await OnnxEncoder.load(encoderSpec);
-      encoder = onnx;
+      encoder = onnx!;
       encoderEntry = {
         type: 'onnx',
-        id: onnx.id,
-        dimension: onnx.dimension,
-        modelDir: onnx.modelDir,
-        queryPrefix: encoderSpec.queryPrefix ?? 'query: ',
-        passagePrefix: encoderSpec.passagePrefix ?? 'passage: ',
-        maxLength: encoderSpec.maxLength ?? 256,
+        id: onnx!.id,
+        dimension: onnx!.dimension,
+        modelDir: onnx!.modelDir,
+        queryPrefix: encoderSpec.queryPrefix ?? ONNX_ENCODER_DEFAULTS.queryPrefix,
+        passagePrefix: encoderSpec.passagePrefix ?? ONNX_ENCODER_DEFAULTS.passagePrefix,
+        maxLength: encoderSpec.maxLength ?? ONNX_ENCODER_DEFAULTS.maxLength,
       };
     }
     const hnswParameters: HnswParameters = { ...DEFAULT_HNSW_PARAMETERS, ...options.hnsw };
