@@ -64,6 +64,15 @@ function newStore(layers: number, capacity: number, stepSize: number): CacheStor
   return { keys: make(), values: make(), capacity, written: 0 };
 }
 
+/**
+ * Capacity for a cache of `length` steps: 25 % (at least 64 steps) of headroom. Geometric growth
+ * keeps appends amortised O(new entries) while a large batch's cache overshoots by a quarter, not
+ * by double.
+ */
+function roomFor(length: number): number {
+  return length + Math.max(64, Math.ceil(length / 4));
+}
+
 /** A store holding the first `length` steps of `store` with room for `capacity` steps. */
 function copyStore(store: CacheStore, length: number, capacity: number, stepSize: number): CacheStore {
   const copy = newStore(store.keys.length, capacity, stepSize);
@@ -197,7 +206,7 @@ export class OrtDecoderRunner implements DecoderRunner {
     const session = await this.session({ mode: useDecode ? 'decode' : 'prefill', lastOnly });
     const out = await session.run(feeds);
     const length = past + newLength;
-    const room = Math.max(2 * length, length + 64); // doubling keeps appends amortised O(new)
+    const room = roomFor(length);
     if (!useDecode) store = newStore(layers, room, stepSize);
     else {
       store = handlesOf(cache).store;
@@ -242,7 +251,7 @@ export class OrtDecoderRunner implements DecoderRunner {
     const rowSize = stepSize / cache.batchSize; // kvHeads · headDim
     const newStepSize = rows.length * rowSize;
     const length = cache.length;
-    const selected = newStore(store.keys.length, Math.max(2 * length, length + 64), newStepSize);
+    const selected = newStore(store.keys.length, roomFor(length), newStepSize);
     const pick = (source: Float32Array, target: Float32Array) => {
       for (let t = 0; t < length; t++) {
         rows.forEach((row, i) => {
