@@ -223,6 +223,39 @@ describe.each([
     expect(maxAbsDiff(a2.logits, b2.logits)).toBeGreaterThan(1e-3);
   });
 
+  it('the cache grows past its headroom (a long chunk after a short prompt)', async () => {
+    const runner = await OrtDecoderRunner.create(config, weights, { threads: 1, fused });
+    runners.push(runner);
+    const V = config.vocabSize;
+    const all = tokens(80, V, rng);
+    const first = await runner.prefill(leftPadded([all.slice(0, 2)]));
+    const chunk = await runner.decode(
+      {
+        inputIds: BigInt64Array.from(all.slice(2, 78).map(BigInt)),
+        attentionMask: new BigInt64Array(78).fill(1n),
+        positionIds: BigInt64Array.from({ length: 76 }, (_, i) => BigInt(i + 2)),
+        batchSize: 1,
+        newLength: 76,
+      },
+      first.cache,
+      { lastOnly: true },
+    );
+    const next = await runner.decode(
+      {
+        inputIds: BigInt64Array.of(BigInt(all[78]!)),
+        attentionMask: new BigInt64Array(79).fill(1n),
+        positionIds: BigInt64Array.of(78n),
+        batchSize: 1,
+        newLength: 1,
+      },
+      chunk.cache,
+      { lastOnly: true },
+    );
+    const full = await runner.prefill(leftPadded([all.slice(0, 79)]), { lastOnly: true });
+    expect(next.cache.length).toBe(79);
+    expect(maxAbsDiff(next.logits, full.logits)).toBeLessThan(1e-4);
+  });
+
   it('train-mode log-probs and entropy match the reference', async () => {
     const seq = tokens(7, config.vocabSize, rng);
     const { graph } = buildDecoderGraph(config, { mode: 'train' });
