@@ -4,12 +4,12 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
-import { OrtDecoderRunner, loadModelFolder, loadTokenizer } from '@sr1/model';
+import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
 import { HttpRetriever, InProcessRetriever, loadIndex, startServer } from '@sr1/retriever';
-import { INVALID_ACTION_MESSAGE, type Retriever, informationBlock, runRollout } from '@sr1/rollout';
+import { INVALID_ACTION_MESSAGE, informationBlock, type Retriever, runRollout } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
 import { engineGenerator } from './engine-generator.js';
-import { TOY_TEMPLATE, promptOptions } from './prompt-options.js';
+import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { maskedSegments } from './report.js';
 import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
@@ -19,51 +19,61 @@ import { tinyModelFolder, tinyWorld } from './test-support.js';
 import { BASE_POLICY_MIX, demonstrations } from './toy-data.js';
 
 describe('rollout of a random tiny model with a real retriever', () => {
-  it.each(['in-process', 'http'] as const)('masks exactly the inserted tokens (%s retriever)', async (kind) => {
-    const modelDir = await tinyModelFolder(3);
-    const world = await tinyWorld();
-    const model = await loadModelFolder(modelDir);
-    const tokenizer = await loadTokenizer(modelDir);
-    const runner = await OrtDecoderRunner.create(model.config, model.weights, { threads: 1 });
-    let retriever: Retriever;
-    let close = async () => {};
-    if (kind === 'http') {
-      const server = await startServer({ index: await loadIndex(world.index), port: 0, host: '127.0.0.1' });
-      retriever = new HttpRetriever({ url: `${server.url}/retrieve` });
-      close = () => server.close();
-    } else {
-      retriever = await InProcessRetriever.open(world.index);
-    }
-    const trajectories = await runRollout(
-      world.questionList.slice(0, 4).map((q) => ({ id: q.id, promptTokenIds: tokenizer.encode(q.question) })),
-      {
-        generator: engineGenerator(runner, tokenizer).generator,
-        retriever,
-        tokenizer,
-        config: { maxTurns: 2, maxTokensPerTurn: 12, topk: 2, temperature: 1, seed: 5 },
-      },
-    );
-    let insertedRuns = 0;
-    for (const trajectory of trajectories) {
-      // Every maximal run of mask-0 tokens decodes to exactly one inserted block, and every run of
-      // mask-1 tokens carries the sampled tokens' log-probs.
-      const runs = maskedSegments(trajectory.responseTokenIds, trajectory.responseMask, (ids) => tokenizer.decode(ids));
-      for (const run of runs.filter((r) => r.inserted)) {
-        insertedRuns++;
-        const isInformation = run.text.startsWith('\n\n<information>') && run.text.endsWith('</information>\n\n');
-        expect(run.text === INVALID_ACTION_MESSAGE || isInformation).toBe(true);
+  it.each(['in-process', 'http'] as const)(
+    'masks exactly the inserted tokens (%s retriever)',
+    async (kind) => {
+      const modelDir = await tinyModelFolder(3);
+      const world = await tinyWorld();
+      const model = await loadModelFolder(modelDir);
+      const tokenizer = await loadTokenizer(modelDir);
+      const runner = await OrtDecoderRunner.create(model.config, model.weights, { threads: 1 });
+      let retriever: Retriever;
+      let close = async () => {};
+      if (kind === 'http') {
+        const server = await startServer({ index: await loadIndex(world.index), port: 0, host: '127.0.0.1' });
+        retriever = new HttpRetriever({ url: `${server.url}/retrieve` });
+        close = () => server.close();
+      } else {
+        retriever = await InProcessRetriever.open(world.index);
       }
-      expect(runs.filter((r) => r.inserted).length).toBe(trajectory.searches.length + trajectory.invalidActions);
-      expect(runs.map((r) => r.text).join('')).toBe(trajectory.text);
-      trajectory.responseTokenIds.forEach((_, i) => {
-        if (trajectory.responseMask[i] === 1) expect(trajectory.logProbs[i]).toBeLessThan(0);
-        else expect(trajectory.logProbs[i]).toBe(0);
-      });
-    }
-    expect(insertedRuns).toBeGreaterThan(0);
-    await close();
-    await runner.dispose();
-  });
+      const trajectories = await runRollout(
+        world.questionList
+          .slice(0, 4)
+          .map((q) => ({ id: q.id, promptTokenIds: tokenizer.encode(q.question) })),
+        {
+          generator: engineGenerator(runner, tokenizer).generator,
+          retriever,
+          tokenizer,
+          config: { maxTurns: 2, maxTokensPerTurn: 12, topk: 2, temperature: 1, seed: 5 },
+        },
+      );
+      let insertedRuns = 0;
+      for (const trajectory of trajectories) {
+        // Every maximal run of mask-0 tokens decodes to exactly one inserted block, and every run of
+        // mask-1 tokens carries the sampled tokens' log-probs.
+        const runs = maskedSegments(trajectory.responseTokenIds, trajectory.responseMask, (ids) =>
+          tokenizer.decode(ids),
+        );
+        for (const run of runs.filter((r) => r.inserted)) {
+          insertedRuns++;
+          const isInformation =
+            run.text.startsWith('\n\n<information>') && run.text.endsWith('</information>\n\n');
+          expect(run.text === INVALID_ACTION_MESSAGE || isInformation).toBe(true);
+        }
+        expect(runs.filter((r) => r.inserted).length).toBe(
+          trajectory.searches.length + trajectory.invalidActions,
+        );
+        expect(runs.map((r) => r.text).join('')).toBe(trajectory.text);
+        trajectory.responseTokenIds.forEach((_, i) => {
+          if (trajectory.responseMask[i] === 1) expect(trajectory.logProbs[i]).toBeLessThan(0);
+          else expect(trajectory.logProbs[i]).toBe(0);
+        });
+      }
+      expect(insertedRuns).toBeGreaterThan(0);
+      await close();
+      await runner.dispose();
+    },
+  );
 
   it('inserts the information block the protocol defines, token for token', async () => {
     const world = await tinyWorld();
@@ -85,8 +95,15 @@ describe('training pipeline on the engine', () => {
     const modelDir = await tinyModelFolder(5);
     const tokenizer = await loadTokenizer(modelDir);
     const retriever = await InProcessRetriever.open(world.index);
-    const demos = await demonstrations(world.world, world.questionList, BASE_POLICY_MIX, retriever, tokenizer, createRng(1),
-      promptOptions({ template: TOY_TEMPLATE, chatTemplate: false }));
+    const demos = await demonstrations(
+      world.world,
+      world.questionList,
+      BASE_POLICY_MIX,
+      retriever,
+      tokenizer,
+      createRng(1),
+      promptOptions({ template: TOY_TEMPLATE, chatTemplate: false }),
+    );
     const data = join(world.dir, 'sft.jsonl');
     const { writeFile } = await import('node:fs/promises');
     await writeFile(data, demos.map((d) => `${JSON.stringify({ segments: d.segments })}\n`).join(''));
@@ -97,11 +114,20 @@ describe('training pipeline on the engine', () => {
       output: { dir: join(world.dir, 'sft'), saveEvery: 3 },
       engine: { threads: 1 },
     });
-    const first = await runSft({ ...config, training: { ...config.training, steps: 3 } }, { resume: false, quiet: true });
+    const first = await runSft(
+      { ...config, training: { ...config.training, steps: 3 } },
+      { resume: false, quiet: true },
+    );
     const resumed = await runSft(config, { resume: true, quiet: true });
-    const straight = await runSft({ ...config, output: { ...config.output, dir: join(world.dir, 'sft-straight') } }, { resume: false, quiet: true });
+    const straight = await runSft(
+      { ...config, output: { ...config.output, dir: join(world.dir, 'sft-straight') } },
+      { resume: false, quiet: true },
+    );
     const lines = async (dir: string) =>
-      (await readFile(join(dir, 'metrics.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number });
+      (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { step: number; loss: number });
     const resumedLosses = (await lines(config.output.dir)).map((m) => m.loss);
     const straightLosses = (await lines(join(world.dir, 'sft-straight'))).map((m) => m.loss);
     expect(first.steps).toBe(3);
@@ -109,6 +135,45 @@ describe('training pipeline on the engine', () => {
     for (let i = 0; i < 6; i++) expect(resumedLosses[i]).toBeCloseTo(straightLosses[i]!, 4);
     expect(straight.lastLoss).toBeLessThan(straightLosses[0]!);
     expect(resumed.lastLoss).toBeCloseTo(straight.lastLoss, 4);
+  });
+
+  it('PPO (critic, GAE, KL in the reward) runs end to end and resumes after a stop', async () => {
+    const world = await tinyWorld(12);
+    const modelDir = await tinyModelFolder(7);
+    const base = {
+      policy: modelDir,
+      index: world.index,
+      data: { train: world.questions, validation: world.questions, validationLimit: 2 },
+      preset: 'ppo',
+      promptsPerStep: 3,
+      microBatchSize: 3,
+      actorLr: 1e-4,
+      criticLr: 1e-3,
+      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+      rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
+      validateEvery: 10,
+      engine: { threads: 1 },
+    };
+    const straight = parseRlConfig({ ...base, steps: 2, output: { dir: join(world.dir, 'ppo-straight'), saveEvery: 1 } });
+    await runRl(straight, { resume: false, quiet: true });
+    const stopped = parseRlConfig({ ...base, steps: 1, output: { dir: join(world.dir, 'ppo-resumed'), saveEvery: 1 } });
+    await runRl(stopped, { resume: false, quiet: true });
+    const resumed = parseRlConfig({ ...base, steps: 2, output: { dir: join(world.dir, 'ppo-resumed'), saveEvery: 1 } });
+    await runRl(resumed, { resume: true, quiet: true });
+    const steps = async (dir: string) =>
+      (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((m) => m['reward/mean'] !== undefined);
+    const a = await steps(straight.output.dir);
+    const b = await steps(resumed.output.dir);
+    expect(a.map((m) => m.step)).toEqual([1, 2]);
+    expect(b.map((m) => m.step)).toEqual([1, 2]);
+    expect(a[1]['critic/vf_loss']).toBeDefined();
+    for (const key of ['reward/mean', 'actor/pg_loss', 'critic/vf_loss', 'response_length/mean']) {
+      expect(b[1][key]).toBeCloseTo(a[1][key], 4);
+    }
   });
 
   it('GRPO runs end to end on a toy world, writes metrics and a checkpoint', async () => {
@@ -131,7 +196,10 @@ describe('training pipeline on the engine', () => {
     });
     const result = await runRl(config, { resume: false, quiet: true });
     expect(result.steps).toBe(2);
-    const metrics = (await readFile(result.metricsFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const metrics = (await readFile(result.metricsFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const steps = metrics.filter((m) => m['reward/mean'] !== undefined);
     expect(steps.map((m) => m.step)).toEqual([1, 2]);
     expect(Number.isFinite(steps[1]['actor/pg_loss'])).toBe(true);

@@ -8,11 +8,14 @@ import { createRng, Xoshiro128 } from '@sr1/core';
 import {
   loadModelFolder,
   loadTokenizer,
+  OrtCritic,
   OrtDecoderRunner,
   OrtTrainablePolicy,
+  readSafetensors,
   saveModelFolder,
+  writeSafetensors,
 } from '@sr1/model';
-import { AdamW, createSchedule, isNormOrBias } from '@sr1/optim';
+import { AdamW, type AdamWState, createSchedule, isNormOrBias } from '@sr1/optim';
 import { InProcessRetriever } from '@sr1/retriever';
 import { exactMatchReward, formatReward } from '@sr1/reward';
 import { encodePrompt, runRollout } from '@sr1/rollout';
@@ -50,11 +53,6 @@ export async function runRl(
 ): Promise<RlRunResult> {
   await mkdir(config.output.dir, { recursive: true });
   await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
-  if (config.algorithm === 'ppo') {
-    throw new Error(
-      'sr1-train rl: PPO needs a critic with a value head, which the engine does not provide yet; use algorithm "grpo"',
-    );
-  }
   const base = await loadModelFolder(config.policy);
   const tokenizer = await loadTokenizer(config.policy);
   const engineOptions = {
@@ -74,6 +72,33 @@ export async function runRl(
 
   const optimizer = new AdamW({ lr: config.actorLr, weightDecay: 0.01, noDecay: isNormOrBias }); // veRL's actor weight decay 0.01
   if (checkpoint?.optimizer != null) optimizer.loadState(checkpoint.optimizer);
+  // PPO's critic: the policy's trunk with a fresh value head (as veRL), its own AdamW and warm-up.
+  const critic =
+    config.algorithm === 'ppo'
+      ? await OrtCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), engineOptions)
+      : undefined;
+  const criticOptimizer = new AdamW({ lr: config.criticLr, weightDecay: 0.01, noDecay: isNormOrBias });
+  const criticSchedule = createSchedule('linear-warmup', {
+    lr: config.criticLr,
+    totalSteps: config.steps,
+    warmupRatio: 0.015,
+  }); // the paper's critic warm-up
+  if (critic !== undefined && checkpoint !== null) {
+    const { tensors } = await readSafetensors(join(checkpoint.dir, 'critic.safetensors'));
+    for (const [name, tensor] of tensors) critic.parameters.get(name)?.set(tensor.data);
+    const saved = await readSafetensors(join(checkpoint.dir, 'critic-optimizer.safetensors'));
+    const moments = saved.tensors;
+    const state: AdamWState = {
+      step: Number(saved.header.metadata.step),
+      firstMoment: new Map(),
+      secondMoment: new Map(),
+    };
+    for (const [key, tensor] of moments) {
+      if (key.startsWith('exp_avg_sq.')) state.secondMoment.set(key.slice(11), tensor.data);
+      else if (key.startsWith('exp_avg.')) state.firstMoment.set(key.slice(8), tensor.data);
+    }
+    criticOptimizer.loadState(state);
+  }
   const schedule = createSchedule('linear-warmup', {
     lr: config.actorLr,
     totalSteps: config.steps,
@@ -167,18 +192,25 @@ export async function runRl(
     const updateStarted = performance.now();
     const update = await rlUpdate(
       samples,
-      { actor, actorOptimizer: optimizer, actorLr: lr, ...(reference !== undefined ? { reference } : {}) },
       {
-        advantage: 'grpo',
+        actor,
+        actorOptimizer: optimizer,
+        actorLr: lr,
+        ...(reference !== undefined ? { reference } : {}),
+        ...(critic !== undefined ? { critic, criticOptimizer, criticLr: criticSchedule(step) } : {}),
+      },
+      {
+        advantage: config.algorithm === 'ppo' ? 'gae' : 'grpo',
         maskRetrievedTokens: config.maskRetrievedTokens,
         ppoEpochs: config.ppoEpochs,
         miniBatchSize: config.miniBatchSize,
         microBatchSize: config.microBatchSize,
         clipRatio: config.clipRatio,
         entropyCoef: config.entropyCoef,
-        klMode: config.klCoef > 0 ? 'loss' : 'none',
+        // The paper: PPO puts a k1 penalty in the reward; GRPO a k3 (low_var_kl) loss term.
+        klMode: config.klCoef <= 0 ? 'none' : config.algorithm === 'ppo' ? 'reward' : 'loss',
         klCoef: config.klCoef,
-        klEstimator: 'k3',
+        klEstimator: config.algorithm === 'ppo' ? 'k1' : 'k3',
         gamma: 1,
         lambda: 1,
         valueClip: 0.5,
@@ -216,12 +248,25 @@ export async function runRl(
         step: step + 1,
         trainerState: state,
         optimizer: optimizer.state(),
-        writeModel: (dir) =>
-          saveModelFolder(dir, { config: base.config, weights }, { tokenizerDir: config.policy }),
+        writeModel: async (dir) => {
+          await saveModelFolder(dir, { config: base.config, weights }, { tokenizerDir: config.policy });
+          if (critic !== undefined) {
+            await writeSafetensors(join(dir, 'critic.safetensors'), critic.weights);
+            const moments = new Map<string, { shape: number[]; data: Float32Array }>();
+            const state = criticOptimizer.state();
+            for (const [key, m] of state.firstMoment)
+              moments.set(`exp_avg.${key}`, { shape: [m.length], data: m });
+            for (const [key, v] of state.secondMoment)
+              moments.set(`exp_avg_sq.${key}`, { shape: [v.length], data: v });
+            await writeSafetensors(join(dir, 'critic-optimizer.safetensors'), moments, {
+              metadata: { step: String(state.step) },
+            });
+          }
+        },
       });
     }
   }
   progress?.stop();
-  await Promise.all([actor.dispose(), reference?.dispose(), runner.dispose()]);
+  await Promise.all([actor.dispose(), reference?.dispose(), critic?.dispose(), runner.dispose()]);
   return { steps: config.steps, validations, metricsFile: metrics.file };
 }

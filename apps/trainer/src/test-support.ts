@@ -9,7 +9,9 @@ import { createRng } from '@sr1/core';
 import { type DecoderConfig, initWeights, saveModelFolder } from '@sr1/model';
 import { materializeWorld } from './toy-setup.js';
 
-export const TOKENIZER_DIR = fileURLToPath(new URL('../../../packages/model/assets/tokenizer-small', import.meta.url));
+export const TOKENIZER_DIR = fileURLToPath(
+  new URL('../../../packages/model/assets/tokenizer-small', import.meta.url),
+);
 
 export const TINY_CONFIG: DecoderConfig = {
   modelType: 'qwen2',
@@ -33,7 +35,11 @@ export const TINY_CONFIG: DecoderConfig = {
 
 export async function tinyModelFolder(seed = 1): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sr1-tiny-model-'));
-  await saveModelFolder(dir, { config: TINY_CONFIG, weights: initWeights(TINY_CONFIG, createRng(seed)) }, { tokenizerDir: TOKENIZER_DIR });
+  await saveModelFolder(
+    dir,
+    { config: TINY_CONFIG, weights: initWeights(TINY_CONFIG, createRng(seed)) },
+    { tokenizerDir: TOKENIZER_DIR },
+  );
   return dir;
 }
 

@@ -112,3 +112,4 @@ export { buildDecoderGraph, DECODER_NAMES, OrtDecoderRunner } from './graphs/ind
 // Serving: an OpenAI-compatible /v1/completions endpoint over the engine
 export type { ServeOptions } from './serve.js';
 export { serveModel } from './serve.js';
+export { OrtCritic } from './training/ort-critic.js';

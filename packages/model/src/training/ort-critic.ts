@@ -1,0 +1,127 @@
+// The PPO critic on onnxruntime-node: the decoder trunk with HF's scalar value head
+// (`score.weight` (1, hidden), `score.bias` (1)) in place of lm_head. `values[b, t]` is the value of
+// the state after tokens[b, ≤t]; `backward` takes dLoss/dValue per token.
+
+import type { Rng } from '@sr1/core';
+import type { GraphSession, HostValue } from '@sr1/graph';
+import { createSession } from '@sr1/graph';
+import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { buildDecoderGraph, DECODER_NAMES } from '../graphs/decoder-graph.js';
+import type { OrtPolicyOptions, PolicyTokenBatch } from './ort-policy.js';
+
+const N = DECODER_NAMES;
+
+export class OrtCritic {
+  readonly parameters: Map<string, Float32Array>;
+  private readonly sessions = new Map<string, Promise<GraphSession>>();
+
+  private constructor(
+    readonly config: DecoderConfig,
+    readonly weights: WeightMap,
+    private readonly options: OrtPolicyOptions,
+  ) {
+    this.parameters = new Map([...weights].map(([name, tensor]) => [name, tensor.data]));
+  }
+
+  /**
+   * A critic initialised from a policy's weights (copied; lm_head dropped) with a fresh value head:
+   * `score.weight` ~ N(0, std²), `score.bias` = 0 — as veRL builds its critic from the actor's checkpoint.
+   */
+  static async fromPolicy(
+    config: DecoderConfig,
+    policyWeights: WeightMap,
+    rng: Rng,
+    options: OrtPolicyOptions = {},
+    std = 0.02,
+  ): Promise<OrtCritic> {
+    const weights: WeightMap = new Map();
+    for (const [name, tensor] of policyWeights) {
+      if (name !== 'lm_head.weight')
+        weights.set(name, { shape: [...tensor.shape], data: tensor.data.slice() });
+    }
+    const score = new Float32Array(config.hiddenSize);
+    for (let i = 0; i < score.length; i++) score[i] = rng.normal() * std;
+    weights.set('score.weight', { shape: [1, config.hiddenSize], data: score });
+    weights.set('score.bias', { shape: [1], data: new Float32Array(1) });
+    const critic = new OrtCritic(config, weights, options);
+    await critic.session('forward');
+    return critic;
+  }
+
+  private session(kind: 'forward' | 'grad'): Promise<GraphSession> {
+    let session = this.sessions.get(kind);
+    if (session === undefined) {
+      const built = buildDecoderGraph(this.config, {
+        mode: 'train',
+        head: 'value',
+        objective: kind === 'forward' ? 'none' : 'upstream',
+      });
+      session = createSession(built.graph, {
+        ...(this.options.device !== undefined ? { device: this.options.device } : {}),
+        ...(this.options.threads !== undefined && this.options.threads > 0
+          ? { threads: this.options.threads }
+          : {}),
+      });
+      this.sessions.set(kind, session);
+    }
+    return session;
+  }
+
+  private feeds(batch: PolicyTokenBatch): Record<string, HostValue> {
+    const { batchSize: B, length: T } = batch;
+    const ids = new BigInt64Array(B * T);
+    const mask = new BigInt64Array(B * T);
+    const positions = new BigInt64Array(B * T);
+    for (let i = 0; i < B * T; i++) {
+      ids[i] = BigInt(batch.tokens[i]!);
+      mask[i] = BigInt(batch.attentionMask[i]!);
+      positions[i] = BigInt(i % T);
+    }
+    const feeds: Record<string, HostValue> = {
+      [N.inputIds]: { dtype: 'int64', shape: [B, T], data: ids },
+      [N.attentionMask]: { dtype: 'int64', shape: [B, T], data: mask },
+      [N.positionIds]: { dtype: 'int64', shape: [B, T], data: positions },
+    };
+    for (const [name, tensor] of this.weights)
+      feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
+    return feeds;
+  }
+
+  /** Values (batch, T); log-probs and entropies are zero (a critic has no language head). */
+  async forward(
+    batch: PolicyTokenBatch,
+  ): Promise<{ logprobs: Float32Array; entropies: Float32Array; values: Float32Array }> {
+    const n = batch.batchSize * batch.length;
+    const out = await (await this.session('forward')).run(this.feeds(batch), [N.values]);
+    return {
+      logprobs: new Float32Array(n),
+      entropies: new Float32Array(n),
+      values: out[N.values]!.data as Float32Array,
+    };
+  }
+
+  /** ∂/∂W of Σ upstream.values·values for every critic weight. */
+  async backward(
+    batch: PolicyTokenBatch,
+    upstream: { values?: Float32Array },
+  ): Promise<Map<string, Float32Array>> {
+    const { batchSize: B, length: T } = batch;
+    const feeds = this.feeds(batch);
+    feeds[N.gradValues] = {
+      dtype: 'float32',
+      shape: [B, T],
+      data: upstream.values ?? new Float32Array(B * T),
+    };
+    const names = [...this.parameters.keys()];
+    const out = await (await this.session('grad')).run(
+      feeds,
+      names.map((name) => N.gradient(name)),
+    );
+    return new Map(names.map((name) => [name, out[N.gradient(name)]!.data as Float32Array]));
+  }
+
+  async dispose(): Promise<void> {
+    for (const session of this.sessions.values()) await (await session).release();
+    this.sessions.clear();
+  }
+}
