@@ -31,9 +31,23 @@ export class DatasetFormatError extends InvalidInputError {
 
 const DATASET_EXTENSIONS = ['.jsonl', '.parquet'];
 
+/** Whether the first record of a JSONL file looks like a question (a folder also holds corpus and label files). */
+function looksLikeQuestions(file: string): boolean {
+  const head = readFileSync(file, 'utf8').slice(0, 65536);
+  const first = head.split('\n').find((line) => line.trim() !== '');
+  if (first === undefined) return true; // let the reader report the empty file
+  try {
+    const record = JSON.parse(first) as Record<string, unknown>;
+    return record !== null && typeof record === 'object' && 'question' in record;
+  } catch {
+    return true; // let the reader report the bad line
+  }
+}
+
 /**
- * The dataset files named by `paths`: a file is taken as is, a folder contributes its `*.jsonl` and
- * `*.parquet` files (sorted by name, not recursive).
+ * The dataset files named by `paths`: a file is taken as is; a folder contributes its `*.parquet`
+ * files and those `*.jsonl` files whose first record has a `question` (so `corpus.jsonl` and
+ * `supporting.jsonl` beside the questions are passed over), sorted by name, not recursive.
  */
 export function resolveDatasetFiles(paths: readonly string[]): string[] {
   const files: string[] = [];
@@ -48,12 +62,13 @@ export function resolveDatasetFiles(paths: readonly string[]): string[] {
       const found = readdirSync(path)
         .filter((name) => DATASET_EXTENSIONS.includes(extname(name)))
         .sort()
-        .map((name) => join(path, name));
+        .map((name) => join(path, name))
+        .filter((file) => extname(file) === '.parquet' || looksLikeQuestions(file));
       if (found.length === 0) {
         throw new InvalidInputError({
           file: path,
           flag: '--data',
-          reason: 'the folder holds no .jsonl or .parquet files',
+          reason: 'the folder holds no question .jsonl or .parquet files',
         });
       }
       files.push(...found);

@@ -26,7 +26,8 @@ function policy() {
           : `<think>found</think><answer> ${title} </answer>`;
       }
       if (prompt.includes('Documents:')) return `<answer> ${title ?? 'none'} </answer>`;
-      if (prompt.includes('Think step by step')) return '<think>a game studio</think><answer> Rockstar North </answer>';
+      if (prompt.includes('Think step by step'))
+        return '<think>a game studio</think><answer> Rockstar North </answer>';
       return '<answer> Rockstar North </answer>';
     },
   });
