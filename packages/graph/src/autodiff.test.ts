@@ -4,6 +4,7 @@ import { gradients } from './autodiff.js';
 import { GradientError, GraphBuildError } from './errors.js';
 import { checkGradients } from './gradient-check.js';
 import { Graph } from './graph.js';
+import { pruneGraph } from './onnx-model.js';
 import type { HostValue } from './session.js';
 import { createSession } from './session.js';
 
@@ -81,6 +82,17 @@ describe('gradients', () => {
     });
     expect(Array.from(out[dx!.name]!.data as Float64Array)).toEqual([2, 4, 6, 0, 0, 24]);
     await session.release();
+  });
+
+  it('scatters a tied embedding lookup into the dense gradient instead of adding zeros', () => {
+    const g = new Graph('tied');
+    const table = g.input('table', 'float32', [50, 8]);
+    const ids = g.input('ids', 'int64', ['batch', 'seq']);
+    const logits = g.matmul(g.gather(table, ids, 0), g.transpose(table, [1, 0])); // (batch, seq, 50)
+    const [grad] = gradients(g, { loss: g.reduceSum(logits, [0, 1, 2], false) }, [table]);
+    expect(grad!.producer!.opType).toBe('ScatterND');
+    const used = pruneGraph(g, [grad!]).nodes.map((n) => n.opType);
+    expect(used).not.toContain('ConstantOfShape');
   });
 
   it('returns zeros for parameters the loss does not depend on', async () => {

@@ -86,7 +86,7 @@ export function gradients(
       );
     }
     const previous = grads.get(t);
-    grads.set(t, previous === undefined ? g : graph.add(previous, g));
+    grads.set(t, previous === undefined ? g : accumulateGradients(graph, previous, g));
   };
 
   for (let n = forwardNodes.length - 1; n >= 0; n--) {
@@ -127,6 +127,38 @@ export function gradients(
   }
 
   return wrt.map((w) => grads.get(w) ?? graph.zerosLike(w));
+}
+
+/** ScatterND(zeros, indices, updates, 'add'): a sparse gradient (embedding rows). */
+function sparseParts(t: Tensor): { indices: Tensor; updates: Tensor } | undefined {
+  const node = t.producer;
+  if (node === undefined || node.opType !== 'ScatterND' || node.custom) return undefined;
+  const reduction = node.attributes.reduction;
+  if (reduction?.type !== 'string' || reduction.value !== 'add') return undefined;
+  const [data, indices, updates] = node.inputs;
+  if (data?.producer?.opType !== 'ConstantOfShape' || indices == null || updates == null) return undefined;
+  const fill = data.producer.attributes.value;
+  if (
+    fill?.type !== 'tensor' ||
+    Array.from(fill.value.data as ArrayLike<number>).some((v) => Number(v) !== 0)
+  )
+    return undefined;
+  return { indices, updates };
+}
+
+/**
+ * a + b, except that a sparse (scattered-into-zeros) gradient is scattered into the other one
+ * instead: a tied embedding's lm_head gradient then absorbs the lookup's rows without a zero
+ * (vocab, hidden) tensor and a full-size Add.
+ */
+function accumulateGradients(graph: Graph, a: Tensor, b: Tensor): Tensor {
+  const sparseB = sparseParts(b);
+  if (sparseB !== undefined && sparseParts(a) === undefined)
+    return graph.scatterND(a, sparseB.indices, sparseB.updates, 'add');
+  const sparseA = sparseParts(a);
+  if (sparseA !== undefined && sparseB === undefined)
+    return graph.scatterND(b, sparseA.indices, sparseA.updates, 'add');
+  return graph.add(a, b);
 }
 
 function onesOf(dtype: Tensor['dtype']): Float32Array | Float64Array {

@@ -227,6 +227,12 @@ const cases: Case[] = [
     embeddingGradient: 'onehot',
   },
   {
+    name: 'Gather and MatMul on one table (tied embedding, sparse accumulation)',
+    covers: ['Gather', 'MatMul'],
+    inputs: { table: { shape: [6, 3] }, ids: { shape: [2, 4], init: 'ids', range: 6 } },
+    build: (g, x) => g.matmul(g.gather(x.table!, x.ids!, 0), g.transpose(x.table!, [1, 0])),
+  },
+  {
     name: 'GatherElements (token log-probs)',
     covers: ['GatherElements', 'LogSoftmax'],
     inputs: { logits: { shape: [2, 3, 5] }, targets: { shape: [2, 3, 1], init: 'ids', range: 5 } },
