@@ -2,12 +2,13 @@
 // runner: the ONNX models stay small because weights are inputs, and prefill/decode run.
 // Run: npx vitest run --config vitest.slow.config.ts src/graphs/decoder-scale.slow.test.ts
 
-import { serializeGraph } from '@sr1/graph';
+import type { HostValue } from '@sr1/graph';
+import { createSession, serializeGraph } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { tinyQwen2 } from '../test-configs.js';
 import { expectedWeights } from '../weights.js';
-import { buildDecoderGraph } from './decoder-graph.js';
+import { buildDecoderGraph, DECODER_NAMES as N } from './decoder-graph.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 
 const qwen05b: DecoderConfig = {
@@ -87,5 +88,50 @@ describe('Qwen2.5-0.5B-shaped decoder', () => {
     expect(out.logits.length).toBe(qwen05b.vocabSize);
     expect(out.logits.every(Number.isFinite)).toBe(true);
     await runner.dispose();
+  });
+
+  it('runs one train step (per-token upstream gradients) and returns a gradient for every weight', async () => {
+    const weights = hashedWeights(qwen05b);
+    const built = buildDecoderGraph(qwen05b, { mode: 'train', objective: 'upstream' });
+    const session = await createSession(built.graph, { threads: 2 });
+    const tokens = 32;
+    const feeds: Record<string, HostValue> = {
+      [N.inputIds]: {
+        dtype: 'int64',
+        shape: [1, tokens],
+        data: BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 7919) % qwen05b.vocabSize)),
+      },
+      [N.attentionMask]: { dtype: 'int64', shape: [1, tokens], data: new BigInt64Array(tokens).fill(1n) },
+      [N.positionIds]: {
+        dtype: 'int64',
+        shape: [1, tokens],
+        data: BigInt64Array.from({ length: tokens }, (_, i) => BigInt(i)),
+      },
+      [N.targetIds]: {
+        dtype: 'int64',
+        shape: [1, tokens],
+        data: BigInt64Array.from({ length: tokens }, (_, i) => BigInt((i * 104729) % qwen05b.vocabSize)),
+      },
+      [N.gradLogprobs]: {
+        dtype: 'float32',
+        shape: [1, tokens],
+        data: new Float32Array(tokens).fill(-1 / tokens),
+      },
+    };
+    for (const [name, tensor] of weights)
+      feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
+    const start = performance.now();
+    const out = await session.run(feeds);
+    console.log(
+      `train step, ${tokens} tokens: ${(performance.now() - start).toFixed(0)} ms, RSS ${(process.memoryUsage().rss / 1e9).toFixed(1)} GB`,
+    );
+    for (const [name, tensor] of weights) {
+      const grad = out[N.gradient(name)]!.data as Float32Array;
+      expect(grad.length).toBe(tensor.data.length);
+    }
+    const embedGrad = out[N.gradient('model.embed_tokens.weight')]!.data as Float32Array;
+    expect(embedGrad.some((v) => v !== 0)).toBe(true);
+    expect(embedGrad.every(Number.isFinite)).toBe(true);
+    await session.release();
   });
 });
