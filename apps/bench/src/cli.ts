@@ -2,16 +2,21 @@
 // sr1-bench: correctness checks against peers and performance benchmarks.
 //   check-train-step            one SGD and one AdamW step vs PyTorch (needs python3-torch)
 //   perf-train --config FILE    training tokens/s vs PyTorch, same model, batch and threads
+//   eval                        the seven-dataset evaluation (direct, CoT, RAG, agent; see eval-command.ts)
+//   retrieval-quality           recall@k and answer-in-passages of BM25, hashing-dense and hybrid
 
 import { parseArgs } from 'node:util';
 import { InvalidInputError, Sr1Error } from '@sr1/core';
 import { readFile } from 'node:fs/promises';
 import { parseDecoderConfig } from '@sr1/model';
+import { runEvalCommand, runRetrievalQualityCommand } from './eval-command.js';
 import { checkTrainStep } from './train-step-check.js';
 import { measureTrainThroughput } from './train-perf.js';
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'eval') return runEvalCommand(rest);
+  if (command === 'retrieval-quality') return runRetrievalQualityCommand(rest);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -63,7 +68,7 @@ async function main(argv: string[]): Promise<void> {
     }
     default:
       throw new InvalidInputError({
-        reason: `unknown command '${command ?? ''}'. Supported: [check-train-step, perf-train]`,
+        reason: `unknown command '${command ?? ''}'. Supported: [check-train-step, perf-train, eval, retrieval-quality]`,
       });
   }
 }
