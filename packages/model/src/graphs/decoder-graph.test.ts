@@ -323,3 +323,17 @@ describe('decode graph with an empty past', () => {
     await prefill.release();
   });
 });
+
+describe('decoder graph config checks', () => {
+  it('rejects heads that kv heads do not divide, odd head dims and a value head outside train', () => {
+    expect(() => buildDecoderGraph({ ...tinyQwen2(), numKeyValueHeads: 3 }, { mode: 'prefill' })).toThrow(
+      /numKeyValueHeads/,
+    );
+    expect(() => buildDecoderGraph({ ...tinyQwen2(), headDim: 5 }, { mode: 'prefill' })).toThrow(
+      /even headDim/,
+    );
+    expect(() => buildDecoderGraph(tinyQwen2(), { mode: 'decode', head: 'value' })).toThrow(
+      /train mode only/,
+    );
+  });
+});

@@ -2,6 +2,7 @@
 // generation, and a train graph that yields per-token log-probs (and entropy) of given targets
 // plus, optionally, the gradients of every weight emitted by the autodiff into the same graph.
 
+import { InvalidInputError } from '@sr1/core';
 import type { DType, Tensor } from '@sr1/graph';
 import { Graph, gradients } from '@sr1/graph';
 import type { DecoderConfig } from '../engine-types.js';
@@ -100,6 +101,23 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   const g = new Graph(`decoder-${mode}`);
   const N = DECODER_NAMES;
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
+  if (!Number.isInteger(heads / kvHeads)) {
+    throw new InvalidInputError({
+      field: 'numKeyValueHeads',
+      reason: `${kvHeads} does not divide numAttentionHeads ${heads}`,
+    });
+  }
+  if (headDim % 2 !== 0)
+    throw new InvalidInputError({
+      field: 'headDim',
+      reason: `rotary embeddings need an even headDim, got ${headDim}`,
+    });
+  if (options.head === 'value' && mode !== 'train') {
+    throw new InvalidInputError({
+      field: 'head',
+      reason: `the value head exists in train mode only, not '${mode}'`,
+    });
+  }
   const group = heads / kvHeads;
   const hasPast = mode === 'decode';
   const total = hasPast ? 'past+seq' : 'seq';
