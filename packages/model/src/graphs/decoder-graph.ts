@@ -45,13 +45,16 @@ export interface DecoderGraphOptions {
   /** Value head with a bias (HF's token-classification `score` has one). Default true. */
   valueHeadBias?: boolean;
   /**
-   * prefill/decode KV layout. 'batch-major' (default): past_key.i (batch, kvHeads, past, headDim)
-   * in, present_key.i (batch, kvHeads, past+seq, headDim) out. 'time-major': past_key.i
-   * (past, batch, kvHeads, headDim) in, only the new entries new_key.i (seq, batch, kvHeads,
-   * headDim) out, so a runner appends to one growing buffer instead of copying the whole cache
-   * out of ORT every step.
+   * prefill/decode KV layout.
+   * - 'batch-major' (default): past_key.i (batch, kvHeads, past, headDim) in, present_key.i
+   *   (batch, kvHeads, past+seq, headDim) out.
+   * - 'time-major': past_key.i (past, batch, kvHeads, headDim) in, only the new entries
+   *   new_key.i (seq, batch, kvHeads, headDim) out, so a runner appends to one growing buffer.
+   * - 'static': past_key.i (batch, kvHeads, capacity, headDim) in — a preallocated cache whose
+   *   unused slots attention_mask marks 0 — and new_key.i (batch, kvHeads, seq, headDim) out: the
+   *   graph never copies the cache; the runner writes the new entries into their slots.
    */
-  cacheLayout?: 'batch-major' | 'time-major';
+  cacheLayout?: 'batch-major' | 'time-major' | 'static';
   /** Embedding gradient strategy (see @sr1/graph). */
   embeddingGradient?: 'scatter' | 'onehot';
 }
@@ -205,7 +208,9 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
 
   const presents: Tensor[] = [];
   const newEntries: Tensor[] = [];
-  const timeMajor = options.cacheLayout === 'time-major' && mode !== 'train';
+  const layout = mode === 'train' ? 'batch-major' : (options.cacheLayout ?? 'batch-major');
+  const timeMajor = layout === 'time-major';
+  const appendOnly = layout !== 'batch-major'; // outputs only the new entries
   let h = g.gather(w('model.embed_tokens.weight'), inputIds, 0); // (batch, seq, hidden)
   for (let layer = 0; layer < config.numHiddenLayers; layer++) {
     const p = `model.layers.${layer}`;
@@ -233,7 +238,9 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
       const pastKey = pastInput(N.pastKey(layer));
       const pastValue = pastInput(N.pastValue(layer));
       const rotatedKey = rotate(k); // (batch, kvHeads, seq, headDim)
-      if (timeMajor) newEntries.push(g.transpose(rotatedKey, [2, 0, 1, 3]), g.transpose(v, [2, 0, 1, 3])); // (seq, batch, kvHeads, headDim)
+      if (timeMajor)
+        newEntries.push(g.transpose(rotatedKey, [2, 0, 1, 3]), g.transpose(v, [2, 0, 1, 3])); // (seq, batch, kvHeads, headDim)
+      else if (appendOnly) newEntries.push(rotatedKey, v); // (batch, kvHeads, seq, headDim)
       let context: Tensor; // (batch, heads, seq, headDim)
       if (fused) {
         // Opset-23 Attention: GQA by q/kv head counts, our causal+padding mask, cache concat inside.
@@ -262,9 +269,9 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
         // transpose of K with the time-major cache's into one slow element-wise transpose of the
         // whole cache every step (28 ms of a 52 ms layer at past 1024, batch 8).
         const scoresOf = (keys: Tensor) => g.matmul(g.unsqueeze(keys, [2]), q5T); // (batch, kvHeads, group, ·, seq)
-        if (timeMajor && pastKey !== null && pastValue !== null) {
-          // Time-major decode: attend to the past and the new entries separately, so the cache is
-          // never concatenated (the runner appends the new entries itself).
+        if (appendOnly && pastKey !== null && pastValue !== null) {
+          // Append-only layouts: attend to the past and the new entries separately, so the cache
+          // is never concatenated (the runner stores the new entries itself).
           const scoresT = g.concat([scoresOf(pastKey), scoresOf(rotatedKey)], 3); // (batch, kvHeads, group, total, seq)
           const probs = g.softmax(g.where(visible5, g.transpose(scoresT, [0, 1, 2, 4, 3]), masked), -1);
           const pastLength = g.sub(g.shapeOf(attentionMask, 1, 2), g.shapeOf(inputIds, 1, 2)); // [past]
@@ -316,7 +323,7 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
       final = g.squeeze(g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [1]), [1]); // (batch, hidden)
     outputs.push(g.output(g.matmul(final, g.transpose(head, [1, 0])), N.logits));
     for (let layer = 0; layer < config.numHiddenLayers; layer++) {
-      if (timeMajor) {
+      if (appendOnly) {
         outputs.push(g.output(newEntries[2 * layer]!, N.newKey(layer)));
         outputs.push(g.output(newEntries[2 * layer + 1]!, N.newValue(layer)));
       } else {

@@ -31,24 +31,24 @@ export interface OrtDecoderRunnerOptions {
 }
 
 /**
- * The runner's cache: per layer one growing time-major buffer (capacity, batch, kvHeads, headDim)
- * for keys and one for values. Each step appends only the new entries; the graph reads a prefix
- * view, so the whole cache is never copied out of ORT. Caches that extend one another share a
- * store; extending an older cache again copies it first (copy-on-write), so branching is safe.
+ * The runner's cache: per layer one preallocated buffer (batch, kvHeads, capacity, headDim) for
+ * keys and one for values (the graphs' 'static' layout). The graph reads the whole buffer, with
+ * the unused slots masked out, and returns only the new entries, which the runner writes into
+ * their slots: nothing proportional to the cache is copied per step. Caches that extend one
+ * another share a store; extending an older cache again copies it first (copy-on-write), so
+ * branching is safe.
  */
 interface CacheStore {
   keys: Float32Array[];
   values: Float32Array[];
-  /** Time steps the buffers hold. */
+  /** Slots per (row, kv head). */
   capacity: number;
-  /** Time steps written by the newest cache on this store. */
+  /** Slots written by the newest cache on this store. */
   written: number;
 }
 
 interface CacheHandles {
   store: CacheStore;
-  /** Floats per time step: batch · kvHeads · headDim. */
-  stepSize: number;
 }
 
 function handlesOf(cache: KvCache): CacheHandles {
@@ -59,31 +59,73 @@ function handlesOf(cache: KvCache): CacheHandles {
   return handles;
 }
 
-function newStore(layers: number, capacity: number, stepSize: number): CacheStore {
-  const make = () => Array.from({ length: layers }, () => new Float32Array(capacity * stepSize));
-  return { keys: make(), values: make(), capacity, written: 0 };
-}
-
 /**
  * Capacity for a cache of `length` steps: 25 % (at least 64 steps) of headroom. Geometric growth
  * keeps appends amortised O(new entries) while a large batch's cache overshoots by a quarter, not
- * by double.
+ * by double; attention reads the headroom too (masked), so it should stay modest.
  */
 function roomFor(length: number): number {
   return length + Math.max(64, Math.ceil(length / 4));
 }
 
-/** A store holding the first `length` steps of `store` with room for `capacity` steps. */
-function copyStore(store: CacheStore, length: number, capacity: number, stepSize: number): CacheStore {
-  const copy = newStore(store.keys.length, capacity, stepSize);
+/** Geometry of a cache buffer: `blocks` = batch · kvHeads blocks of capacity × headDim floats. */
+interface Geometry {
+  blocks: number;
+  headDim: number;
+}
+
+function newStore(layers: number, capacity: number, geometry: Geometry): CacheStore {
+  const size = geometry.blocks * capacity * geometry.headDim;
+  const make = () => Array.from({ length: layers }, () => new Float32Array(size));
+  return { keys: make(), values: make(), capacity, written: 0 };
+}
+
+/**
+ * Copies the first `length` slots of each block, `rows` selecting (and ordering) batch rows, into
+ * a new store of `capacity` slots.
+ */
+function copyStore(
+  store: CacheStore,
+  length: number,
+  capacity: number,
+  kvHeads: number,
+  headDim: number,
+  rows: readonly number[],
+): CacheStore {
+  const copy = newStore(store.keys.length, capacity, { blocks: rows.length * kvHeads, headDim });
+  const span = length * headDim;
+  const copyBuffer = (source: Float32Array, target: Float32Array) => {
+    rows.forEach((row, i) => {
+      for (let head = 0; head < kvHeads; head++) {
+        const from = (row * kvHeads + head) * store.capacity * headDim;
+        target.set(source.subarray(from, from + span), (i * kvHeads + head) * capacity * headDim);
+      }
+    });
+  };
   store.keys.forEach((buffer, layer) => {
-    copy.keys[layer]!.set(buffer.subarray(0, length * stepSize));
+    copyBuffer(buffer, copy.keys[layer]!);
   });
   store.values.forEach((buffer, layer) => {
-    copy.values[layer]!.set(buffer.subarray(0, length * stepSize));
+    copyBuffer(buffer, copy.values[layer]!);
   });
   copy.written = length;
   return copy;
+}
+
+/** Writes new entries (batch, kvHeads, newLength, headDim) into slots [at, at + newLength). */
+function writeEntries(
+  target: Float32Array,
+  entries: Float32Array,
+  capacity: number,
+  at: number,
+  blocks: number,
+  newLength: number,
+  headDim: number,
+): void {
+  const span = newLength * headDim;
+  for (let block = 0; block < blocks; block++) {
+    target.set(entries.subarray(block * span, (block + 1) * span), (block * capacity + at) * headDim);
+  }
 }
 
 /** Runs the compiled decoder graphs on onnxruntime-node. */
@@ -134,7 +176,7 @@ export class OrtDecoderRunner implements DecoderRunner {
     if (session === undefined) {
       const { graph } = buildDecoderGraph(this.config, {
         ...options,
-        cacheLayout: 'time-major',
+        cacheLayout: 'static',
         fused: this.options.fused ?? false,
       });
       session = createSession(graph, {
@@ -190,36 +232,44 @@ export class OrtDecoderRunner implements DecoderRunner {
       [N.attentionMask]: { dtype: 'int64', shape: [batch, past + newLength], data: inputs.attentionMask },
     };
     const { numHiddenLayers: layers, numKeyValueHeads: kvHeads, headDim } = this.config;
-    const stepSize = batch * kvHeads * headDim;
+    const blocks = batch * kvHeads;
     const useDecode = cache !== undefined && cache.length > 0;
-    let store: CacheStore;
+    const length = past + newLength;
+    const allRows = Array.from({ length: batch }, (_, row) => row);
+    let store: CacheStore | undefined;
     if (useDecode) {
-      const handles = handlesOf(cache);
-      store = handles.store;
-      for (let layer = 0; layer < layers; layer++) {
-        const shape = [past, batch, kvHeads, headDim];
-        const size = past * stepSize;
-        feeds[N.pastKey(layer)] = { dtype: 'float32', shape, data: store.keys[layer]!.subarray(0, size) };
-        feeds[N.pastValue(layer)] = { dtype: 'float32', shape, data: store.values[layer]!.subarray(0, size) };
+      store = handlesOf(cache).store;
+      // Branching (someone already extended this store past `past`) or no room left: copy.
+      if (store.written !== past || store.capacity < length) {
+        store = copyStore(store, past, roomFor(length), kvHeads, headDim, allRows);
       }
+      const capacity = store.capacity;
+      for (let layer = 0; layer < layers; layer++) {
+        const shape = [batch, kvHeads, capacity, headDim];
+        feeds[N.pastKey(layer)] = { dtype: 'float32', shape, data: store.keys[layer]! };
+        feeds[N.pastValue(layer)] = { dtype: 'float32', shape, data: store.values[layer]! };
+      }
+      // The mask over [capacity slots, new tokens]: the caller's past mask, 0 for empty slots.
+      const mask = new BigInt64Array(batch * (capacity + newLength));
+      for (let row = 0; row < batch; row++) {
+        const source = row * length;
+        const target = row * (capacity + newLength);
+        mask.set(inputs.attentionMask.subarray(source, source + past), target);
+        mask.set(inputs.attentionMask.subarray(source + past, source + length), target + capacity);
+      }
+      feeds[N.attentionMask] = { dtype: 'int64', shape: [batch, capacity + newLength], data: mask };
     }
     const session = await this.session({ mode: useDecode ? 'decode' : 'prefill', lastOnly });
     const out = await session.run(feeds);
-    const length = past + newLength;
-    const room = roomFor(length);
-    if (!useDecode) store = newStore(layers, room, stepSize);
-    else {
-      store = handlesOf(cache).store;
-      if (store.written !== past)
-        store = copyStore(store, past, room, stepSize); // branching: copy-on-write
-      else if (store.capacity < length) store = copyStore(store, past, room, stepSize);
-    }
+    if (store === undefined) store = newStore(layers, roomFor(length), { blocks, headDim });
     for (let layer = 0; layer < layers; layer++) {
-      store.keys[layer]!.set(out[N.newKey(layer)]!.data as Float32Array, past * stepSize);
-      store.values[layer]!.set(out[N.newValue(layer)]!.data as Float32Array, past * stepSize);
+      const newKeys = out[N.newKey(layer)]!.data as Float32Array;
+      const newValues = out[N.newValue(layer)]!.data as Float32Array;
+      writeEntries(store.keys[layer]!, newKeys, store.capacity, past, blocks, newLength, headDim);
+      writeEntries(store.values[layer]!, newValues, store.capacity, past, blocks, newLength, headDim);
     }
     store.written = length;
-    const handles: CacheHandles = { store, stepSize };
+    const handles: CacheHandles = { store };
     return {
       logits: out[N.logits]!.data as Float32Array,
       cache: { length, batchSize: batch, handles },
@@ -239,7 +289,7 @@ export class OrtDecoderRunner implements DecoderRunner {
   }
 
   selectRows(cache: KvCache, rows: readonly number[]): KvCache {
-    const { store, stepSize } = handlesOf(cache);
+    const { store } = handlesOf(cache);
     for (const row of rows) {
       if (!Number.isInteger(row) || row < 0 || row >= cache.batchSize) {
         throw new InvalidInputError({
@@ -248,29 +298,12 @@ export class OrtDecoderRunner implements DecoderRunner {
         });
       }
     }
-    const rowSize = stepSize / cache.batchSize; // kvHeads · headDim
-    const newStepSize = rows.length * rowSize;
-    const length = cache.length;
-    const selected = newStore(store.keys.length, roomFor(length), newStepSize);
-    const pick = (source: Float32Array, target: Float32Array) => {
-      for (let t = 0; t < length; t++) {
-        rows.forEach((row, i) => {
-          const from = t * stepSize + row * rowSize;
-          target.set(source.subarray(from, from + rowSize), t * newStepSize + i * rowSize);
-        });
-      }
-    };
-    store.keys.forEach((buffer, layer) => {
-      pick(buffer, selected.keys[layer]!);
-    });
-    store.values.forEach((buffer, layer) => {
-      pick(buffer, selected.values[layer]!);
-    });
-    selected.written = length;
+    const { numKeyValueHeads: kvHeads, headDim } = this.config;
+    const selected = copyStore(store, cache.length, roomFor(cache.length), kvHeads, headDim, rows);
     return {
-      length,
+      length: cache.length,
       batchSize: rows.length,
-      handles: { store: selected, stepSize: newStepSize } satisfies CacheHandles,
+      handles: { store: selected } satisfies CacheHandles,
     };
   }
 
