@@ -109,6 +109,10 @@ describe('sr1-bench eval', () => {
     // A rerun with the same --out evaluates nothing again.
     await runEvalCommand([...flags, '--model', modelDir, '--out', localOut]);
     expect(readFileSync(join(localOut, 'results.jsonl'), 'utf8').trim().split('\n')).toHaveLength(16);
+    // ...but not with other settings, whose results would mix with these.
+    await expect(
+      runEvalCommand([...flags, '--topk', '5', '--model', modelDir, '--out', localOut]),
+    ).rejects.toThrow(/flag --out: .*another 'rollout'/);
 
     // The same model behind an OpenAI-compatible endpoint gives the same greedy responses.
     const model = await loadModelFolder(modelDir);

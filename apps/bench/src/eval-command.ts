@@ -2,7 +2,7 @@
 // engine, or OpenAI-compatible endpoints), a retriever (index folder or /retrieve URL) and the
 // datasets, then run @sr1/eval and write results, tables and the resolved config into --out.
 
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -81,6 +81,25 @@ export interface EvalRunConfig {
   chatTemplate: 'auto' | false;
   rollout: RolloutConfig;
   out: string;
+}
+
+/**
+ * Resuming appends to results.jsonl, so a rerun must score the same way: an --out whose config.json
+ * names another model, retriever, prompt mode or rollout limits is refused.
+ */
+function refuseOtherRun(out: string, config: EvalRunConfig): void {
+  const file = join(out, 'config.json');
+  if (!existsSync(file)) return;
+  const previous = JSON.parse(readFileSync(file, 'utf8')) as Partial<EvalRunConfig>;
+  for (const key of ['model', 'retriever', 'chatTemplate', 'rollout'] as const) {
+    if (JSON.stringify(previous[key]) !== JSON.stringify(config[key])) {
+      throw new InvalidInputError({
+        flag: '--out',
+        file,
+        reason: `holds results of a run with another '${key}' (${JSON.stringify(previous[key])}); resume only with the same settings, or pick another --out`,
+      });
+    }
+  }
 }
 
 /** Runs `sr1-bench eval` with the arguments after the command name. */
@@ -167,6 +186,12 @@ export async function runEvalCommand(args: string[]): Promise<void> {
     temperature: 0, // greedy, as the paper's evaluation
     topP: 1,
   };
+  if (values.model !== undefined && concurrency > 1) {
+    throw new InvalidInputError({
+      flag: '--concurrency',
+      reason: 'applies to --endpoint; a local engine runs one batch at a time (raise --batch-size instead)',
+    });
+  }
   const out = resolve(values.out);
   const datasets = await loadDatasets(data);
 
@@ -254,6 +279,7 @@ export async function runEvalCommand(args: string[]): Promise<void> {
     rollout,
     out,
   };
+  refuseOtherRun(out, config);
   mkdirSync(out, { recursive: true });
   writeFileSync(join(out, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
   process.stderr.write(

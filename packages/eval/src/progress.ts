@@ -34,7 +34,7 @@ export class ProgressDisplay {
       this.bar.update(value, { info });
     } else if (value >= this.total || performance.now() - this.lastLine > this.intervalMs) {
       this.lastLine = performance.now();
-      this.stream.write(`${this.label} ${value}/${this.total} | ${info}\n`);
+      this.stream.write(`${this.label} ${value}/${this.total}${info === '' ? '' : ` | ${info}`}\n`);
     }
   }
 
