@@ -77,9 +77,10 @@ async function main(argv: string[]): Promise<void> {
         workDir: 'runs/make-base',
         modelConfig: asset('assets/base-model-config.json'),
         tokenizer: modelAsset('assets/tokenizer-small'),
-        seed: 101,
-        questionsPerType: 1000,
-        steps: flagNumber(values.steps, '--steps', 1500),
+        seed: 11,
+        worlds: 60,
+        questionsPerType: 20,
+        steps: flagNumber(values.steps, '--steps', 1000),
         quiet: values.quiet,
       });
       process.stdout.write(

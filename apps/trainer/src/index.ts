@@ -1,2 +1,19 @@
-// Work in progress: this package is being built (see the issues).
-export {};
+// sr1-train's programmatic API: the same runs the CLI starts, for scripts and tests.
+
+export type { EvalMethod, EvalQuestion, EvalRecord, EvalSummary } from './agent-eval.js';
+export { evaluate, summarize } from './agent-eval.js';
+export type { DemoOptions } from './demo.js';
+export { DEMO_WORLDS, runDemo } from './demo.js';
+export { engineGenerator } from './engine-generator.js';
+export { makeBasePolicy } from './make-base.js';
+export { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
+export { readQuestions } from './questions.js';
+export { maskedSegments, renderReport } from './report.js';
+export type { RlConfig } from './rl-config.js';
+export { loadRlConfig, PAPER_PRESETS, parseRlConfig } from './rl-config.js';
+export { runRl } from './rl-run.js';
+export type { SftConfig } from './sft-config.js';
+export { loadSftConfig, parseSftConfig } from './sft-config.js';
+export { runSft } from './sft-run.js';
+export { BASE_POLICY_MIX, demonstrate, demonstrations } from './toy-data.js';
+export { materializeWorld } from './toy-setup.js';

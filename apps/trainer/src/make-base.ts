@@ -18,8 +18,11 @@ export interface MakeBaseOptions {
   workDir: string;
   modelConfig: string;
   tokenizer: string;
-  seed: number; // world seed of the pretraining world
-  questionsPerType: number;
+  /** Pretraining worlds have seeds seed·100 + k, k < worlds (the demo's worlds 202 and 303 are not among them). */
+  seed: number;
+  /** Many small worlds, so that names never repeat enough to be memorised: copying is the only way. */
+  worlds: number;
+  questionsPerType: number; // per world
   steps: number;
   quiet?: boolean;
 }
@@ -28,28 +31,34 @@ export async function makeBasePolicy(
   options: MakeBaseOptions,
 ): Promise<{ lastLoss: number; tokensPerSecond: number }> {
   await mkdir(options.workDir, { recursive: true });
-  const world = await materializeWorld(join(options.workDir, 'pretrain-world'), {
-    seed: options.seed,
-    people: 200,
-    questionsPerType: options.questionsPerType,
-  });
-  const retriever = await InProcessRetriever.open(world.index);
   const tokenizer = await loadTokenizer(options.tokenizer);
   const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
-  const demos = await demonstrations(
-    world.world,
-    world.questionList,
-    BASE_POLICY_MIX,
-    retriever,
-    tokenizer,
-    createRng(options.seed),
-    prompt,
-  );
+  const rng = createRng(options.seed);
+  const demos: Awaited<ReturnType<typeof demonstrations>> = [];
+  for (let k = 0; k < options.worlds; k++) {
+    const world = await materializeWorld(join(options.workDir, `pretrain-world-${k}`), {
+      seed: options.seed * 100 + k,
+      people: 40,
+      questionsPerType: options.questionsPerType,
+    });
+    const retriever = await InProcessRetriever.open(world.index);
+    demos.push(
+      ...(await demonstrations(
+        world.world,
+        world.questionList,
+        BASE_POLICY_MIX,
+        retriever,
+        tokenizer,
+        rng,
+        prompt,
+      )),
+    );
+  }
   const data = join(options.workDir, 'sft.jsonl');
   await writeFile(data, demos.map((demo) => `${JSON.stringify({ segments: demo.segments })}\n`).join(''));
   const config = parseSftConfig({
     model: { init: { config: options.modelConfig, tokenizer: options.tokenizer, seed: options.seed } },
-    data: { train: data, maxLength: 384 },
+    data: { train: data, maxLength: 320 },
     training: {
       steps: options.steps,
       batchSize: 16,
@@ -70,7 +79,7 @@ export async function makeBasePolicy(
       '# The toy world base policy',
       '',
       `A ${'Qwen2'}-architecture decoder trained with \`sr1-train make-base\` (SFT) on ${demos.length} demonstrations`,
-      `over the pretraining world (seed ${options.seed}); styles: ${JSON.stringify(BASE_POLICY_MIX)}.`,
+      `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(BASE_POLICY_MIX)}.`,
       `Final SFT loss ${result.lastLoss.toFixed(4)} after ${options.steps} steps.`,
       '',
       'Reproduce: `node apps/trainer/dist/cli.js make-base` (the defaults in apps/trainer/src/cli.ts).',

@@ -154,11 +154,23 @@ describe('training pipeline on the engine', () => {
       validateEvery: 10,
       engine: { threads: 1 },
     };
-    const straight = parseRlConfig({ ...base, steps: 2, output: { dir: join(world.dir, 'ppo-straight'), saveEvery: 1 } });
+    const straight = parseRlConfig({
+      ...base,
+      steps: 2,
+      output: { dir: join(world.dir, 'ppo-straight'), saveEvery: 1 },
+    });
     await runRl(straight, { resume: false, quiet: true });
-    const stopped = parseRlConfig({ ...base, steps: 1, output: { dir: join(world.dir, 'ppo-resumed'), saveEvery: 1 } });
+    const stopped = parseRlConfig({
+      ...base,
+      steps: 1,
+      output: { dir: join(world.dir, 'ppo-resumed'), saveEvery: 1 },
+    });
     await runRl(stopped, { resume: false, quiet: true });
-    const resumed = parseRlConfig({ ...base, steps: 2, output: { dir: join(world.dir, 'ppo-resumed'), saveEvery: 1 } });
+    const resumed = parseRlConfig({
+      ...base,
+      steps: 2,
+      output: { dir: join(world.dir, 'ppo-resumed'), saveEvery: 1 },
+    });
     await runRl(resumed, { resume: true, quiet: true });
     const steps = async (dir: string) =>
       (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
