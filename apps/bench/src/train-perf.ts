@@ -22,6 +22,9 @@ export interface TrainPerfResult {
   sr1TokensPerSecond: number;
   torchTokensPerSecond: number;
   torchVersion: string;
+  /** Seconds of one forward pass and of one forward+backward pass over the batch (sr1). */
+  sr1ForwardSeconds: number;
+  sr1ForwardBackwardSeconds: number;
   /** Peak resident memory of this process during sr1's steps, bytes per parameter. */
   sr1PeakRssBytesPerParameter: number;
 }
@@ -55,6 +58,9 @@ export async function measureTrainThroughput(options: TrainPerfOptions): Promise
     peak = Math.max(peak, process.memoryUsage().rss);
   }
   const seconds = (performance.now() - started) / 1000;
+  const forwardStarted = performance.now();
+  for (let i = 0; i < options.steps; i++) await policy.forward(batch);
+  const sr1ForwardSeconds = (performance.now() - forwardStarted) / 1000 / options.steps;
   await policy.dispose();
   const torch = await runTorchPeer('torch_train_step.py', [
     '--model', dir, '--batch', join(dir, 'batch.json'), '--optimizer', 'adamw', '--lr', '1e-4',
@@ -66,6 +72,8 @@ export async function measureTrainThroughput(options: TrainPerfOptions): Promise
     sr1TokensPerSecond: (B * T * options.steps) / seconds,
     torchTokensPerSecond: Number(torch.tokens_per_second),
     torchVersion: String(torch.torch),
+    sr1ForwardSeconds,
+    sr1ForwardBackwardSeconds: seconds / options.steps,
     sr1PeakRssBytesPerParameter: peak / parameters,
   };
 }
