@@ -1,10 +1,8 @@
 // The `sr1-train rl` config: typed, validated, every default with its reason. The `preset` field
 // starts from the paper's PPO or GRPO settings (reference §4); explicit fields override it.
 
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InvalidInputError } from '@sr1/core';
-import { ConfigReader } from '@sr1/train';
+import { ConfigReader, readConfigFile } from '@sr1/train';
 
 export interface RlConfig {
   policy: string;
@@ -61,20 +59,7 @@ export const PAPER_PRESETS = {
 } as const;
 
 export async function loadRlConfig(file: string): Promise<RlConfig> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'file not found'
-        : `invalid JSON (${(error as Error).message})`;
-    throw new InvalidInputError({ code: 'config_invalid', file, reason });
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new InvalidInputError({ code: 'config_invalid', file, reason: 'expected a JSON object' });
-  }
-  return parseRlConfig(json as Record<string, unknown>, file);
+  return parseRlConfig(await readConfigFile(file), file);
 }
 
 export function parseRlConfig(json: Record<string, unknown>, file?: string): RlConfig {

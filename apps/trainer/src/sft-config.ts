@@ -1,10 +1,8 @@
 // The `sr1-train sft` config: one typed, validated object with defaults that carry their reasons.
 // Errors name the file and the dotted field; the resolved config is written beside the run.
 
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { InvalidInputError } from '@sr1/core';
-import { ConfigReader } from '@sr1/train';
+import { ConfigReader, readConfigFile } from '@sr1/train';
 
 export interface SftConfig {
   model: { kind: 'path'; path: string } | { kind: 'init'; config: string; tokenizer: string; seed: number };
@@ -28,20 +26,7 @@ export interface SftConfig {
 
 /** Reads and validates a config file; relative paths are resolved against the file's folder. */
 export async function loadSftConfig(file: string): Promise<SftConfig> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (error) {
-    const reason =
-      (error as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'file not found'
-        : `invalid JSON (${(error as Error).message})`;
-    throw new InvalidInputError({ code: 'config_invalid', file, reason });
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new InvalidInputError({ code: 'config_invalid', file, reason: 'expected a JSON object' });
-  }
-  return parseSftConfig(json as Record<string, unknown>, file);
+  return parseSftConfig(await readConfigFile(file), file);
 }
 
 export function parseSftConfig(json: Record<string, unknown>, file?: string): SftConfig {

@@ -1,6 +1,7 @@
 // Small typed readers for JSON configs: each takes the dotted path of the field it reads, so a bad
 // value is reported as `config.json: field 'training.lr': expected a number > 0, got "fast"`.
 
+import { readFile } from 'node:fs/promises';
 import { InvalidInputError } from '@sr1/core';
 
 export type JsonObject = Record<string, unknown>;
@@ -101,4 +102,22 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value);
   return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/** Reads a JSON config file into an object; a missing file, bad JSON or a non-object names the file. */
+export async function readConfigFile(file: string): Promise<JsonObject> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'file not found'
+        : `invalid JSON (${(error as Error).message})`;
+    throw new InvalidInputError({ code: 'config_invalid', file, reason });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InvalidInputError({ code: 'config_invalid', file, reason: 'expected a JSON object' });
+  }
+  return json as JsonObject;
 }

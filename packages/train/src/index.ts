@@ -5,7 +5,7 @@ export type { CheckpointContents, LoadedCheckpoint } from './checkpoint.js';
 export { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 export type { JsonObject } from './config-fields.js';
 // Config reading
-export { ConfigReader } from './config-fields.js';
+export { ConfigReader, readConfigFile } from './config-fields.js';
 export { MetricsWriter, Progress } from './metrics.js';
 export type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from './policy.js';
 // The engine seam

@@ -1,0 +1,53 @@
+// Test support other packages need (the `@sr1/model/testing` subpath): tiny decoder configs and a
+// random tiny model folder on the project's own tokenizer — real models, small enough for unit tests.
+
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRng } from '@sr1/core';
+import type { DecoderConfig } from './engine-types.js';
+import { saveModelFolder } from './model-folder.js';
+import { initWeights } from './weights.js';
+
+export { tinyLlama, tinyQwen2 } from './test-configs.js';
+
+/** The committed 2,048-token byte-level BPE tokenizer (`assets/tokenizer-small`). */
+export const SMALL_TOKENIZER = fileURLToPath(new URL('../assets/tokenizer-small', import.meta.url));
+
+/** A tiny qwen2 sized for the small tokenizer (vocab 2048, eos `<|im_end|>` = 2047). */
+export function tinyQwen2ForSmallTokenizer(): DecoderConfig {
+  return {
+    modelType: 'qwen2',
+    vocabSize: 2048,
+    hiddenSize: 32,
+    intermediateSize: 64,
+    numHiddenLayers: 2,
+    numAttentionHeads: 4,
+    numKeyValueHeads: 2,
+    headDim: 8,
+    ropeTheta: 10000,
+    rmsNormEps: 1e-6,
+    tieWordEmbeddings: true,
+    attentionBias: true,
+    outputBias: false,
+    mlpBias: false,
+    maxPositionEmbeddings: 1024,
+    bosTokenId: null,
+    eosTokenIds: [2047],
+  };
+}
+
+/** Writes a randomly initialised model folder (config, weights, the small tokenizer) to a temp dir. */
+export async function tinyModelFolder(
+  seed = 1,
+  config: DecoderConfig = tinyQwen2ForSmallTokenizer(),
+): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sr1-tiny-model-'));
+  await saveModelFolder(
+    dir,
+    { config, weights: initWeights(config, createRng(seed)) },
+    { tokenizerDir: SMALL_TOKENIZER },
+  );
+  return dir;
+}
