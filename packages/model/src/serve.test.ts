@@ -37,7 +37,9 @@ describe('sr1-model serve', () => {
       remote.forEach((result, i) => {
         expect(result.tokenExact).not.toBe(false);
         expect(result.tokenIds).toEqual(local[i]!.tokenIds);
-        result.logProbs.forEach((lp, t) => expect(lp).toBeCloseTo(local[i]!.logprobs[t]!, 4));
+        result.logProbs.forEach((lp, t) => {
+          expect(lp).toBeCloseTo(local[i]!.logprobs[t]!, 4);
+        });
       });
       expect(server.stats().requests).toBeGreaterThan(0);
     } finally {
