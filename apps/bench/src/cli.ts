@@ -1,17 +1,18 @@
 #!/usr/bin/env node
+
 // sr1-bench: correctness checks against peers and performance benchmarks.
 //   check-train-step            one SGD and one AdamW step vs PyTorch (needs python3-torch)
 //   perf-train --config FILE    training tokens/s vs PyTorch, same model, batch and threads
 //   eval                        the seven-dataset evaluation (direct, CoT, RAG, agent; see eval-command.ts)
 //   retrieval-quality           recall@k and answer-in-passages of BM25, hashing-dense and hybrid
 
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvalidInputError, Sr1Error } from '@sr1/core';
-import { readFile } from 'node:fs/promises';
 import { parseDecoderConfig } from '@sr1/model';
 import { runEvalCommand, runRetrievalQualityCommand } from './eval-command.js';
-import { checkTrainStep } from './train-step-check.js';
 import { measureTrainThroughput } from './train-perf.js';
+import { checkTrainStep } from './train-step-check.js';
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
@@ -31,7 +32,10 @@ async function main(argv: string[]): Promise<void> {
   const int = (flag: 'batch' | 'length' | 'threads' | 'steps'): number => {
     const value = Number(values[flag]);
     if (!Number.isInteger(value) || value < 1) {
-      throw new InvalidInputError({ flag: `--${flag}`, reason: `expected a positive integer, got '${values[flag]}'` });
+      throw new InvalidInputError({
+        flag: `--${flag}`,
+        reason: `expected a positive integer, got '${values[flag]}'`,
+      });
     }
     return value;
   };
@@ -55,7 +59,9 @@ async function main(argv: string[]): Promise<void> {
       if (values.config === undefined) {
         throw new InvalidInputError({ flag: '--config', reason: 'is required (an HF config.json)' });
       }
-      const config = parseDecoderConfig(JSON.parse(await readFile(values.config, 'utf8')), { file: values.config });
+      const config = parseDecoderConfig(JSON.parse(await readFile(values.config, 'utf8')), {
+        file: values.config,
+      });
       const result = await measureTrainThroughput({
         config,
         batchSize: int('batch'),
@@ -63,7 +69,9 @@ async function main(argv: string[]): Promise<void> {
         threads: int('threads'),
         steps: int('steps'),
       });
-      process.stdout.write(`${JSON.stringify({ ...result, ratio: result.sr1TokensPerSecond / result.torchTokensPerSecond })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ...result, ratio: result.sr1TokensPerSecond / result.torchTokensPerSecond })}\n`,
+      );
       return;
     }
     default:

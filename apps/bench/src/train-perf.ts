@@ -5,7 +5,13 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
-import { type DecoderConfig, OrtTrainablePolicy, countParameters, initWeights, saveModelFolder } from '@sr1/model';
+import {
+  countParameters,
+  type DecoderConfig,
+  initWeights,
+  OrtTrainablePolicy,
+  saveModelFolder,
+} from '@sr1/model';
 import { AdamW } from '@sr1/optim';
 import { runTorchPeer } from './peers.js';
 
@@ -41,7 +47,12 @@ export async function measureTrainThroughput(options: TrainPerfOptions): Promise
 
   const policy = await OrtTrainablePolicy.create(config, weights, { threads: options.threads });
   const optimizer = new AdamW({ lr: 1e-4 });
-  const batch = { tokens: Int32Array.from(tokens.flat()), attentionMask: new Uint8Array(B * T).fill(1), batchSize: B, length: T };
+  const batch = {
+    tokens: Int32Array.from(tokens.flat()),
+    attentionMask: new Uint8Array(B * T).fill(1),
+    batchSize: B,
+    length: T,
+  };
   const upstream = new Float32Array(B * T).fill(-1 / (B * (T - 1)));
   for (let b = 0; b < B; b++) upstream[b * T] = 0;
   const step = async () => {
@@ -63,8 +74,18 @@ export async function measureTrainThroughput(options: TrainPerfOptions): Promise
   const sr1ForwardSeconds = (performance.now() - forwardStarted) / 1000 / options.steps;
   await policy.dispose();
   const torch = await runTorchPeer('torch_train_step.py', [
-    '--model', dir, '--batch', join(dir, 'batch.json'), '--optimizer', 'adamw', '--lr', '1e-4',
-    '--threads', String(options.threads), '--bench-steps', String(options.steps),
+    '--model',
+    dir,
+    '--batch',
+    join(dir, 'batch.json'),
+    '--optimizer',
+    'adamw',
+    '--lr',
+    '1e-4',
+    '--threads',
+    String(options.threads),
+    '--bench-steps',
+    String(options.steps),
   ]);
   const parameters = countParameters(weights);
   return {
