@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate, loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
-import { exactMatchReward } from '@sr1/reward';
+import { exactMatch } from '@sr1/reward';
 import { generatorFromEngine, OpenAICompletionsGenerator, startCompletionsServer } from '@sr1/rollout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvalDataset, loadDatasets } from './datasets.js';
@@ -60,7 +60,9 @@ describe('evaluation with a random tiny model and a BM25 index', () => {
     for (const record of local.records) {
       expect(record.promptTokens).toBeGreaterThan(0);
       expect(record.responseTokens).toBeGreaterThan(0);
-      expect(record.exactMatch).toBe(exactMatchReward(record.response, record.goldenAnswers));
+      expect(record.exactMatch).toBe(
+        record.answer === null ? 0 : exactMatch(record.answer, record.goldenAnswers),
+      );
       if (record.method !== 'agent') expect(record.searches).toEqual([]);
       if (record.method === 'agent')
         expect(record.prompt).toContain('call a search engine by <search> query </search>');

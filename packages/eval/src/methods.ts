@@ -3,7 +3,7 @@
 // the agent gets the reference prompt and the full search loop.
 
 import { InvalidInputError, lookupVariant } from '@sr1/core';
-import { exactMatch, extractAnswer, f1Score, substringExactMatch } from '@sr1/reward';
+import { exactMatch, f1Score, substringExactMatch } from '@sr1/reward';
 import {
   buildPrompt,
   formatDocuments,
@@ -24,7 +24,7 @@ import type { EvalQuestion } from './datasets.js';
 /** Names of the evaluation methods. */
 export type EvalMethod = 'direct' | 'cot' | 'rag' | 'agent';
 
-const ANSWER_FORMAT = 'For example, <answer> Beijing </answer>. '; // the reference prompt's example, so extractAnswer works alike
+const ANSWER_FORMAT = 'For example, <answer> Beijing </answer>. '; // the reference prompt's example: every method answers in the same tags
 
 /**
  * Baseline instructions, modelled on the paper's baselines (Search-R1 §4.1: direct inference,
@@ -85,7 +85,7 @@ export interface EvalRecord {
   retrieved: { id: string; score: number }[];
   /** Generated text and inserted blocks, in order. */
   response: string;
-  /** The last `<answer>` of the response, or null. */
+  /** The `<answer>` action that ended the trajectory (generated text only), or null. */
   answer: string | null;
   exactMatch: 0 | 1;
   substringMatch: 0 | 1;
@@ -180,7 +180,9 @@ export async function runMethod(
   );
   return trajectories.map((trajectory, i) => {
     const question = questions[i]!;
-    const answer = extractAnswer(trajectory.text);
+    // The answer action that ended the trajectory, parsed from generated text only: the response
+    // also holds inserted text, and the invalid-action message itself contains "<answer> and </answer>".
+    const answer = trajectory.answer;
     return {
       dataset,
       method,

@@ -75,7 +75,7 @@ export function renderMarkdown(table: ResultsTable): string {
     const count = table.rows.map((row) => row.cells[dataset]?.count ?? 0);
     return `${dataset} ${Math.max(...count)}`;
   });
-  return `${[header, rule, ...rows].join('\n')}\n\nQuestions per dataset: ${counts.join(', ')}. Exact match after SQuAD normalisation of the last \`<answer>\`.\n`;
+  return `${[header, rule, ...rows].join('\n')}\n\nQuestions per dataset: ${counts.join(', ')}. Exact match (SQuAD normalisation) of the generated \`<answer>\` action.\n`;
 }
 
 const escapeHtml = (text: string) =>

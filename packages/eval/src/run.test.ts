@@ -77,6 +77,22 @@ describe('runMethod', () => {
     expect(generator.calls.every((call) => call.temperature === 0)).toBe(true);
   });
 
+  it('takes the answer from the generated answer action, not from inserted text', async () => {
+    // A policy that never acts: each round gets the invalid-action message, which itself reads
+    // "... put the answer between <answer> and </answer> ...".
+    const idle = new RuleBasedGenerator({ tokenizer, respond: () => 'thinking' });
+    const [record] = await runMethod('agent', 'toy-a', datasets[0]!.questions.slice(0, 1), {
+      generator: idle,
+      tokenizer,
+      retriever: new InMemoryRetriever(),
+      rollout: { maxTurns: 2 },
+    });
+    expect(record!.invalidActions).toBe(2);
+    expect(record!.response).toContain('<answer> and </answer>');
+    expect(record!.answer).toBeNull();
+    expect(record!.f1).toBe(0);
+  });
+
   it('refuses retrieval methods without a retriever', async () => {
     await expect(
       runMethod('rag', 'toy-a', datasets[0]!.questions, { generator: policy(), tokenizer }),
