@@ -1,8 +1,4 @@
 import { defineConfig } from 'vitest/config';
+import { slowTests } from '../../vitest.shared';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.slow.test.ts'],
-    testTimeout: 600_000,
-  },
-});
+export default defineConfig({ test: slowTests });

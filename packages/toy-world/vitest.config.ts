@@ -1,8 +1,4 @@
 import { defineConfig } from 'vitest/config';
+import { unitTests } from '../../vitest.shared';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts'],
-    exclude: ['src/**/*.slow.test.ts', 'src/**/*.gpu.test.ts'],
-  },
-});
+export default defineConfig({ test: unitTests });
