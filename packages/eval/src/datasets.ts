@@ -2,7 +2,7 @@
 // reference parquet files (`data_source, prompt[{role, content}], reward_model.ground_truth.target,
 // extra_info.index`), read from any path. Bad input names the file, the line or row, and the field.
 
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -33,7 +33,15 @@ const DATASET_EXTENSIONS = ['.jsonl', '.parquet'];
 
 /** Whether the first record of a JSONL file looks like a question (a folder also holds corpus and label files). */
 function looksLikeQuestions(file: string): boolean {
-  const head = readFileSync(file, 'utf8').slice(0, 65536);
+  // Only the head: a corpus beside the questions can be many gigabytes.
+  const buffer = Buffer.alloc(65536);
+  const fd = openSync(file, 'r');
+  let head: string;
+  try {
+    head = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
   const first = head.split('\n').find((line) => line.trim() !== '');
   if (first === undefined) return true; // let the reader report the empty file
   try {
