@@ -12,6 +12,8 @@ export interface EvalQuestion {
   id: string;
   question: string;
   golden_answers: string[];
+  /** Optional question type (kept from a JSONL `type` string field, e.g. the toy world's). */
+  type?: string;
 }
 
 /** A named set of questions (the name is what the results table calls it). */
@@ -172,7 +174,12 @@ export function readJsonlDataset(file: string, name: string = basename(file, ext
       });
     }
     ids.set(id, line);
-    questions.push({ id, question, golden_answers: golds });
+    questions.push({
+      id,
+      question,
+      golden_answers: golds,
+      ...(typeof record.type === 'string' ? { type: record.type } : {}),
+    });
   });
   if (questions.length === 0) throw new DatasetFormatError({ file, reason: 'the file holds no questions' });
   return { name, file, questions };

@@ -9,7 +9,6 @@ import {
   formatDocuments,
   type Generator,
   type PromptOptions,
-  type PromptTemplate,
   type Retriever,
   RetrieverContractError,
   type RolloutConfig,
@@ -17,6 +16,7 @@ import {
   runRollout,
   type SearchHit,
   type SearchRecord,
+  type TemplateSpec,
   type Tokenizer,
 } from '@sr1/rollout';
 import type { EvalQuestion } from './datasets.js';
@@ -77,6 +77,8 @@ export interface EvalRecord {
   dataset: string;
   method: EvalMethod;
   id: string;
+  /** The question's type, when the dataset gives one (e.g. the toy world's). */
+  type?: string;
   question: string;
   goldenAnswers: string[];
   /** The prompt text fed to the model (after the chat template). */
@@ -108,6 +110,8 @@ export interface MethodParts {
   rollout?: Partial<RolloutConfig>;
   /** Chat-template choice and question clean-up (the template itself is the method's). */
   prompt?: Omit<PromptOptions, 'template'>;
+  /** The agent's instruction; default the reference prompt ('search-r1'). */
+  agentTemplate?: TemplateSpec;
 }
 
 /** The prompt texts of a batch for a method (RAG searches once, with the questions as queries). */
@@ -117,7 +121,7 @@ async function promptsFor(
   parts: MethodParts,
   topk: number,
 ): Promise<{ prompts: string[]; retrieved: SearchHit[][] }> {
-  const build = (question: string, template: PromptTemplate | 'search-r1') =>
+  const build = (question: string, template: TemplateSpec) =>
     buildPrompt(question, parts.tokenizer, { ...parts.prompt, template });
   if (method === 'rag') {
     const hits = await requireRetriever(parts, method).search(
@@ -136,7 +140,7 @@ async function promptsFor(
       retrieved: hits,
     };
   }
-  const template = method === 'agent' ? 'search-r1' : BASELINE_PROMPTS[method];
+  const template = method === 'agent' ? (parts.agentTemplate ?? 'search-r1') : BASELINE_PROMPTS[method];
   return { prompts: questions.map((q) => build(q.question, template)), retrieved: questions.map(() => []) };
 }
 
@@ -187,6 +191,7 @@ export async function runMethod(
       dataset,
       method,
       id: question.id,
+      ...(question.type !== undefined ? { type: question.type } : {}),
       question: question.question,
       goldenAnswers: question.golden_answers,
       prompt: prompts[i]!,

@@ -93,6 +93,24 @@ describe('runMethod', () => {
     expect(record!.f1).toBe(0);
   });
 
+  it('takes a custom agent instruction and keeps question types', async () => {
+    const generator = policy();
+    const [record] = await runMethod(
+      'agent',
+      'toy',
+      [{ id: 't0', question: 'hot coffee mod', golden_answers: ['Hot Coffee mod'], type: 'single-hop' }],
+      {
+        generator,
+        tokenizer,
+        retriever: new InMemoryRetriever(),
+        agentTemplate: { text: 'Use <search> to call a search engine. Q: {question}\n' },
+      },
+    );
+    expect(record!.prompt).toBe('Use <search> to call a search engine. Q: hot coffee mod?\n');
+    expect(record!.type).toBe('single-hop');
+    expect(record!.exactMatch).toBe(1);
+  });
+
   it('refuses retrieval methods without a retriever', async () => {
     await expect(
       runMethod('rag', 'toy-a', datasets[0]!.questions, { generator: policy(), tokenizer }),
