@@ -1,7 +1,7 @@
 // Greedy evaluation of an agent on questions: the Search-R1 loop (or a direct / RAG baseline) with
 // EM per question, searches per question and a breakdown by question type.
 
-import { exactMatchReward } from '@sr1/reward';
+import { exactMatch } from '@sr1/reward';
 import {
   buildPrompt,
   type Generator,
@@ -85,7 +85,9 @@ export async function evaluate(
         id: question.id,
         type: question.type ?? 'all',
         method,
-        exactMatch: exactMatchReward(trajectory.text, question.golden_answers),
+        // The generated answer action, not the last <answer> in the text: the inserted invalid-action
+        // message itself contains "<answer> and </answer>".
+        exactMatch: trajectory.answer === null ? 0 : exactMatch(trajectory.answer, question.golden_answers),
         searches: trajectory.searches.length,
         answer: trajectory.answer,
         trajectory,

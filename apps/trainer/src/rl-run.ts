@@ -17,7 +17,7 @@ import {
 } from '@sr1/model';
 import { AdamW, type AdamWState, createSchedule, isNormOrBias } from '@sr1/optim';
 import { InProcessRetriever } from '@sr1/retriever';
-import { exactMatchReward, formatReward } from '@sr1/reward';
+import { exactMatch, formatReward } from '@sr1/reward';
 import { encodePrompt, runRollout } from '@sr1/rollout';
 import {
   epochOrder,
@@ -176,7 +176,8 @@ export async function runRl(
     let searches = 0;
     trajectories.forEach((trajectory, i) => {
       const question = questions[Math.floor(i / config.rolloutsPerPrompt)]!;
-      const em = exactMatchReward(trajectory.text, question.golden_answers);
+      // EM of the answer the policy generated (the invalid-action text contains an <answer> tag too).
+      const em = trajectory.answer === null ? 0 : exactMatch(trajectory.answer, question.golden_answers);
       exact += em;
       searches += trajectory.searches.length;
       if (!trajectory.tokenExact || trajectory.responseTokenIds.length === 0) return;
