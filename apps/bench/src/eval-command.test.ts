@@ -6,45 +6,16 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRng } from '@sr1/core';
-import {
-  type DecoderConfig,
-  generate,
-  initWeights,
-  loadModelFolder,
-  loadTokenizer,
-  OrtDecoderRunner,
-  saveModelFolder,
-} from '@sr1/model';
+import { generate, loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
+import { tinyModelFolder, tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
 import { buildIndex } from '@sr1/retriever';
 import { generatorFromEngine, startCompletionsServer } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
 import { runEvalCommand, runRetrievalQualityCommand } from './eval-command.js';
 
 const SHARED_DATA_DIR = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
-const TOKENIZER_DIR = fileURLToPath(
-  new URL('../../../packages/model/assets/tokenizer-small', import.meta.url),
-);
-
-const TINY: DecoderConfig = {
-  modelType: 'qwen2',
-  vocabSize: 2048,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 8,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
-  tieWordEmbeddings: true,
-  attentionBias: true,
-  outputBias: false,
-  mlpBias: false,
-  maxPositionEmbeddings: 2048,
-  bosTokenId: null,
-  eosTokenIds: [2047],
-};
+/** A tiny Qwen2 on the small tokenizer with a long enough context for the agent loop. */
+const TINY = { ...tinyQwen2ForSmallTokenizer(), maxPositionEmbeddings: 2048 };
 
 /** A data folder with the first lines of two shared datasets, and a 300-passage corpus. */
 function smallData(root: string): { data: string; corpus: string } {
@@ -68,12 +39,7 @@ describe('sr1-bench eval', () => {
   it('runs every method with a local model and through an endpoint, resumes, and writes the tables', async () => {
     const root = mkdtempSync(join(tmpdir(), 'sr1-bench-eval-'));
     const { data, corpus } = smallData(root);
-    const modelDir = join(root, 'model');
-    await saveModelFolder(
-      modelDir,
-      { config: TINY, weights: initWeights(TINY, createRng(2)) },
-      { tokenizerDir: TOKENIZER_DIR },
-    );
+    const modelDir = await tinyModelFolder(2, TINY);
     const index = join(root, 'index');
     await buildIndex({ corpus, out: index, kind: 'bm25' });
     const flags = [

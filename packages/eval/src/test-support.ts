@@ -5,45 +5,19 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRng } from '@sr1/core';
-import { type DecoderConfig, initWeights, saveModelFolder } from '@sr1/model';
+import type { DecoderConfig } from '@sr1/model';
+import { tinyModelFolder as makeTinyModelFolder, tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
 import { buildIndex, type IndexKind } from '@sr1/retriever';
 
 /** The shared data folder (`/work/shared/data`, beside the repository root). */
 export const SHARED_DATA_DIR = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
 
-export const TOKENIZER_DIR = fileURLToPath(new URL('../../model/assets/tokenizer-small', import.meta.url));
-
-/** A tiny Qwen2 shape: fast enough for tests, long enough a context for the agent loop. */
-export const TINY_CONFIG: DecoderConfig = {
-  modelType: 'qwen2',
-  vocabSize: 2048,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 8,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
-  tieWordEmbeddings: true,
-  attentionBias: true,
-  outputBias: false,
-  mlpBias: false,
-  maxPositionEmbeddings: 4096,
-  bosTokenId: null,
-  eosTokenIds: [2047],
-};
+/** A tiny Qwen2 on the small tokenizer, with a context long enough for the agent loop. */
+export const TINY_CONFIG: DecoderConfig = { ...tinyQwen2ForSmallTokenizer(), maxPositionEmbeddings: 4096 };
 
 /** Saves a randomly initialised tiny model (with the small tokenizer) into a temp folder. */
-export async function tinyModelFolder(seed = 1): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'sr1-eval-model-'));
-  await saveModelFolder(
-    dir,
-    { config: TINY_CONFIG, weights: initWeights(TINY_CONFIG, createRng(seed)) },
-    { tokenizerDir: TOKENIZER_DIR },
-  );
-  return dir;
+export function tinyModelFolder(seed = 1): Promise<string> {
+  return makeTinyModelFolder(seed, TINY_CONFIG);
 }
 
 /** Builds an index of `kind` over the first `count` shared-corpus passages. */
