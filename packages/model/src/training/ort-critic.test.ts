@@ -1,28 +1,11 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
+import { tinyQwen2 } from '../test-configs.js';
 import { initWeights } from '../weights.js';
 import { OrtCritic } from './ort-critic.js';
 
-const CONFIG: DecoderConfig = {
-  modelType: 'qwen2',
-  vocabSize: 40,
-  hiddenSize: 16,
-  intermediateSize: 24,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 4,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
-  tieWordEmbeddings: false,
-  attentionBias: true,
-  outputBias: false,
-  mlpBias: false,
-  maxPositionEmbeddings: 64,
-  bosTokenId: null,
-  eosTokenIds: [0],
-};
+const CONFIG: DecoderConfig = { ...tinyQwen2(40), tieWordEmbeddings: false, maxPositionEmbeddings: 64 };
 
 describe('OrtCritic', () => {
   it('is causal, ignores padding, and has finite-difference-consistent gradients', async () => {

@@ -2,27 +2,16 @@ import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
 import { referenceLogProbs } from '../reference/reference-decoder.js';
+import { tinyQwen2 } from '../test-configs.js';
 import { initWeights } from '../weights.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 
 const CONFIG: DecoderConfig = {
-  modelType: 'qwen2',
-  vocabSize: 40,
+  ...tinyQwen2(40),
   hiddenSize: 16,
   intermediateSize: 24,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
   headDim: 4,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
-  tieWordEmbeddings: true,
-  attentionBias: true,
-  outputBias: false,
-  mlpBias: false,
   maxPositionEmbeddings: 64,
-  bosTokenId: null,
-  eosTokenIds: [0],
 };
 
 function batchOf(rows: number[][], length: number) {
