@@ -19,7 +19,8 @@ const modelAsset = (path: string) =>
 const USAGE = `usage:
   sr1-train sft --config FILE [--resume]      supervised training (HF folder or random init)
   sr1-train rl --config FILE [--resume]       Search-R1 RL (GRPO) with the engine and a local index
-  sr1-train make-base [--out DIR] [--steps N] the toy world's base policy (SFT on demonstrations)
+  sr1-train make-base [--out DIR] [--steps N] [--seed N] [--from DIR --lr LR]
+                                              the toy world's base policy (SFT on demonstrations)
   sr1-train demo [--steps N] [--out DIR]      the toy-world demo: baselines, RL, held-out table, report`;
 
 function flagNumber(value: string | undefined, flag: string, fallback: number): number {
@@ -40,6 +41,9 @@ async function main(argv: string[]): Promise<void> {
       resume: { type: 'boolean', default: false },
       out: { type: 'string' },
       steps: { type: 'string' },
+      from: { type: 'string' },
+      seed: { type: 'string' },
+      lr: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -74,13 +78,15 @@ async function main(argv: string[]): Promise<void> {
     case 'make-base': {
       const result = await makeBasePolicy({
         out: values.out ?? asset('assets/base-policy'),
-        workDir: 'runs/make-base',
+        workDir: `runs/make-base-seed${flagNumber(values.seed, '--seed', 11)}`,
         modelConfig: asset('assets/base-model-config.json'),
         tokenizer: modelAsset('assets/tokenizer-small'),
-        seed: 11,
+        seed: flagNumber(values.seed, '--seed', 11),
         worlds: 60,
         questionsPerType: 20,
         steps: flagNumber(values.steps, '--steps', 1000),
+        ...(values.from !== undefined ? { from: values.from } : {}),
+        ...(values.lr !== undefined ? { lr: Number(values.lr) } : {}),
         quiet: values.quiet,
       });
       process.stdout.write(

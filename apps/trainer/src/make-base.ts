@@ -24,6 +24,10 @@ export interface MakeBaseOptions {
   worlds: number;
   questionsPerType: number; // per world
   steps: number;
+  /** Continue from this model folder instead of a random initialisation. */
+  from?: string;
+  /** Peak learning rate. */
+  lr?: number; // 2e-3: from scratch; continued training uses less
   quiet?: boolean;
 }
 
@@ -57,13 +61,16 @@ export async function makeBasePolicy(
   const data = join(options.workDir, 'sft.jsonl');
   await writeFile(data, demos.map((demo) => `${JSON.stringify({ segments: demo.segments })}\n`).join(''));
   const config = parseSftConfig({
-    model: { init: { config: options.modelConfig, tokenizer: options.tokenizer, seed: options.seed } },
+    model:
+      options.from !== undefined
+        ? { path: options.from }
+        : { init: { config: options.modelConfig, tokenizer: options.tokenizer, seed: options.seed } },
     data: { train: data, maxLength: 320 },
     training: {
       steps: options.steps,
       batchSize: 16,
       microBatchSize: 8,
-      lr: 2e-3,
+      lr: options.lr ?? 2e-3,
       schedule: 'cosine',
       warmupRatio: 0.03,
       seed: options.seed,
