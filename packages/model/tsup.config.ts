@@ -1,10 +1,4 @@
 import { defineConfig } from 'tsup';
+import { library } from '../../tsup.shared';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts', 'src/testing.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default defineConfig(library(['src/index.ts', 'src/cli.ts', 'src/testing.ts']));

@@ -1,10 +1,5 @@
 import { defineConfig } from 'tsup';
+import { library } from '../../tsup.shared';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/cli.ts'],
-  format: ['esm'],
-  dts: { entry: 'src/index.ts' },
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default defineConfig(library(['src/index.ts', 'src/cli.ts']
+'src/index.ts' }));

@@ -1,0 +1,7 @@
+// The build every package shares: ESM only, with declarations and source maps, for Node 20.
+
+import type { Options } from 'tsup';
+
+export function library(entry: Options['entry']): Options {
+  return { entry, format: ['esm'], dts: true, sourcemap: true, clean: true, target: 'node20' };
+}
