@@ -89,7 +89,9 @@ export async function makeBasePolicy(
       `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(BASE_POLICY_MIX)}.`,
       `Final SFT loss ${result.lastLoss.toFixed(4)} after ${options.steps} steps.`,
       '',
-      'Reproduce: `node apps/trainer/dist/cli.js make-base` (the defaults in apps/trainer/src/cli.ts).',
+      `This stage: \`node apps/trainer/dist/cli.js make-base --seed ${options.seed} --steps ${options.steps}` +
+        `${options.from !== undefined ? ` --from ${options.from} --lr ${options.lr ?? 2e-3}` : ''}\`` +
+        ' (the full recipe is in apps/trainer/README.md).',
       '',
     ].join('\n'),
   );
