@@ -2,6 +2,6 @@
 
 import type { Options } from 'tsup';
 
-export function library(entry: Options['entry']): Options {
-  return { entry, format: ['esm'], dts: true, sourcemap: true, clean: true, target: 'node20' };
+export function library(entry: Options['entry'], overrides: Options = {}): Options {
+  return { entry, format: ['esm'], dts: true, sourcemap: true, clean: true, target: 'node20', ...overrides };
 }

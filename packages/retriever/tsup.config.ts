@@ -1,5 +1,5 @@
 import { defineConfig } from 'tsup';
 import { library } from '../../tsup.shared';
 
-export default defineConfig(library(['src/index.ts', 'src/cli.ts']
-'src/index.ts' }));
+// Declarations for the library entry only (the CLI has no public types).
+export default defineConfig(library(['src/index.ts', 'src/cli.ts'], { dts: { entry: 'src/index.ts' } }));
