@@ -98,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
       await runDemo({
         out: values.out ?? 'runs/demo',
         basePolicy: asset('assets/base-policy'),
-        steps: flagNumber(values.steps, '--steps', 20),
+        steps: flagNumber(values.steps, '--steps', 100),
         quiet: values.quiet,
       });
       return;
