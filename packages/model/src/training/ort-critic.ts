@@ -3,24 +3,29 @@
 // the state after tokens[b, ≤t]; `backward` takes dLoss/dValue per token.
 
 import type { Rng } from '@sr1/core';
-import type { GraphSession, HostValue } from '@sr1/graph';
-import { createSession } from '@sr1/graph';
+import type { HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
-import { buildDecoderGraph, DECODER_NAMES } from '../graphs/decoder-graph.js';
+import { DECODER_NAMES } from '../graphs/decoder-graph.js';
 import type { OrtPolicyOptions, PolicyTokenBatch } from './ort-policy.js';
+import { TrainSessions, weightFeeds } from './train-sessions.js';
 
 const N = DECODER_NAMES;
 
 export class OrtCritic {
   readonly parameters: Map<string, Float32Array>;
-  private readonly sessions = new Map<string, Promise<GraphSession>>();
+  private readonly sessions: TrainSessions<'forward' | 'grad'>;
 
   private constructor(
     readonly config: DecoderConfig,
     readonly weights: WeightMap,
-    private readonly options: OrtPolicyOptions,
+    options: OrtPolicyOptions,
   ) {
     this.parameters = new Map([...weights].map(([name, tensor]) => [name, tensor.data]));
+    this.sessions = new TrainSessions(config, options, (kind) => ({
+      mode: 'train',
+      head: 'value',
+      objective: kind === 'forward' ? 'none' : 'upstream',
+    }));
   }
 
   /**
@@ -44,27 +49,8 @@ export class OrtCritic {
     weights.set('score.weight', { shape: [1, config.hiddenSize], data: score });
     weights.set('score.bias', { shape: [1], data: new Float32Array(1) });
     const critic = new OrtCritic(config, weights, options);
-    await critic.session('forward');
+    await critic.sessions.get('forward');
     return critic;
-  }
-
-  private session(kind: 'forward' | 'grad'): Promise<GraphSession> {
-    let session = this.sessions.get(kind);
-    if (session === undefined) {
-      const built = buildDecoderGraph(this.config, {
-        mode: 'train',
-        head: 'value',
-        objective: kind === 'forward' ? 'none' : 'upstream',
-      });
-      session = createSession(built.graph, {
-        ...(this.options.device !== undefined ? { device: this.options.device } : {}),
-        ...(this.options.threads !== undefined && this.options.threads > 0
-          ? { threads: this.options.threads }
-          : {}),
-      });
-      this.sessions.set(kind, session);
-    }
-    return session;
   }
 
   private feeds(batch: PolicyTokenBatch): Record<string, HostValue> {
@@ -82,9 +68,7 @@ export class OrtCritic {
       [N.attentionMask]: { dtype: 'int64', shape: [B, T], data: mask },
       [N.positionIds]: { dtype: 'int64', shape: [B, T], data: positions },
     };
-    for (const [name, tensor] of this.weights)
-      feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
-    return feeds;
+    return weightFeeds(this.weights, feeds);
   }
 
   /** Values (batch, T); log-probs and entropies are zero (a critic has no language head). */
@@ -92,7 +76,7 @@ export class OrtCritic {
     batch: PolicyTokenBatch,
   ): Promise<{ logprobs: Float32Array; entropies: Float32Array; values: Float32Array }> {
     const n = batch.batchSize * batch.length;
-    const out = await (await this.session('forward')).run(this.feeds(batch), [N.values]);
+    const out = await (await this.sessions.get('forward')).run(this.feeds(batch), [N.values]);
     return {
       logprobs: new Float32Array(n),
       entropies: new Float32Array(n),
@@ -113,7 +97,7 @@ export class OrtCritic {
       data: upstream.values ?? new Float32Array(B * T),
     };
     const names = [...this.parameters.keys()];
-    const out = await (await this.session('grad')).run(
+    const out = await (await this.sessions.get('grad')).run(
       feeds,
       names.map((name) => N.gradient(name)),
     );
@@ -121,7 +105,6 @@ export class OrtCritic {
   }
 
   async dispose(): Promise<void> {
-    for (const session of this.sessions.values()) await (await session).release();
-    this.sessions.clear();
+    await this.sessions.dispose();
   }
 }

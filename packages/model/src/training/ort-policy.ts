@@ -3,11 +3,11 @@
 // (dLoss/dLogprob, dLoss/dEntropy) and returns the gradient of every weight. The loss itself —
 // SFT cross-entropy, PPO, GRPO — is computed in TypeScript between the two runs.
 
-import type { Device, GraphSession, HostValue } from '@sr1/graph';
-import { createSession } from '@sr1/graph';
+import type { Device, HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
-import { buildDecoderGraph, DECODER_NAMES } from '../graphs/decoder-graph.js';
+import { DECODER_NAMES } from '../graphs/decoder-graph.js';
 import { expectedWeights } from '../weights.js';
+import { TrainSessions, weightFeeds } from './train-sessions.js';
 
 /** A right-padded token batch (structurally @sr1/train's TokenBatch). */
 export interface PolicyTokenBatch {
@@ -39,7 +39,7 @@ const N = DECODER_NAMES;
  */
 export class OrtTrainablePolicy {
   readonly parameters: Map<string, Float32Array>;
-  private readonly sessions = new Map<string, Promise<GraphSession>>();
+  private readonly sessions: TrainSessions<'forward' | 'grad' | 'grad-entropy'>;
 
   private constructor(
     readonly config: DecoderConfig,
@@ -47,6 +47,11 @@ export class OrtTrainablePolicy {
     private readonly options: OrtPolicyOptions,
   ) {
     this.parameters = new Map([...weights].map(([name, tensor]) => [name, tensor.data]));
+    this.sessions = new TrainSessions(config, options, (kind) => ({
+      mode: 'train',
+      objective: kind === 'forward' ? 'none' : 'upstream',
+      entropyGradient: kind === 'grad-entropy',
+    }));
   }
 
   /** Compiles the forward session eagerly (so a missing device fails here). */
@@ -59,7 +64,7 @@ export class OrtTrainablePolicy {
       if (!weights.has(name)) throw new Error(`OrtTrainablePolicy: weight ${name} missing`);
     }
     const policy = new OrtTrainablePolicy(config, weights, options);
-    await policy.session('forward');
+    await policy.sessions.get('forward');
     return policy;
   }
 
@@ -69,25 +74,6 @@ export class OrtTrainablePolicy {
       [...this.weights].map(([name, t]) => [name, { shape: [...t.shape], data: t.data.slice() }]),
     );
     return OrtTrainablePolicy.create(this.config, weights, this.options);
-  }
-
-  private session(kind: 'forward' | 'grad' | 'grad-entropy'): Promise<GraphSession> {
-    let session = this.sessions.get(kind);
-    if (session === undefined) {
-      const built = buildDecoderGraph(this.config, {
-        mode: 'train',
-        objective: kind === 'forward' ? 'none' : 'upstream',
-        entropyGradient: kind === 'grad-entropy',
-      });
-      session = createSession(built.graph, {
-        ...(this.options.device !== undefined ? { device: this.options.device } : {}),
-        ...(this.options.threads !== undefined && this.options.threads > 0
-          ? { threads: this.options.threads }
-          : {}),
-      });
-      this.sessions.set(kind, session);
-    }
-    return session;
   }
 
   /** Inputs of the shifted train graph: ids = tokens[:, :-1], targets = tokens[:, 1:]. */
@@ -112,9 +98,7 @@ export class OrtTrainablePolicy {
       [N.attentionMask]: { dtype: 'int64', shape: [B, S], data: mask },
       [N.positionIds]: { dtype: 'int64', shape: [B, S], data: positions },
     };
-    for (const [name, tensor] of this.weights)
-      feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
-    return feeds;
+    return weightFeeds(this.weights, feeds);
   }
 
   /** Moves (B, T−1) graph outputs to positions 1..T−1 of a (B, T) array (position 0 stays 0). */
@@ -135,7 +119,7 @@ export class OrtTrainablePolicy {
   async forward(batch: PolicyTokenBatch): Promise<{ logprobs: Float32Array; entropies: Float32Array }> {
     const { batchSize: B, length: T } = batch;
     if (T < 2) return { logprobs: new Float32Array(B * T), entropies: new Float32Array(B * T) };
-    const session = await this.session('forward');
+    const session = await this.sessions.get('forward');
     const out = await session.run(this.feeds(batch), [N.logprobs, N.entropy]);
     return {
       logprobs: OrtTrainablePolicy.shiftIn(out[N.logprobs]!.data as Float32Array, B, T),
@@ -167,7 +151,7 @@ export class OrtTrainablePolicy {
       return { forward: { logprobs: new Float32Array(B * T), entropies: new Float32Array(B * T) }, grads };
     }
     const withEntropy = upstream.entropies?.some((g) => g !== 0) === true;
-    const session = await this.session(withEntropy ? 'grad-entropy' : 'grad');
+    const session = await this.sessions.get(withEntropy ? 'grad-entropy' : 'grad');
     const feeds = this.feeds(batch);
     feeds[N.gradLogprobs] = {
       dtype: 'float32',
@@ -194,7 +178,6 @@ export class OrtTrainablePolicy {
   }
 
   async dispose(): Promise<void> {
-    for (const session of this.sessions.values()) await (await session).release();
-    this.sessions.clear();
+    await this.sessions.dispose();
   }
 }

@@ -1,0 +1,45 @@
+// Compiled train-mode decoder sessions, built once per variant and shared by the trainable policy
+// and the critic, plus the weight feeds both pass on every run.
+
+import type { GraphSession, HostValue } from '@sr1/graph';
+import { createSession } from '@sr1/graph';
+import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { buildDecoderGraph, type DecoderGraphOptions } from '../graphs/decoder-graph.js';
+import type { OrtPolicyOptions } from './ort-policy.js';
+
+export class TrainSessions<Kind extends string> {
+  private readonly sessions = new Map<Kind, Promise<GraphSession>>();
+
+  constructor(
+    private readonly config: DecoderConfig,
+    private readonly options: OrtPolicyOptions,
+    private readonly graphOptions: (kind: Kind) => DecoderGraphOptions,
+  ) {}
+
+  /** The session of `kind`, compiled on first use. */
+  get(kind: Kind): Promise<GraphSession> {
+    let session = this.sessions.get(kind);
+    if (session === undefined) {
+      session = createSession(buildDecoderGraph(this.config, this.graphOptions(kind)).graph, {
+        ...(this.options.device !== undefined ? { device: this.options.device } : {}),
+        ...(this.options.threads !== undefined && this.options.threads > 0
+          ? { threads: this.options.threads }
+          : {}),
+      });
+      this.sessions.set(kind, session);
+    }
+    return session;
+  }
+
+  async dispose(): Promise<void> {
+    for (const session of this.sessions.values()) await (await session).release();
+    this.sessions.clear();
+  }
+}
+
+/** Every weight as a float32 graph input (no copy: ORT reads the live buffers). */
+export function weightFeeds(weights: WeightMap, feeds: Record<string, HostValue>): Record<string, HostValue> {
+  for (const [name, tensor] of weights)
+    feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
+  return feeds;
+}
