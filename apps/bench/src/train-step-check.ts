@@ -13,26 +13,16 @@ import {
   readSafetensors,
   saveModelFolder,
 } from '@sr1/model';
+import { tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
 import { AdamW, sgdStep } from '@sr1/optim';
 import { runTorchPeer } from './peers.js';
 
+/** The tiny test decoder with a small vocabulary, an untied lm_head and q/k/v biases. */
 export const CHECK_CONFIG: DecoderConfig = {
-  modelType: 'qwen2',
+  ...tinyQwen2ForSmallTokenizer(),
   vocabSize: 96,
-  hiddenSize: 32,
-  intermediateSize: 64,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
-  headDim: 8,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
   tieWordEmbeddings: false,
-  attentionBias: true,
-  outputBias: false,
-  mlpBias: false,
   maxPositionEmbeddings: 128,
-  bosTokenId: null,
   eosTokenIds: [0],
 };
 

@@ -46,7 +46,7 @@ export interface HostTensor {
  */
 export type WeightMap = Map<string, HostTensor>;
 
-/** The key/value cache of a batch: per layer, (batch, numKeyValueHeads, pastLength, headDim). */
+/** The key/value cache of a batch; its per-layer layout belongs to the runner (see OrtDecoderRunner). */
 export interface KvCache {
   /** Number of cached positions (the same for every row; rows are left-padded). */
   readonly length: number;
