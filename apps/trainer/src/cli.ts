@@ -19,7 +19,7 @@ const modelAsset = (path: string) =>
 const USAGE = `usage:
   sr1-train sft --config FILE [--resume]      supervised training (HF folder or random init)
   sr1-train rl --config FILE [--resume]       Search-R1 RL (GRPO) with the engine and a local index
-  sr1-train make-base [--out DIR] [--steps N] [--seed N] [--from DIR --lr LR]
+  sr1-train make-base [--out DIR] [--steps N] [--seed N] [--worlds N] [--from DIR --lr LR]
                                               the toy world's base policy (SFT on demonstrations)
   sr1-train demo [--steps N] [--out DIR]      the toy-world demo: baselines, RL, held-out table, report`;
 
@@ -28,6 +28,14 @@ function flagNumber(value: string | undefined, flag: string, fallback: number): 
   const number = Number(value);
   if (!Number.isInteger(number) || number < 0) {
     throw new InvalidInputError({ flag, reason: `expected a non-negative integer, got '${value}'` });
+  }
+  return number;
+}
+
+function flagRate(value: string, flag: string): number {
+  const number = Number(value);
+  if (!Number.isFinite(number) || number <= 0) {
+    throw new InvalidInputError({ flag, reason: `expected a positive number, got '${value}'` });
   }
   return number;
 }
@@ -44,6 +52,7 @@ async function main(argv: string[]): Promise<void> {
       from: { type: 'string' },
       seed: { type: 'string' },
       lr: { type: 'string' },
+      worlds: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -82,11 +91,11 @@ async function main(argv: string[]): Promise<void> {
         modelConfig: asset('assets/base-model-config.json'),
         tokenizer: modelAsset('assets/tokenizer-small'),
         seed: flagNumber(values.seed, '--seed', 11),
-        worlds: 60,
+        worlds: flagNumber(values.worlds, '--worlds', 60),
         questionsPerType: 20,
         steps: flagNumber(values.steps, '--steps', 1000),
         ...(values.from !== undefined ? { from: values.from } : {}),
-        ...(values.lr !== undefined ? { lr: Number(values.lr) } : {}),
+        ...(values.lr !== undefined ? { lr: flagRate(values.lr, '--lr') } : {}),
         quiet: values.quiet,
       });
       process.stdout.write(

@@ -65,7 +65,7 @@ export async function makeBasePolicy(
       options.from !== undefined
         ? { path: options.from }
         : { init: { config: options.modelConfig, tokenizer: options.tokenizer, seed: options.seed } },
-    data: { train: data, maxLength: 320 },
+    data: { train: data, maxLength: 512 },
     training: {
       steps: options.steps,
       batchSize: 16,

@@ -2,6 +2,7 @@
 // starts from the paper's PPO or GRPO settings (reference §4); explicit fields override it.
 
 import { dirname, resolve } from 'node:path';
+import { KL_ESTIMATOR_NAMES, type KlEstimator } from '@sr1/rl';
 import { ConfigReader, readConfigFile } from '@sr1/train';
 
 export interface RlConfig {
@@ -21,6 +22,9 @@ export interface RlConfig {
   clipRatio: number;
   entropyCoef: number;
   klCoef: number;
+  /** 'reward': per-token penalty in the reward (the paper's PPO); 'loss': a term in the actor loss (its GRPO). */
+  klMode: 'reward' | 'loss';
+  klEstimator: KlEstimator;
   maskRetrievedTokens: boolean;
   reward: 'em' | 'format';
   /** Prompt: the reference instruction ('search-r1') or a text template with `{question}`. */
@@ -84,6 +88,8 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     'clipRatio',
     'entropyCoef',
     'klCoef',
+    'klMode',
+    'klEstimator',
     'maskRetrievedTokens',
     'reward',
     'prompt',
@@ -143,6 +149,9 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     clipRatio: root.number('clipRatio', 0.2, { min: 0, exclusiveMin: true }), // the paper's value
     entropyCoef: root.number('entropyCoef', 0.001, { min: 0 }), // the paper's value
     klCoef: root.number('klCoef', preset.klCoef, { min: 0 }), // the paper's value
+    // The paper (veRL): PPO puts a k1 penalty in the reward; GRPO a k3 (low_var_kl) loss term.
+    klMode: root.choice('klMode', ['reward', 'loss'] as const, algorithm === 'ppo' ? 'reward' : 'loss'),
+    klEstimator: root.choice('klEstimator', KL_ESTIMATOR_NAMES, algorithm === 'ppo' ? 'k1' : 'k3'),
     maskRetrievedTokens: root.boolean('maskRetrievedTokens', true), // the paper's method
     reward: root.choice('reward', ['em', 'format'] as const, 'em'), // the paper's main runs use EM
     prompt: {

@@ -208,10 +208,9 @@ export async function runRl(
         microBatchSize: config.microBatchSize,
         clipRatio: config.clipRatio,
         entropyCoef: config.entropyCoef,
-        // The paper: PPO puts a k1 penalty in the reward; GRPO a k3 (low_var_kl) loss term.
-        klMode: config.klCoef <= 0 ? 'none' : config.algorithm === 'ppo' ? 'reward' : 'loss',
+        klMode: config.klCoef <= 0 ? 'none' : config.klMode,
         klCoef: config.klCoef,
-        klEstimator: config.algorithm === 'ppo' ? 'k1' : 'k3',
+        klEstimator: config.klEstimator,
         gamma: 1,
         lambda: 1,
         valueClip: 0.5,
