@@ -21,7 +21,8 @@ const USAGE = `usage:
   sr1-train rl --config FILE [--resume]       Search-R1 RL (GRPO) with the engine and a local index
   sr1-train make-base [--out DIR] [--steps N] [--seed N] [--worlds N] [--from DIR --lr LR]
                                               the toy world's base policy (SFT on demonstrations)
-  sr1-train demo [--steps N] [--out DIR]      the toy-world demo: baselines, RL, held-out table, report`;
+  sr1-train demo [--steps N] [--out DIR] [--algorithm grpo|ppo] [--unmasked] [--seed N] [--base DIR]
+                                              the toy-world demo: baselines, RL, held-out table, report`;
 
 function flagNumber(value: string | undefined, flag: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -30,6 +31,19 @@ function flagNumber(value: string | undefined, flag: string, fallback: number): 
     throw new InvalidInputError({ flag, reason: `expected a non-negative integer, got '${value}'` });
   }
   return number;
+}
+
+function flagChoice<T extends string>(
+  value: string | undefined,
+  flag: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new InvalidInputError({ flag, reason: `expected one of ${choices.join(', ')}, got '${value}'` });
+  }
+  return value as T;
 }
 
 function flagRate(value: string, flag: string): number {
@@ -53,6 +67,9 @@ async function main(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       lr: { type: 'string' },
       worlds: { type: 'string' },
+      algorithm: { type: 'string' },
+      unmasked: { type: 'boolean', default: false },
+      base: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -106,8 +123,11 @@ async function main(argv: string[]): Promise<void> {
     case 'demo': {
       await runDemo({
         out: values.out ?? 'runs/demo',
-        basePolicy: asset('assets/base-policy'),
+        basePolicy: values.base ?? asset('assets/base-policy'),
         steps: flagNumber(values.steps, '--steps', 100),
+        algorithm: flagChoice(values.algorithm, '--algorithm', ['grpo', 'ppo'] as const, 'grpo'),
+        maskRetrievedTokens: !values.unmasked,
+        seed: flagNumber(values.seed, '--seed', 1),
         quiet: values.quiet,
       });
       return;

@@ -22,6 +22,12 @@ export interface DemoOptions {
   out: string;
   basePolicy: string;
   steps: number;
+  /** 'grpo' (default): 8 prompts × 4 rollouts per step; 'ppo': 32 prompts × 1 rollout with a critic. */
+  algorithm?: 'grpo' | 'ppo';
+  /** Mask retrieved tokens out of the loss (default true, the paper's method). */
+  maskRetrievedTokens?: boolean;
+  /** Seed of the RL run (default 1). */
+  seed?: number;
   quiet?: boolean;
 }
 
@@ -105,26 +111,30 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const before = await evaluateAll(options.basePolicy, ['direct', 'rag', 'agent'], heldOut, evalWorld.index);
 
   const runDir = join(out, 'rl-run');
+  const algorithm = options.algorithm ?? 'grpo';
   const config = parseRlConfig({
     policy: options.basePolicy,
     index: rlWorld.index,
     data: { train: trainFile, validation: validationFile, validationLimit: 30 },
-    preset: 'grpo',
+    preset: algorithm,
     steps: options.steps,
-    promptsPerStep: 8,
-    rolloutsPerPrompt: 4,
+    // The same 32 rollouts per step for both: GRPO needs groups, PPO (the paper's) one rollout per prompt.
+    promptsPerStep: algorithm === 'grpo' ? 8 : 32,
+    rolloutsPerPrompt: algorithm === 'grpo' ? 4 : 1,
     microBatchSize: 8,
     actorLr: 2e-5, // a 1M-parameter model needs a larger step than the paper's 1e-6 for 3B–7B models
+    criticLr: 2e-4, // the paper's critic/actor ratio of 10
+    maskRetrievedTokens: options.maskRetrievedTokens ?? true,
     warmupRatio: 0.1,
     klCoef: 0.001,
     prompt: { template: TOY_TEMPLATE, chatTemplate: false },
     rollout: ROLLOUT,
     validateEvery: Math.max(1, Math.floor(options.steps / 4)),
     output: { dir: runDir, saveEvery: Math.max(1, Math.floor(options.steps / 4)) },
-    seed: 1,
+    seed: options.seed ?? 1,
   });
   log(
-    `GRPO on the RL world: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
+    `${algorithm.toUpperCase()} on the RL world${config.maskRetrievedTokens ? '' : ' (retrieved tokens NOT masked)'}: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
   );
   await runRl(config, { resume: true, ...(options.quiet !== undefined ? { quiet: options.quiet } : {}) });
   const checkpoint = await loadLatestCheckpoint(runDir);
@@ -136,7 +146,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     { label: 'direct answer', summary: summarize('direct', before.get('direct')!) },
     { label: 'RAG (one retrieval)', summary: summarize('rag', before.get('rag')!) },
     { label: 'base agent', summary: summarize('agent', before.get('agent')!) },
-    { label: 'trained agent (GRPO)', summary: summarize('agent', after.get('agent')!) },
+    {
+      label: `trained agent (${algorithm.toUpperCase()}${config.maskRetrievedTokens ? '' : ', unmasked'})`,
+      summary: summarize('agent', after.get('agent')!),
+    },
   ];
   log('');
   log(`held-out world ${DEMO_WORLDS.evaluation}, ${heldOut.length} questions, greedy decoding:`);
@@ -150,7 +163,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const report = renderReport({
     title: 'sr1 demo: Search-R1 on a toy world',
     notes: [
-      `Base policy: ${options.basePolicy}. RL: GRPO, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}.`,
+      `Base policy: ${options.basePolicy}. RL: ${algorithm.toUpperCase()}, retrieved tokens ${config.maskRetrievedTokens ? 'masked' : 'not masked'}, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}.`,
     ],
     metrics,
     summaries: rows,

@@ -27,7 +27,9 @@ export const CURVES: Record<string, string> = {
   'rollout/exact_match': 'exact match of rollouts',
   'rollout/searches_per_question': 'searches per question',
   'response_length/mean': 'response length (tokens)',
-  'actor/kl_loss': 'KL to the reference (k3)',
+  'actor/kl_loss': 'KL to the reference (loss term)',
+  'critic/kl': 'KL to the reference (in the reward)',
+  'critic/vf_loss': 'value loss (PPO critic)',
   'actor/pg_clipfrac': 'clip fraction',
   'val/exact_match': 'validation EM (greedy)',
 };
