@@ -183,7 +183,16 @@ describe('training pipeline on the engine', () => {
     expect(a.map((m) => m.step)).toEqual([1, 2]);
     expect(b.map((m) => m.step)).toEqual([1, 2]);
     expect(a[1]['critic/vf_loss']).toBeDefined();
-    for (const key of ['reward/mean', 'actor/pg_loss', 'critic/vf_loss', 'response_length/mean']) {
+    // The reference stays the base policy: after one update the KL penalty is no longer zero.
+    expect(a[0]['critic/kl']).toBe(0);
+    expect(a[1]['critic/kl']).not.toBe(0);
+    for (const key of [
+      'reward/mean',
+      'actor/pg_loss',
+      'critic/vf_loss',
+      'critic/kl',
+      'response_length/mean',
+    ]) {
       expect(b[1][key]).toBeCloseTo(a[1][key], 4);
     }
   });
@@ -215,6 +224,9 @@ describe('training pipeline on the engine', () => {
     const steps = metrics.filter((m) => m['reward/mean'] !== undefined);
     expect(steps.map((m) => m.step)).toEqual([1, 2]);
     expect(Number.isFinite(steps[1]['actor/pg_loss'])).toBe(true);
+    // The k3 KL to the frozen reference: zero before the first update, positive after it.
+    expect(steps[0]['actor/kl_loss']).toBe(0);
+    expect(steps[1]['actor/kl_loss']).toBeGreaterThan(0);
     expect(result.validations.map((v) => v.step)).toEqual([0, 1, 2]);
   });
 });

@@ -13,6 +13,7 @@ import {
   OrtTrainablePolicy,
   readSafetensors,
   saveModelFolder,
+  type WeightMap,
   writeSafetensors,
 } from '@sr1/model';
 import { AdamW, type AdamWState, createSchedule, isNormOrBias } from '@sr1/optim';
@@ -47,6 +48,10 @@ interface TrainerState {
   validations: { step: number; summary: EvalSummary }[];
 }
 
+function copyWeights(weights: WeightMap): WeightMap {
+  return new Map([...weights].map(([name, t]) => [name, { shape: [...t.shape], data: t.data.slice() }]));
+}
+
 export async function runRl(
   config: RlConfig,
   options: { resume: boolean; quiet?: boolean },
@@ -62,8 +67,12 @@ export async function runRl(
   const checkpoint = options.resume ? await loadLatestCheckpoint(config.output.dir) : null;
   const weights = checkpoint === null ? base.weights : (await loadModelFolder(checkpoint.dir)).weights;
   const actor = await OrtTrainablePolicy.create(base.config, weights, engineOptions);
+  // The reference is frozen: its own copy of the base weights, which the actor (and the runner,
+  // which shares the actor's buffers) update in place when training starts from the base.
   const reference =
-    config.klCoef > 0 ? await OrtTrainablePolicy.create(base.config, base.weights, engineOptions) : undefined;
+    config.klCoef > 0
+      ? await OrtTrainablePolicy.create(base.config, copyWeights(base.weights), engineOptions)
+      : undefined;
   const runner = await OrtDecoderRunner.create(base.config, weights, engineOptions);
   const { generator, generatedTokens } = engineGenerator(runner, tokenizer);
   const retriever = await InProcessRetriever.open(config.index);
