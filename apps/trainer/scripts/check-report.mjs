@@ -36,7 +36,7 @@ const count = (pattern) => (dom.match(pattern) ?? []).length;
 const checks = {
   'evaluation table rows': count(/<tr>/g) - 1,
   'learning curves (svg paths)': count(/<path d="M/g),
-  trajectories: count(/<details>/g),
+  trajectories: count(/<details[ >]/g),
   'highlighted inserted spans': count(/<mark class="inserted">/g),
 };
 for (const [what, n] of Object.entries(checks)) console.log(`${what}: ${n}`);

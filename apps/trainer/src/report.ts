@@ -87,7 +87,8 @@ export function renderReport(input: ReportInput): string {
     .map(
       (
         t,
-      ) => `<details><summary>${t.exactMatch === 1 ? '✔' : '✘'} ${escapeHtml(t.question)} — gold: ${escapeHtml(t.gold.join(' / '))}</summary>
+        index,
+      ) => `<details${index < 3 ? ' open' : ''}><summary>${t.exactMatch === 1 ? '✔' : '✘'} ${escapeHtml(t.question)} — gold: ${escapeHtml(t.gold.join(' / '))}</summary>
 <pre class="trajectory">${t.segments.map((s) => (s.inserted ? `<mark class="inserted">${escapeHtml(s.text)}</mark>` : escapeHtml(s.text))).join('')}</pre></details>`,
     )
     .join('\n');
