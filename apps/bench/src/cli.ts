@@ -5,27 +5,34 @@
 //   perf-train --config FILE    training tokens/s vs PyTorch, same model, batch and threads
 //   eval                        the seven-dataset evaluation (direct, CoT, RAG, agent; see eval-command.ts)
 //   retrieval-quality           recall@k and answer-in-passages of BM25, hashing-dense and hybrid
+//   perf                        every performance benchmark vs its peer → docs/benchmarks.md (perf-command.ts)
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { InvalidInputError, Sr1Error } from '@sr1/core';
 import { parseDecoderConfig } from '@sr1/model';
 import { runEvalCommand, runRetrievalQualityCommand } from './eval-command.js';
-import { measureTrainThroughput } from './train-perf.js';
+import { runPerfCommand } from './perf-command.js';
+import { measureTrainThroughput, TRAIN_PERF_DEFAULTS } from './train-perf.js';
 import { checkTrainStep } from './train-step-check.js';
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'eval') return runEvalCommand(rest);
   if (command === 'retrieval-quality') return runRetrievalQualityCommand(rest);
+  if (command === 'perf') {
+    const outcomes = await runPerfCommand(rest);
+    if (outcomes.some((outcome) => outcome.status === 'failed')) process.exitCode = 1;
+    return;
+  }
   const { values } = parseArgs({
     args: rest,
     options: {
       config: { type: 'string' },
-      batch: { type: 'string', default: '8' },
-      length: { type: 'string', default: '256' },
-      threads: { type: 'string', default: '2' },
-      steps: { type: 'string', default: '5' },
+      batch: { type: 'string', default: String(TRAIN_PERF_DEFAULTS.batchSize) },
+      length: { type: 'string', default: String(TRAIN_PERF_DEFAULTS.length) },
+      threads: { type: 'string', default: String(TRAIN_PERF_DEFAULTS.threads) },
+      steps: { type: 'string', default: String(TRAIN_PERF_DEFAULTS.steps) },
     },
     strict: true,
   });
@@ -76,7 +83,7 @@ async function main(argv: string[]): Promise<void> {
     }
     default:
       throw new InvalidInputError({
-        reason: `unknown command '${command ?? ''}'. Supported: [check-train-step, perf-train, eval, retrieval-quality]`,
+        reason: `unknown command '${command ?? ''}'. Supported: [check-train-step, perf-train, perf, eval, retrieval-quality]`,
       });
   }
 }

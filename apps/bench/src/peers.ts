@@ -20,20 +20,24 @@ export class PeerUnavailableError extends Sr1Error {
   }
 }
 
-/** Runs a peer script with `python`, returning its last stdout line parsed as JSON. */
+/**
+ * Runs a peer script with `python` (a path, or a name looked up on PATH), returning its last stdout
+ * line parsed as JSON.
+ */
 export async function runTorchPeer(
   script: string,
   args: readonly string[],
   env: Record<string, string> = {},
+  python: string = TORCH_PYTHON,
 ): Promise<Record<string, unknown>> {
-  if (!existsSync(TORCH_PYTHON)) {
+  if (python.includes('/') && !existsSync(python)) {
     throw new PeerUnavailableError(
       'PyTorch',
-      `no ${TORCH_PYTHON}; apt-get install python3-torch libopenblas0-pthread`,
+      `no ${python}; apt-get install python3-torch libopenblas0-pthread`,
     );
   }
   try {
-    const { stdout } = await run(TORCH_PYTHON, [`${PEER_DIR}${script}`, ...args], {
+    const { stdout } = await run(python, [`${PEER_DIR}${script}`, ...args], {
       env: { ...process.env, ...env },
       maxBuffer: 64 * 1024 * 1024,
     });
@@ -41,6 +45,9 @@ export async function runTorchPeer(
     return JSON.parse(last) as Record<string, unknown>;
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
+    if ((error as { code?: unknown }).code === 'ENOENT') {
+      throw new PeerUnavailableError('PyTorch', `no ${python} on PATH`, { cause: error });
+    }
     if (stderr.includes("No module named 'torch'")) {
       throw new PeerUnavailableError('PyTorch', 'apt-get install python3-torch libopenblas0-pthread', {
         cause: error,

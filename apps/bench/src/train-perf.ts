@@ -21,7 +21,17 @@ export interface TrainPerfOptions {
   length: number;
   threads: number;
   steps: number;
+  /** The PyTorch peer's interpreter (path or name on PATH); default TORCH_PYTHON. */
+  python?: string;
 }
+
+/** `sr1-bench perf-train`'s sizes, and `sr1-bench perf`'s outside --quick. */
+export const TRAIN_PERF_DEFAULTS = {
+  batchSize: 8, // × 256 tokens: the sizes of the recorded rows in docs/benchmarks.md
+  length: 256,
+  threads: 2, // each engine, as on the 2-core machines the recorded numbers come from
+  steps: 5, // timed steps after two warm-up steps
+} as const satisfies Omit<TrainPerfOptions, 'config' | 'python'>;
 
 export interface TrainPerfResult {
   parameters: number;
@@ -73,20 +83,25 @@ export async function measureTrainThroughput(options: TrainPerfOptions): Promise
   for (let i = 0; i < options.steps; i++) await policy.forward(batch);
   const sr1ForwardSeconds = (performance.now() - forwardStarted) / 1000 / options.steps;
   await policy.dispose();
-  const torch = await runTorchPeer('torch_train_step.py', [
-    '--model',
-    dir,
-    '--batch',
-    join(dir, 'batch.json'),
-    '--optimizer',
-    'adamw',
-    '--lr',
-    '1e-4',
-    '--threads',
-    String(options.threads),
-    '--bench-steps',
-    String(options.steps),
-  ]);
+  const torch = await runTorchPeer(
+    'torch_train_step.py',
+    [
+      '--model',
+      dir,
+      '--batch',
+      join(dir, 'batch.json'),
+      '--optimizer',
+      'adamw',
+      '--lr',
+      '1e-4',
+      '--threads',
+      String(options.threads),
+      '--bench-steps',
+      String(options.steps),
+    ],
+    {},
+    options.python,
+  );
   const parameters = countParameters(weights);
   return {
     parameters,

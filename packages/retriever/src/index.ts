@@ -3,6 +3,16 @@
 
 // Analysis and BM25
 export { analyze, ENGLISH_STOP_WORDS, tokenize } from './analysis.js';
+// Benchmarks (`sr1-retriever bench`, and `sr1-bench perf` which runs them with the other packages')
+export type { HnswBenchOptions, HnswBenchResult } from './bench/hnsw.js';
+export { benchHnsw, HNSW_BENCH_DEFAULTS } from './bench/hnsw.js';
+export type {
+  ServerBatchRow,
+  ServerBenchOptions,
+  ServerBenchResult,
+  ServerLoadRow,
+} from './bench/server-load.js';
+export { benchServer, SERVER_BENCH_DEFAULTS } from './bench/server-load.js';
 export type { Bm25BuildOptions, Bm25LoadOptions, Bm25Parameters } from './bm25.js';
 export { Bm25Builder, Bm25Index, DEFAULT_BM25_PARAMETERS } from './bm25.js';
 // Corpus and document store

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InvalidInputError } from '@sr1/core';
 import { loadIndex } from '../index-folder.js';
-import { benchHnsw } from './hnsw.js';
+import { benchHnsw, HNSW_BENCH_DEFAULTS } from './hnsw.js';
 import { benchMemory, type MemoryPart, probeMemory, WIKI18_PASSAGES } from './memory.js';
 import { measureQuality } from './quality.js';
-import { benchServer } from './server-load.js';
+import { benchServer, SERVER_BENCH_DEFAULTS } from './server-load.js';
 
 const DEFAULT_DATA_DIR = '../shared/data'; // relative to the repository root, as in CI
 
@@ -84,15 +84,15 @@ export async function runBench(args: string[]): Promise<void> {
     }
     case 'hnsw': {
       const index = await loadIndex(indexDir);
+      const defaults = HNSW_BENCH_DEFAULTS;
       const result = await benchHnsw(index, {
+        ...defaults,
         dataDir,
-        queries: list(values.queries, [2000], '--queries')[0]!,
-        m: list(values.m, [16], '--m')[0]!,
-        efConstruction: list(values['ef-construction'], [200], '--ef-construction')[0]!,
-        efs: list(values.efs, [10, 16, 24, 32, 48, 64, 128, 256], '--efs'),
-        k: 10,
-        python: values.python ?? '/usr/bin/python3',
-        repeats: 3,
+        queries: list(values.queries, [defaults.queries], '--queries')[0]!,
+        m: list(values.m, [defaults.m], '--m')[0]!,
+        efConstruction: list(values['ef-construction'], [defaults.efConstruction], '--ef-construction')[0]!,
+        efs: list(values.efs, defaults.efs, '--efs'),
+        python: values.python ?? defaults.python,
       });
       await index.close();
       process.stdout.write(
@@ -114,10 +114,10 @@ export async function runBench(args: string[]): Promise<void> {
       const result = await benchServer({
         index: indexDir,
         dataDir,
-        clients: list(values.clients, [1, 16, 64], '--clients'),
-        requests: list(values.requests, [2000, 5000, 10000], '--requests'),
-        batch: list(values.batch, [512], '--batch')[0]!,
-        batchRepeats: 10,
+        ...SERVER_BENCH_DEFAULTS,
+        clients: list(values.clients, SERVER_BENCH_DEFAULTS.clients, '--clients'),
+        requests: list(values.requests, SERVER_BENCH_DEFAULTS.requests, '--requests'),
+        batch: list(values.batch, [SERVER_BENCH_DEFAULTS.batch], '--batch')[0]!,
         ...(values.method !== undefined ? { method: values.method } : {}),
       });
       process.stdout.write(

@@ -22,6 +22,17 @@ export interface HnswBenchOptions {
   repeats: number;
 }
 
+/** What `sr1-retriever bench hnsw` runs without flags. */
+export const HNSW_BENCH_DEFAULTS: Omit<HnswBenchOptions, 'dataDir'> = {
+  queries: 2000, // the first questions of the shared question files, in file order
+  m: 16, // the server's index parameters (DEFAULT_HNSW_PARAMETERS)
+  efConstruction: 200,
+  efs: [10, 16, 24, 32, 48, 64, 128, 256], // from coarse to past the server's ef (128)
+  k: 10, // recall@10 against exact search
+  python: '/usr/bin/python3', // Debian's python3-faiss, the peer
+  repeats: 3, // best of 3 per ef: the least disturbed by other work on the machine
+};
+
 export interface HnswBenchResult {
   vectors: number;
   dimension: number;

@@ -6,7 +6,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { percentile, readQuestions } from './data.js';
 
-export interface LoadRow {
+/** One concurrency level of the load test. */
+export interface ServerLoadRow {
   clients: number;
   requests: number;
   errors: number;
@@ -16,7 +17,8 @@ export interface LoadRow {
   p99Ms: number;
 }
 
-export interface BatchRow {
+/** Large batched requests (one training step's searches each). */
+export interface ServerBatchRow {
   batch: number;
   repeats: number;
   errors: number;
@@ -66,15 +68,26 @@ async function post(url: string, body: string): Promise<boolean> {
   }
 }
 
-export async function benchServer(
-  options: ServerBenchOptions,
-): Promise<{ load: LoadRow[]; batch: BatchRow }> {
+export interface ServerBenchResult {
+  load: ServerLoadRow[];
+  batch: ServerBatchRow;
+}
+
+/** What `sr1-retriever bench server` runs without flags. */
+export const SERVER_BENCH_DEFAULTS: Omit<ServerBenchOptions, 'index' | 'dataDir'> = {
+  clients: [1, 16, 64], // one agent alone, then many agents searching at once
+  requests: [2000, 5000, 10000], // per concurrency level (the last repeats for extra levels)
+  batch: 512, // the paper's training batch: one step's searches in one request
+  batchRepeats: 10, // the batch p50 is over these repeats
+};
+
+export async function benchServer(options: ServerBenchOptions): Promise<ServerBenchResult> {
   const questions = readQuestions(options.dataDir).map((question) => question.question);
   const { child, url } = await startChild(options);
   try {
     for (let i = 0; i < 200; i++)
       await post(url, JSON.stringify({ queries: [questions[i]], topk: 3, return_scores: true })); // warm-up
-    const load: LoadRow[] = [];
+    const load: ServerLoadRow[] = [];
     for (let c = 0; c < options.clients.length; c++) {
       const clients = options.clients[c]!;
       const total = options.requests[c] ?? options.requests[options.requests.length - 1]!;

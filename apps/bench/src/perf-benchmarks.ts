@@ -1,0 +1,389 @@
+// The benchmarks `sr1-bench perf` runs, each reusing its package's own measurement — training
+// throughput vs PyTorch (train-perf.ts), prefill and decode vs llama.cpp (@sr1/model's
+// scripts/llama-cpp-speed.mjs), index build, HNSW vs FAISS and server load (@sr1/retriever) — and
+// turning its result into table rows.
+
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Sr1Error } from '@sr1/core';
+import { parseDecoderConfig } from '@sr1/model';
+import {
+  benchHnsw,
+  benchServer,
+  buildIndex,
+  HNSW_BENCH_DEFAULTS,
+  type HnswBenchOptions,
+  type HnswBenchResult,
+  type IndexManifest,
+  loadIndex,
+  readManifest,
+  SERVER_BENCH_DEFAULTS,
+  type SearchMethod,
+  type ServerBenchOptions,
+  type ServerBenchResult,
+} from '@sr1/retriever';
+import type { TorchPeer } from './perf-plan.js';
+import type { MeasuredRow, PerfBenchmarkId } from './perf-report.js';
+import { measureTrainThroughput, TRAIN_PERF_DEFAULTS, type TrainPerfResult } from './train-perf.js';
+
+/** The options of `measureLlamaCppSpeed` in packages/model/scripts/llama-cpp-speed.mjs. */
+export interface LlamaCppSpeedOptions {
+  llamacppDir: string;
+  threads: number;
+  hidden: number;
+  layers: number;
+  prefillLength: number;
+  decodeLength: number;
+  decodeBatches: number[];
+}
+
+/** What `measureLlamaCppSpeed` returns. */
+export interface LlamaCppSpeedResult {
+  parameters: number;
+  threads: number;
+  hidden: number;
+  layers: number;
+  prefillLength: number;
+  decodeLength: number;
+  llamaCppVersion: string;
+  sr1: { prefillTokensPerSecond: number; decodeTokensPerSecond: Record<number, number> };
+  llamaCpp: { prefillTokensPerSecond: number; decodeTokensPerSecond: number };
+}
+
+interface LlamaCppSpeedScript {
+  measureLlamaCppSpeed(options: Partial<LlamaCppSpeedOptions>): Promise<LlamaCppSpeedResult>;
+}
+
+/** Sizes of one mode: full (the recorded rows) or quick (a smoke test; numbers mean little). */
+export interface PerfSizes {
+  train: { batchSize: number; length: number; steps: number };
+  /** Overrides of the script's own defaults (LLAMA_CPP_SPEED_DEFAULTS); none for full size. */
+  llamaCpp: Partial<Omit<LlamaCppSpeedOptions, 'llamacppDir' | 'threads'>>;
+  /** Index only the first `passages` passages of the corpus; null for all of it. */
+  index: { passages: number | null };
+  hnsw: Omit<HnswBenchOptions, 'dataDir' | 'python'>;
+  server: Omit<ServerBenchOptions, 'index' | 'dataDir' | 'method'> & { methods: SearchMethod[] };
+}
+
+const { python: _faissPython, ...hnswDefaults } = HNSW_BENCH_DEFAULTS;
+
+export const PERF_SIZES = {
+  full: {
+    train: TRAIN_PERF_DEFAULTS,
+    llamaCpp: {},
+    index: { passages: null },
+    hnsw: hnswDefaults,
+    server: { ...SERVER_BENCH_DEFAULTS, methods: ['hybrid', 'bm25'] }, // the server's default, and BM25 alone
+  },
+  quick: {
+    train: { batchSize: 2, length: 32, steps: 1 }, // seconds, not minutes
+    llamaCpp: { hidden: 128, layers: 2, prefillLength: 32, decodeLength: 8, decodeBatches: [8] }, // 0.7M parameters
+    index: { passages: 1000 }, // builds in about 2 s even on a busy 2-core box
+    hnsw: { ...hnswDefaults, queries: 200, efConstruction: 100, efs: [16, 64, 128], repeats: 1 },
+    server: { clients: [4], requests: [200], batch: 32, batchRepeats: 2, methods: ['hybrid', 'bm25'] },
+  },
+} satisfies Record<'full' | 'quick', PerfSizes>;
+
+/** The recall@10 at which HNSW search speed is compared, as in the recorded rows. */
+export const HNSW_RECALL_TARGET = 0.95;
+
+const grouped = (value: number) => value.toLocaleString('en-US');
+
+/** Train rows: tokens/s against one PyTorch peer, and (once) the forward's share of a step. */
+export function trainRows(
+  result: TrainPerfResult,
+  setup: {
+    configFile: string;
+    modelType: string;
+    batchSize: number;
+    length: number;
+    threads: number;
+    steps: number;
+    peer: TorchPeer;
+    withForwardRow: boolean;
+  },
+): MeasuredRow[] {
+  const model = `${setup.modelType} model of ${(result.parameters / 1e6).toFixed(2)}M parameters (${setup.configFile})`;
+  const shape = `batch ${setup.batchSize} × ${setup.length}, ${setup.threads} threads each, ${setup.steps} timed ${setup.steps === 1 ? 'step' : 'steps'}`;
+  const rows: MeasuredRow[] = [
+    {
+      what:
+        `Training tokens/s, forward + backward + AdamW, ${model}, ${shape}: sr1 (ORT CPU, one run of the ` +
+        `gradient graph) vs PyTorch ${result.torchVersion} (${setup.peer.executable}, autograd + torch.optim.AdamW)`,
+      sr1: { value: result.sr1TokensPerSecond, unit: 'tok/s' },
+      peer: { value: result.torchTokensPerSecond, unit: 'tok/s' },
+      better: 'higher',
+      commandFlags: ['--torch-python', setup.peer.python],
+    },
+  ];
+  if (setup.withForwardRow) {
+    const share = (100 * result.sr1ForwardSeconds) / result.sr1ForwardBackwardSeconds;
+    rows.push({
+      what:
+        `The RL seam's extra pass, same model and batch (sr1 only): one forward alone; a forward + backward + ` +
+        `AdamW step took ${result.sr1ForwardBackwardSeconds.toFixed(3)} s, so a forward costs ${share.toFixed(0)} % ` +
+        'of a step (what a second PPO mini-batch pays, see docs/architecture.md)',
+      sr1: { value: result.sr1ForwardSeconds, unit: 's' },
+      peer: null,
+      better: 'lower',
+      commandFlags: ['--torch-python', setup.peer.python],
+    });
+  }
+  return rows;
+}
+
+/** llama.cpp rows: prefill, decode at batch 1, and sr1's batched decode vs llama.cpp's one sequence. */
+export function llamaCppRows(result: LlamaCppSpeedResult): MeasuredRow[] {
+  const model =
+    `random Qwen2-shaped model (${(result.parameters / 1e6).toFixed(1)}M parameters: hidden ${result.hidden}, ` +
+    `${result.layers} layers, vocab 2048, F32 on both sides), ${result.threads} threads each: sr1 ` +
+    `(OrtDecoderRunner) vs llama.cpp (node-llama-cpp ${result.llamaCppVersion}, GGUF from ` +
+    '`sr1-model export-gguf`, flash attention off)';
+  const llamaDecode = { value: result.llamaCpp.decodeTokensPerSecond, unit: 'tok/s' };
+  const rows: MeasuredRow[] = [
+    {
+      what: `Prefill tokens/s, 1 × ${result.prefillLength} tokens, ${model}`,
+      sr1: { value: result.sr1.prefillTokensPerSecond, unit: 'tok/s' },
+      peer: { value: result.llamaCpp.prefillTokensPerSecond, unit: 'tok/s' },
+      better: 'higher',
+    },
+  ];
+  for (const [batchText, tokensPerSecond] of Object.entries(result.sr1.decodeTokensPerSecond)) {
+    const batch = Number(batchText);
+    rows.push({
+      what:
+        batch === 1
+          ? `Decode tokens/s at batch 1 (${result.decodeLength} greedy tokens after a 32-token prompt), same model and run`
+          : `Aggregate decode tokens/s, sr1 at batch ${batch} vs llama.cpp's one sequence, same model and run`,
+      sr1: { value: tokensPerSecond, unit: 'tok/s' },
+      peer: llamaDecode,
+      better: 'higher',
+    });
+  }
+  return rows;
+}
+
+/** The index-build row (sr1 only). */
+export function indexRow(manifest: IndexManifest, seconds: number, subset: boolean): MeasuredRow {
+  const parts = ['document store'];
+  if (manifest.bm25 !== null) parts.push('BM25');
+  if (manifest.dense !== null) {
+    const { encoder, hnsw } = manifest.dense;
+    parts.push(`${encoder.type}-${encoder.dimension} vectors`, `HNSW M ${hnsw.m}`);
+  }
+  const corpus = subset
+    ? `the first ${grouped(manifest.corpus.passages)} passages of the shared corpus`
+    : `the ${grouped(manifest.corpus.passages)}-passage shared corpus`;
+  return {
+    what: `@sr1/retriever index build (${parts.join(' + ')}) of ${corpus}`,
+    sr1: { value: seconds, unit: 's' },
+    peer: null,
+    better: 'lower',
+  };
+}
+
+type EfResult = { ef: number; recall: number; qps: number };
+
+/** The first ef (in the order measured) reaching `target` recall, else the one with the best recall. */
+export function pickEf(results: readonly EfResult[], target: number): { row: EfResult; reached: boolean } {
+  const reached = results.find((row) => row.recall >= target);
+  if (reached !== undefined) return { row: reached, reached: true };
+  const best = results.reduce<EfResult | undefined>(
+    (top, row) => (top === undefined || row.recall > top.recall ? row : top),
+    undefined,
+  );
+  if (best === undefined) throw new Error('HNSW bench returned no ef results; expected at least one ef');
+  return { row: best, reached: false };
+}
+
+/** HNSW rows: search queries/s at the recall target, and build time, sr1 vs FAISS. */
+export function hnswRows(
+  result: HnswBenchResult,
+  encoderType: string,
+  target = HNSW_RECALL_TARGET,
+): MeasuredRow[] {
+  if (result.faiss === null) {
+    throw new Sr1Error('peer_failed', `the FAISS peer failed: ${result.faissError ?? 'no output'}`);
+  }
+  const sr1 = pickEf(result.sr1.results, target);
+  const faiss = pickEf(result.faiss.results, target);
+  const at = (name: string, pick: { row: EfResult; reached: boolean }) =>
+    `${name} ef ${pick.row.ef}: ${pick.row.recall.toFixed(3)}${pick.reached ? '' : ', target not reached'}`;
+  const setup =
+    `${grouped(result.vectors)} × ${result.dimension} ${encoderType} vectors, ${grouped(result.queries)} questions, ` +
+    `k ${result.k}, M ${result.m}, efConstruction ${result.efConstruction}, 1 thread each; sr1 hnswlib-node vs ` +
+    `FAISS ${result.faiss.faiss} IndexHNSWFlat`;
+  return [
+    {
+      what:
+        `@sr1/retriever HNSW search, queries/s at the first ef with recall@${result.k} ≥ ${target} ` +
+        `(${at('sr1', sr1)}; ${at('FAISS', faiss)}), ${setup}`,
+      sr1: { value: sr1.row.qps, unit: 'q/s' },
+      peer: { value: faiss.row.qps, unit: 'q/s' },
+      better: 'higher',
+    },
+    {
+      what: `@sr1/retriever HNSW build, ${setup}`,
+      sr1: { value: result.sr1.buildSeconds, unit: 's' },
+      peer: { value: result.faiss.build_seconds, unit: 's' },
+      better: 'lower',
+    },
+  ];
+}
+
+/** Server rows (no peer): requests/s per concurrency level, and the batched request's p50. */
+export function serverRows(result: ServerBenchResult, method: SearchMethod, passages: number): MeasuredRow[] {
+  const server = `@sr1/retriever \`/retrieve\` server, ${method} search over ${grouped(passages)} passages`;
+  const rows: MeasuredRow[] = result.load.map((load) => ({
+    what:
+      `${server}, ${load.clients} keep-alive ${load.clients === 1 ? 'client' : 'clients'} × ` +
+      `${grouped(load.requests)} one-question requests (topk 3, scores), ${load.errors} errors, ` +
+      `p50 / p99 ${load.p50Ms.toFixed(1)} / ${load.p99Ms.toFixed(1)} ms`,
+    sr1: { value: load.requestsPerSecond, unit: 'req/s' },
+    peer: null,
+    better: 'higher',
+  }));
+  const batch = result.batch;
+  rows.push({
+    what:
+      `${server}, one ${batch.batch}-question request (topk 3, scores): p50 latency over ${batch.repeats} ` +
+      `requests (max ${batch.maxMs.toFixed(1)} ms, ${grouped(Math.round(batch.queriesPerSecond))} questions/s ` +
+      `at p50), ${batch.errors} errors`,
+    sr1: { value: batch.p50Ms, unit: 'ms' },
+    peer: null,
+    better: 'lower',
+  });
+  return rows;
+}
+
+/**
+ * The index folder hnsw and server search: the one given with --index, or one built from the data
+ * (timed, so the index benchmark reports it) into a temporary folder removed by `dispose`.
+ */
+export class PerfIndex {
+  private built: Promise<{ dir: string; seconds: number | null }> | undefined;
+  private readonly temporary: string[] = [];
+
+  constructor(
+    private readonly given: string | null,
+    private readonly dataDir: string,
+    private readonly passages: number | null,
+  ) {}
+
+  /** Builds (once) and returns the folder with the build time; null seconds for a given folder. */
+  async build(): Promise<{ dir: string; seconds: number | null; manifest: IndexManifest }> {
+    this.built ??=
+      this.given !== null ? Promise.resolve({ dir: this.given, seconds: null }) : this.buildNow();
+    const { dir, seconds } = await this.built;
+    return { dir, seconds, manifest: readManifest(dir) };
+  }
+
+  private async buildNow(): Promise<{ dir: string; seconds: number }> {
+    const work = mkdtempSync(join(tmpdir(), 'sr1-perf-index-'));
+    this.temporary.push(work);
+    let corpus = join(this.dataDir, 'corpus.jsonl');
+    if (this.passages !== null) {
+      const lines = readFileSync(corpus, 'utf8').split('\n').slice(0, this.passages);
+      corpus = join(work, 'corpus.jsonl');
+      writeFileSync(corpus, `${lines.join('\n')}\n`);
+    }
+    const dir = join(work, 'index');
+    const started = performance.now();
+    await buildIndex({ corpus, out: dir, kind: 'hybrid' });
+    return { dir, seconds: (performance.now() - started) / 1000 };
+  }
+
+  dispose(): void {
+    for (const dir of this.temporary.splice(0)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Everything a benchmark needs from the command line and the plan. */
+export interface PerfRunContext {
+  sizes: PerfSizes;
+  threads: number;
+  dataDir: string;
+  trainConfigFile: string;
+  torchPeers: readonly TorchPeer[];
+  faissPython: string;
+  llamacppDir: string;
+  llamaCppScript: string;
+  index: PerfIndex;
+  log: (line: string) => void;
+}
+
+async function runTrain(context: PerfRunContext): Promise<MeasuredRow[]> {
+  const file = context.trainConfigFile;
+  const config = parseDecoderConfig(JSON.parse(readFileSync(file, 'utf8')), { file });
+  const rows: MeasuredRow[] = [];
+  for (const [i, peer] of context.torchPeers.entries()) {
+    context.log(`train: sr1 vs PyTorch ${peer.version} (${peer.executable})`);
+    const sizes = { ...context.sizes.train, threads: context.threads };
+    const result = await measureTrainThroughput({ config, ...sizes, python: peer.python });
+    rows.push(
+      ...trainRows(result, {
+        configFile: file,
+        modelType: config.modelType,
+        ...sizes,
+        peer,
+        withForwardRow: i === 0,
+      }),
+    );
+  }
+  return rows;
+}
+
+async function runLlamaCpp(context: PerfRunContext): Promise<MeasuredRow[]> {
+  const script = (await import(pathToFileURL(context.llamaCppScript).href)) as LlamaCppSpeedScript;
+  const result = await script.measureLlamaCppSpeed({
+    ...context.sizes.llamaCpp,
+    llamacppDir: context.llamacppDir,
+    threads: context.threads,
+  });
+  return llamaCppRows(result);
+}
+
+async function runIndex(context: PerfRunContext): Promise<MeasuredRow[]> {
+  const { manifest, seconds } = await context.index.build();
+  if (seconds === null) throw new Error('index benchmark planned with --index given; expected a fresh build');
+  return [indexRow(manifest, seconds, context.sizes.index.passages !== null)];
+}
+
+async function runHnsw(context: PerfRunContext): Promise<MeasuredRow[]> {
+  const { dir } = await context.index.build();
+  const index = await loadIndex(dir);
+  try {
+    const encoderType = index.manifest.dense?.encoder.type ?? 'dense';
+    const result = await benchHnsw(index, {
+      ...context.sizes.hnsw,
+      dataDir: context.dataDir,
+      python: context.faissPython,
+    });
+    return hnswRows(result, encoderType);
+  } finally {
+    await index.close();
+  }
+}
+
+async function runServer(context: PerfRunContext): Promise<MeasuredRow[]> {
+  const { dir, manifest } = await context.index.build();
+  const { methods, ...load } = context.sizes.server;
+  const rows: MeasuredRow[] = [];
+  for (const method of methods) {
+    context.log(`server: ${method}`);
+    const result = await benchServer({ ...load, index: dir, dataDir: context.dataDir, method });
+    rows.push(...serverRows(result, method, manifest.corpus.passages));
+  }
+  return rows;
+}
+
+/** Each benchmark's runner, by the name `--only` takes. */
+export const PERF_RUNNERS = {
+  train: runTrain,
+  'llama-cpp': runLlamaCpp,
+  index: runIndex,
+  hnsw: runHnsw,
+  server: runServer,
+} satisfies Record<PerfBenchmarkId, (context: PerfRunContext) => Promise<MeasuredRow[]>>;
