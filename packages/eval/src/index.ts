@@ -29,7 +29,8 @@ export {
 // Runs
 export type { EvaluationOptions, EvaluationProgress, EvaluationResult } from './run.js';
 export { EVALUATION_DEFAULTS, readResults, recordKey, runEvaluation, selectQuestions } from './run.js';
-export { ProgressDisplay } from './progress.js';
+// The progress display lives in @sr1/core (one for training and evaluation); re-exported for callers.
+export { ProgressDisplay } from '@sr1/core';
 
 // Reports
 export type { ResultCell, ResultRow, ResultsTable } from './report.js';

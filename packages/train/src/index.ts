@@ -1,12 +1,14 @@
 // @sr1/train: the training loops of sr1 (SFT now, Search-R1 RL next) over a TrainablePolicy.
 
+// @sr1/core's progress display under the name this package has always exported it by.
+export { ProgressDisplay as Progress } from '@sr1/core';
 export type { CheckpointContents, LoadedCheckpoint } from './checkpoint.js';
 // Checkpoints and metrics
 export { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 export type { JsonObject } from './config-fields.js';
 // Config reading
 export { ConfigReader, readConfigFile } from './config-fields.js';
-export { MetricsWriter, Progress } from './metrics.js';
+export { MetricsWriter } from './metrics.js';
 export type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from './policy.js';
 // The engine seam
 export { makeTokenBatch } from './policy.js';
