@@ -69,8 +69,6 @@ export type { SampledToken, SamplingParams } from './sampling.js';
 export { logProbAndEntropy, logSoftmaxAt, sampleToken, validateSamplingParams } from './sampling.js';
 export type { FinishReason, GeneratedSequence, GenerateOptions, GeneratePrompt } from './generate.js';
 export { GenerationAbortedError, generate } from './generate.js';
-export type { RunnerGenerationRequest, RunnerGenerationResult } from './generator.js';
-export { RunnerGenerator } from './generator.js';
 export type { ScoredSequence, ScoreOptions } from './score.js';
 export { scoreSequences } from './score.js';
 

@@ -1,11 +1,92 @@
-import { OpenAICompletionsGenerator } from '@sr1/rollout';
+import { createRng } from '@sr1/core';
+import { type GenerationRequest, generatorFromEngine, OpenAICompletionsGenerator } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
 import { createRunner } from './engine.js';
-import { generate } from './generate.js';
+import { GenerationAbortedError, generate } from './generate.js';
 import { loadModelFolder } from './model-folder.js';
-import { serveModel } from './serve.js';
+import { ReferenceDecoderRunner } from './reference-runner.js';
+import { servedGenerator, serveModel } from './serve.js';
+import { tinyQwen2 } from './test-configs.js';
+import { SMALL_TOKENIZER_DIR } from './test-paths.js';
 import { tinyModelFolder } from './testing.js';
 import { loadTokenizer } from './tokenizer.js';
+import { initWeights } from './weights.js';
+
+// The engine reaches every Generator consumer (trainer, evaluations, serve) through rollout's
+// generatorFromEngine; these tests pin that it returns exactly what `generate` samples.
+describe('the engine as a Generator (generatorFromEngine over generate)', async () => {
+  const tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+  const base = { ...tinyQwen2(tokenizer.vocabSize), eosTokenIds: [...tokenizer.eosTokenIds] };
+  const weights = initWeights(base, createRng(5), 0.5);
+  const prompts = [
+    tokenizer.encode('Question: who?'),
+    tokenizer.encode('<search>'),
+    tokenizer.encode('The capital of'),
+  ];
+  // A random model seldom samples EOS; making a token greedy decoding picks an EOS id covers that finish.
+  const probe = await generate(new ReferenceDecoderRunner(base, weights), tokenizer, prompts, {
+    maxNewTokens: 4,
+    temperature: 0,
+  });
+  const config = { ...base, eosTokenIds: [...base.eosTokenIds, probe[1]!.tokenIds[2]!] };
+  const cases: { name: string; request: Omit<GenerationRequest, 'prompts' | 'keys'> }[] = [
+    { name: 'greedy', request: { maxNewTokens: 8, stop: ['</search>'], temperature: 0, topP: 1 } },
+    {
+      name: 'sampled, seeded',
+      request: { maxNewTokens: 8, stop: ['</search>'], temperature: 1, topP: 0.9, seed: 3 },
+    },
+    { name: 'sampled, no seed (seed 0)', request: { maxNewTokens: 8, stop: [], temperature: 0.7, topP: 1 } },
+  ];
+
+  for (const { name, request } of cases) {
+    it(`returns generate's ids, log-probs and finish reasons token for token: ${name}`, async () => {
+      const runner = new ReferenceDecoderRunner(config, weights);
+      const direct = await generate(runner, tokenizer, prompts, { ...request, seed: request.seed ?? 0 });
+      const local = await generatorFromEngine((p, options) =>
+        generate(runner, tokenizer, p, options),
+      ).generate({
+        ...request,
+        prompts,
+        keys: ['a', 'b', 'c'],
+      });
+      const deltas: string[][] = [[], [], []];
+      const served = await servedGenerator(runner, tokenizer).generate({
+        ...request,
+        prompts,
+        keys: ['a', 'b', 'c'],
+        onDelta: (sequence, delta) => deltas[sequence]!.push(delta.text),
+      });
+      direct.forEach((sequence, i) => {
+        for (const result of [local[i]!, served[i]!]) {
+          expect(result.tokenIds).toEqual(sequence.tokenIds);
+          expect(result.logProbs).toEqual(sequence.logprobs);
+          expect(result.finishReason).toBe(sequence.finishReason);
+          expect(result.tokenExact).not.toBe(false);
+        }
+        // Local text drops a final EOS (as `generate` has it); the served text is the decode of every id.
+        expect(local[i]!.text).toBe(sequence.text);
+        expect(served[i]!.text).toBe(tokenizer.decode(sequence.tokenIds));
+        expect(deltas[i]!.join('')).toBe(served[i]!.text);
+      });
+      if (name === 'greedy') expect(direct.map((sequence) => sequence.finishReason)).toContain('eos');
+    });
+  }
+
+  it('rejects with GenerationAbortedError when the signal is aborted mid-generation', async () => {
+    const controller = new AbortController();
+    const attempt = servedGenerator(new ReferenceDecoderRunner(base, weights), tokenizer).generate({
+      prompts,
+      keys: ['a', 'b', 'c'],
+      maxNewTokens: 50,
+      stop: [],
+      temperature: 1,
+      topP: 1,
+      signal: controller.signal,
+      onDelta: () => controller.abort(),
+    });
+    await expect(attempt).rejects.toBeInstanceOf(GenerationAbortedError);
+  });
+});
 
 describe('sr1-model serve', () => {
   it('answers the OpenAI-compatible client token-exactly, as local generation does', async () => {

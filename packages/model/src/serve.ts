@@ -2,11 +2,17 @@
 // pool of sr1 processes (or vLLM, llama.cpp, Ollama) can serve rollouts and evaluations.
 
 import { basename, resolve } from 'node:path';
-import { type CompletionsServer, startCompletionsServer } from '@sr1/rollout';
+import {
+  type CompletionsServer,
+  type Generator,
+  generatorFromEngine,
+  startCompletionsServer,
+} from '@sr1/rollout';
 import { createRunner, type EngineName } from './engine.js';
-import { RunnerGenerator } from './generator.js';
+import type { DecoderRunner } from './engine-types.js';
+import { generate } from './generate.js';
 import { loadModelFolder } from './model-folder.js';
-import { loadTokenizer } from './tokenizer.js';
+import { loadTokenizer, type Tokenizer } from './tokenizer.js';
 
 export interface ServeOptions {
   model: string;
@@ -29,7 +35,7 @@ export async function serveModel(options: ServeOptions): Promise<CompletionsServ
   const modelId = basename(resolve(options.model));
   const server = await startCompletionsServer(
     {
-      generator: new RunnerGenerator(runner, tokenizer),
+      generator: servedGenerator(runner, tokenizer),
       tokenizer,
       model: modelId,
       ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
@@ -47,4 +53,20 @@ export async function serveModel(options: ServeOptions): Promise<CompletionsServ
       await runner.dispose();
     },
   };
+}
+
+/**
+ * The engine as the served `Generator`, through rollout's `generatorFromEngine` (the one adapter),
+ * streaming deltas when asked. A completion's `text` is the decode of all its ids, so one that ends
+ * on EOS shows the EOS token's text, as the served text always has (local `generate` drops it).
+ */
+export function servedGenerator(runner: DecoderRunner, tokenizer: Tokenizer): Generator {
+  return generatorFromEngine(
+    async (prompts, options) =>
+      (await generate(runner, tokenizer, prompts, options)).map((sequence) => ({
+        ...sequence,
+        text: tokenizer.decode(sequence.tokenIds),
+      })),
+    { tokenizer },
+  );
 }

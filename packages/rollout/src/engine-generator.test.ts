@@ -33,6 +33,52 @@ describe('generatorFromEngine', () => {
     ]);
   });
 
+  it('streams text deltas through onToken only when given a tokenizer, and forwards the signal', async () => {
+    // An engine that emits the prompt reversed, one token at a time, as @sr1/model's generate does.
+    const seen: EngineGenerateOptions[] = [];
+    const engine = async (prompts: readonly (readonly number[])[], options: EngineGenerateOptions) => {
+      seen.push(options);
+      return prompts.map((prompt, sequence) => {
+        const tokenIds = [...prompt].reverse();
+        for (const id of tokenIds) options.onToken?.(sequence, id);
+        return {
+          tokenIds,
+          text: tokenizer.decode(tokenIds),
+          logprobs: tokenIds.map(() => -1),
+          finishReason: 'length' as const,
+        };
+      });
+    };
+    const request = {
+      prompts: [tokenizer.encode('<search>'), tokenizer.encode('ab')],
+      keys: ['a', 'b'],
+      maxNewTokens: 20,
+      stop: [],
+      temperature: 1,
+      topP: 1,
+      signal: new AbortController().signal,
+    };
+    const deltas: { sequence: number; text: string; tokenIds: readonly number[] }[] = [];
+    const onDelta = (sequence: number, delta: { text: string; tokenIds: readonly number[] }) =>
+      deltas.push({ sequence, ...delta });
+
+    const streaming = await generatorFromEngine(engine, { tokenizer }).generate({ ...request, onDelta });
+    expect(seen[0]!.signal).toBe(request.signal);
+    expect(seen[0]!.onToken).toBeTypeOf('function');
+    streaming.forEach((result, sequence) => {
+      const mine = deltas.filter((delta) => delta.sequence === sequence);
+      expect(mine.map((delta) => delta.text).join('')).toBe(result.text);
+      expect(mine.flatMap((delta) => delta.tokenIds)).toEqual(result.tokenIds);
+    });
+    expect(deltas.length).toBe(streaming.reduce((sum, result) => sum + result.tokenIds.length, 0));
+
+    deltas.length = 0;
+    const whole = await generatorFromEngine(engine).generate({ ...request, onDelta });
+    expect(seen[1]!.onToken).toBeUndefined();
+    expect(deltas).toEqual([]);
+    expect(whole).toEqual(streaming);
+  });
+
   it('fails loudly when the engine returns the wrong number of sequences', async () => {
     const generator = generatorFromEngine(async () => []);
     await expect(

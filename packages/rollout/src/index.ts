@@ -42,7 +42,12 @@ export { DEFAULT_ROLLOUT_CONFIG, runRollout } from './rollout.js';
 export { rolloutMetrics } from './rollout-metrics.js';
 
 // Generators and serving
-export type { EngineGenerateFn, EngineGenerateOptions, EngineSequence } from './engine-generator.js';
+export type {
+  EngineGenerateFn,
+  EngineGenerateOptions,
+  EngineGeneratorOptions,
+  EngineSequence,
+} from './engine-generator.js';
 export { generatorFromEngine } from './engine-generator.js';
 export type { CompletionChoice, OpenAICompletionsGeneratorOptions } from './openai-generator.js';
 export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
