@@ -200,13 +200,16 @@ describe('training pipeline on the engine', () => {
   it('GRPO runs end to end on a toy world, writes metrics and a checkpoint', async () => {
     const world = await tinyWorld(11);
     const modelDir = await tinyModelFolder(6);
+    // 13 prompts per step from 12 questions: every step crosses an epoch boundary, so one
+    // question fills two slots of a step (its rollouts must stay distinct trajectories and groups).
+    expect(world.questionList.length).toBe(12);
     const config = parseRlConfig({
       policy: modelDir,
       index: world.index,
       data: { train: world.questions, validation: world.questions, validationLimit: 3 },
       preset: 'grpo',
       steps: 2,
-      promptsPerStep: 2,
+      promptsPerStep: 13,
       rolloutsPerPrompt: 2,
       microBatchSize: 2,
       actorLr: 1e-4,
@@ -223,6 +226,7 @@ describe('training pipeline on the engine', () => {
       .map((l) => JSON.parse(l));
     const steps = metrics.filter((m) => m['reward/mean'] !== undefined);
     expect(steps.map((m) => m.step)).toEqual([1, 2]);
+    expect(steps[0]['grpo/groups']).toBe(13);
     expect(Number.isFinite(steps[1]['actor/pg_loss'])).toBe(true);
     // The k3 KL to the frozen reference: zero before the first update, positive after it.
     expect(steps[0]['actor/kl_loss']).toBe(0);

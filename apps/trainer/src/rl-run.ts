@@ -161,10 +161,11 @@ export async function runRl(
       }
       return train[order[cursor++]!]!;
     });
-    const prompts = questions.flatMap((question) => {
+    // Ids carry the slot in the step: at an epoch boundary one question can fill two slots.
+    const prompts = questions.flatMap((question, slot) => {
       const promptTokenIds = encodePrompt(question.question, tokenizer, prompt);
       return Array.from({ length: config.rolloutsPerPrompt }, (_, k) => ({
-        id: `${question.id}#${step}.${k}`,
+        id: `${question.id}#${step}.${slot}.${k}`,
         promptTokenIds,
       }));
     });
@@ -184,14 +185,15 @@ export async function runRl(
     let exact = 0;
     let searches = 0;
     trajectories.forEach((trajectory, i) => {
-      const question = questions[Math.floor(i / config.rolloutsPerPrompt)]!;
+      const slot = Math.floor(i / config.rolloutsPerPrompt);
+      const question = questions[slot]!;
       // EM of the answer the policy generated (the invalid-action text contains an <answer> tag too).
       const em = trajectory.answer === null ? 0 : exactMatch(trajectory.answer, question.golden_answers);
       exact += em;
       searches += trajectory.searches.length;
       if (!trajectory.tokenExact || trajectory.responseTokenIds.length === 0) return;
       samples.push({
-        promptId: `${question.id}@${step}`,
+        promptId: `${question.id}@${step}.${slot}`, // GRPO's group: one slot's rollouts
         promptTokens: trajectory.promptTokenIds,
         responseTokens: trajectory.responseTokenIds,
         policyMask: Array.from(trajectory.responseMask),
