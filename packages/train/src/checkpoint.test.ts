@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,5 +66,16 @@ describe('MetricsWriter', () => {
     writer.truncateAfter(2);
     const lines = (await readFile(writer.file, 'utf8')).trim().split('\n');
     expect(lines.map((line) => JSON.parse(line).step)).toEqual([1, 2]);
+  });
+
+  it('drops the torn last line a kill -9 leaves, but not a corrupt line before it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-metrics-'));
+    const writer = new MetricsWriter(join(dir, 'metrics.jsonl'));
+    for (const step of [1, 2]) writer.write({ step, loss: step });
+    await appendFile(writer.file, '{"step":3,"lo');
+    writer.truncateAfter(2);
+    expect(await readFile(writer.file, 'utf8')).toBe('{"step":1,"loss":1}\n{"step":2,"loss":2}\n');
+    await appendFile(writer.file, '{"step":3,"lo\n{"step":4}\n');
+    expect(() => writer.truncateAfter(2)).toThrow(`${writer.file}:3`);
   });
 });

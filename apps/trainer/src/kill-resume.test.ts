@@ -1,0 +1,89 @@
+// `sr1-train rl` killed with SIGKILL mid-step, then `--resume`d: the metrics must be those of an
+// uninterrupted run with the same seed. Runs the built CLI (turbo builds the trainer before its
+// tests) as a child process, so the kill is a real kill -9, not an exception.
+
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { TOY_TEMPLATE } from './prompt-options.js';
+import { parseRlConfig } from './rl-config.js';
+import { runRl } from './rl-run.js';
+import { tinyModelFolder, tinyWorld } from './test-support.js';
+
+const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+async function stepMetrics(dir: string): Promise<Record<string, number>[]> {
+  return (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, number>)
+    .filter((record) => record['reward/mean'] !== undefined);
+}
+
+describe('kill -9 and resume', () => {
+  it('a PPO run killed mid-step resumes with the metrics of an uninterrupted run', async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the trainer first (npm test does)`);
+    const world = await tinyWorld(13);
+    const modelDir = await tinyModelFolder(8);
+    const json = (dir: string) => ({
+      policy: modelDir,
+      index: world.index,
+      data: { train: world.questions, validation: world.questions, validationLimit: 2 },
+      preset: 'ppo',
+      steps: 4,
+      promptsPerStep: 4,
+      microBatchSize: 4,
+      actorLr: 1e-4,
+      criticLr: 1e-3,
+      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+      rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
+      validateEvery: 10,
+      output: { dir, saveEvery: 1 },
+      engine: { threads: 1 },
+      seed: 3,
+    });
+    const straight = parseRlConfig(json(join(world.dir, 'straight')));
+    await runRl(straight, { resume: false, quiet: true });
+
+    const killedDir = join(world.dir, 'killed');
+    const configFile = join(world.dir, 'killed.json');
+    await writeFile(configFile, JSON.stringify(json(killedDir)));
+    const child = spawn(process.execPath, [CLI, 'rl', '--config', configFile, '--quiet'], {
+      stdio: 'ignore',
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_, signal) => resolve(signal)),
+    );
+    // Kill as soon as step 2's checkpoint is complete, i.e. while step 3 is running.
+    const latest = join(killedDir, 'checkpoints', 'latest.json');
+    for (;;) {
+      if (existsSync(latest) && (JSON.parse(await readFile(latest, 'utf8')) as { step: number }).step >= 2)
+        break;
+      if (child.exitCode !== null) throw new Error('the run finished before it could be killed');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    child.kill('SIGKILL');
+    expect(await exited).toBe('SIGKILL');
+    const atKill = JSON.parse(await readFile(latest, 'utf8')) as { step: number };
+    expect(atKill.step).toBeLessThan(4);
+
+    await runRl(parseRlConfig(json(killedDir)), { resume: true, quiet: true });
+    const a = await stepMetrics(straight.output.dir);
+    const b = await stepMetrics(killedDir);
+    expect(b.map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    for (let i = 0; i < 4; i++) {
+      for (const key of [
+        'reward/mean',
+        'actor/pg_loss',
+        'critic/vf_loss',
+        'critic/kl',
+        'response_length/mean',
+      ]) {
+        expect(b[i]![key], `step ${i + 1} ${key}`).toBeCloseTo(a[i]![key]!, 6);
+      }
+    }
+  });
+});
