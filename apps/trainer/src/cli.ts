@@ -21,7 +21,7 @@ const USAGE = `usage:
   sr1-train rl --config FILE [--resume]       Search-R1 RL (GRPO) with the engine and a local index
   sr1-train make-base [--out DIR] [--steps N] [--seed N] [--worlds N] [--from DIR --lr LR]
                                               the toy world's base policy (SFT on demonstrations)
-  sr1-train demo [--steps N] [--out DIR] [--algorithm grpo|ppo] [--unmasked] [--seed N] [--base DIR]
+  sr1-train demo [--steps N] [--out DIR] [--algorithm grpo|ppo] [--unmasked] [--seed N] [--base DIR] [--threads N]
                                               the toy-world demo: baselines, RL, held-out table, report`;
 
 function flagNumber(value: string | undefined, flag: string, fallback: number): number {
@@ -70,6 +70,7 @@ async function main(argv: string[]): Promise<void> {
       algorithm: { type: 'string' },
       unmasked: { type: 'boolean', default: false },
       base: { type: 'string' },
+      threads: { type: 'string' },
       quiet: { type: 'boolean', default: false },
     },
     strict: true,
@@ -128,6 +129,7 @@ async function main(argv: string[]): Promise<void> {
         algorithm: flagChoice(values.algorithm, '--algorithm', ['grpo', 'ppo'] as const, 'grpo'),
         maskRetrievedTokens: !values.unmasked,
         seed: flagNumber(values.seed, '--seed', 1),
+        ...(values.threads !== undefined ? { threads: flagNumber(values.threads, '--threads', 0) } : {}),
         quiet: values.quiet,
       });
       return;

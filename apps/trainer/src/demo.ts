@@ -28,6 +28,12 @@ export interface DemoOptions {
   maskRetrievedTokens?: boolean;
   /** Seed of the RL run (default 1). */
   seed?: number;
+  /**
+   * ORT intra-op threads for every session (default: ORT's choice, all cores). With 1 a run is
+   * bit-for-bit repeatable; with more, ORT's parallel kernels round differently from process to
+   * process, and sampled trajectories drift apart after a few steps.
+   */
+  threads?: number;
   quiet?: boolean;
 }
 
@@ -41,10 +47,15 @@ async function evaluateAll(
   methods: readonly EvalMethod[],
   questions: Parameters<typeof evaluate>[1],
   index: string,
+  threads: number | undefined,
 ): Promise<Map<EvalMethod, EvalRecord[]>> {
   const model = await loadModelFolder(policyDir);
   const tokenizer = await loadTokenizer(policyDir);
-  const runner = await OrtDecoderRunner.create(model.config, model.weights);
+  const runner = await OrtDecoderRunner.create(
+    model.config,
+    model.weights,
+    threads !== undefined ? { threads } : {},
+  );
   const retriever = await InProcessRetriever.open(index);
   const { generator } = engineGenerator(runner, tokenizer);
   const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
@@ -108,7 +119,13 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }));
 
   log('evaluating the base policy on the held-out world (greedy): direct, RAG, agent…');
-  const before = await evaluateAll(options.basePolicy, ['direct', 'rag', 'agent'], heldOut, evalWorld.index);
+  const before = await evaluateAll(
+    options.basePolicy,
+    ['direct', 'rag', 'agent'],
+    heldOut,
+    evalWorld.index,
+    options.threads,
+  );
 
   const runDir = join(out, 'rl-run');
   const algorithm = options.algorithm ?? 'grpo';
@@ -132,6 +149,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     validateEvery: Math.max(1, Math.floor(options.steps / 4)),
     output: { dir: runDir, saveEvery: Math.max(1, Math.floor(options.steps / 4)) },
     seed: options.seed ?? 1,
+    ...(options.threads !== undefined ? { engine: { threads: options.threads } } : {}),
   });
   log(
     `${algorithm.toUpperCase()} on the RL world${config.maskRetrievedTokens ? '' : ' (retrieved tokens NOT masked)'}: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
@@ -140,7 +158,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const checkpoint = await loadLatestCheckpoint(runDir);
   if (checkpoint === null) throw new Error('the RL run left no checkpoint');
   log('evaluating the trained agent on the held-out world…');
-  const after = await evaluateAll(checkpoint.dir, ['agent'], heldOut, evalWorld.index);
+  const after = await evaluateAll(checkpoint.dir, ['agent'], heldOut, evalWorld.index, options.threads);
 
   const rows = [
     { label: 'direct answer', summary: summarize('direct', before.get('direct')!) },
