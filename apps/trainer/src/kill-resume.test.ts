@@ -8,10 +8,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { TOY_TEMPLATE } from './prompt-options.js';
 import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
-import { tinyModelFolder, tinyWorld } from './test-support.js';
+import { tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -29,20 +28,9 @@ describe('kill -9 and resume', () => {
     const world = await tinyWorld(13);
     const modelDir = await tinyModelFolder(8);
     const json = (dir: string) => ({
-      policy: modelDir,
-      index: world.index,
-      data: { train: world.questions, validation: world.questions, validationLimit: 2 },
-      preset: 'ppo',
+      ...tinyPpoJson(world, modelDir, 4),
       steps: 4,
-      promptsPerStep: 4,
-      microBatchSize: 4,
-      actorLr: 1e-4,
-      criticLr: 1e-3,
-      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
-      rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
-      validateEvery: 10,
       output: { dir, saveEvery: 1 },
-      engine: { threads: 1 },
       seed: 3,
     });
     const straight = parseRlConfig(json(join(world.dir, 'straight')));

@@ -15,7 +15,7 @@ import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { parseSftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { tinyModelFolder, tinyWorld } from './test-support.js';
+import { tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
 import { BASE_POLICY_MIX, demonstrations } from './toy-data.js';
 
 describe('rollout of a random tiny model with a real retriever', () => {
@@ -140,20 +140,7 @@ describe('training pipeline on the engine', () => {
   it('PPO (critic, GAE, KL in the reward) runs end to end and resumes after a stop', async () => {
     const world = await tinyWorld(12);
     const modelDir = await tinyModelFolder(7);
-    const base = {
-      policy: modelDir,
-      index: world.index,
-      data: { train: world.questions, validation: world.questions, validationLimit: 2 },
-      preset: 'ppo',
-      promptsPerStep: 3,
-      microBatchSize: 3,
-      actorLr: 1e-4,
-      criticLr: 1e-3,
-      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
-      rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
-      validateEvery: 10,
-      engine: { threads: 1 },
-    };
+    const base = tinyPpoJson(world, modelDir, 3);
     const straight = parseRlConfig({
       ...base,
       steps: 2,

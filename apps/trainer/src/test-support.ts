@@ -5,7 +5,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
-import { materializeWorld } from './toy-setup.js';
+import { TOY_TEMPLATE } from './prompt-options.js';
+import { materializeWorld, type ToyWorldFiles } from './toy-setup.js';
 
 export { tinyModelFolder } from '@sr1/model/testing';
 
@@ -15,4 +16,25 @@ export const TINY_CONFIG = tinyQwen2ForSmallTokenizer();
 export async function tinyWorld(seed = 7) {
   const dir = await mkdtemp(join(tmpdir(), 'sr1-tiny-world-'));
   return materializeWorld(dir, { seed, people: 12, questionsPerType: 4 });
+}
+
+/**
+ * An `sr1-train rl` config (as JSON) for PPO on a tiny world: one short turn per rollout, one
+ * thread (bit-for-bit repeatable), validation out of the way. Tests add steps, output and overrides.
+ */
+export function tinyPpoJson(world: ToyWorldFiles, modelDir: string, promptsPerStep: number) {
+  return {
+    policy: modelDir,
+    index: world.index,
+    data: { train: world.questions, validation: world.questions, validationLimit: 2 },
+    preset: 'ppo',
+    promptsPerStep,
+    microBatchSize: promptsPerStep,
+    actorLr: 1e-4,
+    criticLr: 1e-3,
+    prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+    rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
+    validateEvery: 10,
+    engine: { threads: 1 },
+  };
 }
