@@ -46,6 +46,11 @@ function flagChoice<T extends string>(
   return value as T;
 }
 
+function atLeastOne(value: number, flag: string): number {
+  if (value < 1) throw new InvalidInputError({ flag, reason: `expected at least 1, got ${value}` });
+  return value;
+}
+
 function flagRate(value: string, flag: string): number {
   const number = Number(value);
   if (!Number.isFinite(number) || number <= 0) {
@@ -109,7 +114,7 @@ async function main(argv: string[]): Promise<void> {
         modelConfig: asset('assets/base-model-config.json'),
         tokenizer: modelAsset('assets/tokenizer-small'),
         seed: flagNumber(values.seed, '--seed', 11),
-        worlds: flagNumber(values.worlds, '--worlds', 60),
+        worlds: atLeastOne(flagNumber(values.worlds, '--worlds', 60), '--worlds'),
         questionsPerType: 20,
         steps: flagNumber(values.steps, '--steps', 1000),
         ...(values.from !== undefined ? { from: values.from } : {}),

@@ -1,7 +1,6 @@
 // End to end on real parts: a random tiny model on the ONNX engine, the real BM25 retriever
 // (in-process and over HTTP), the rollout loop, SFT and GRPO steps with checkpoints and resume.
 
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
@@ -15,7 +14,7 @@ import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { parseSftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
+import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
 import { BASE_POLICY_MIX, demonstrations } from './toy-data.js';
 
 describe('rollout of a random tiny model with a real retriever', () => {
@@ -123,13 +122,8 @@ describe('training pipeline on the engine', () => {
       { ...config, output: { ...config.output, dir: join(world.dir, 'sft-straight') } },
       { resume: false, quiet: true },
     );
-    const lines = async (dir: string) =>
-      (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { step: number; loss: number });
-    const resumedLosses = (await lines(config.output.dir)).map((m) => m.loss);
-    const straightLosses = (await lines(join(world.dir, 'sft-straight'))).map((m) => m.loss);
+    const resumedLosses = (await readMetrics(config.output.dir)).map((m) => m.loss);
+    const straightLosses = (await readMetrics(join(world.dir, 'sft-straight'))).map((m) => m.loss);
     expect(first.steps).toBe(3);
     expect(resumedLosses.length).toBe(6);
     for (let i = 0; i < 6; i++) expect(resumedLosses[i]).toBeCloseTo(straightLosses[i]!, 4);
@@ -159,20 +153,14 @@ describe('training pipeline on the engine', () => {
       output: { dir: join(world.dir, 'ppo-resumed'), saveEvery: 1 },
     });
     await runRl(resumed, { resume: true, quiet: true });
-    const steps = async (dir: string) =>
-      (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l))
-        .filter((m) => m['reward/mean'] !== undefined);
-    const a = await steps(straight.output.dir);
-    const b = await steps(resumed.output.dir);
+    const a = await readMetrics(straight.output.dir, true);
+    const b = await readMetrics(resumed.output.dir, true);
     expect(a.map((m) => m.step)).toEqual([1, 2]);
     expect(b.map((m) => m.step)).toEqual([1, 2]);
-    expect(a[1]['critic/vf_loss']).toBeDefined();
+    expect(a[1]!['critic/vf_loss']).toBeDefined();
     // The reference stays the base policy: after one update the KL penalty is no longer zero.
-    expect(a[0]['critic/kl']).toBe(0);
-    expect(a[1]['critic/kl']).not.toBe(0);
+    expect(a[0]!['critic/kl']).toBe(0);
+    expect(a[1]!['critic/kl']).not.toBe(0);
     for (const key of [
       'reward/mean',
       'actor/pg_loss',
@@ -180,7 +168,7 @@ describe('training pipeline on the engine', () => {
       'critic/kl',
       'response_length/mean',
     ]) {
-      expect(b[1][key]).toBeCloseTo(a[1][key], 4);
+      expect(b[1]![key]).toBeCloseTo(a[1]![key]!, 4);
     }
   });
 
@@ -207,17 +195,13 @@ describe('training pipeline on the engine', () => {
     });
     const result = await runRl(config, { resume: false, quiet: true });
     expect(result.steps).toBe(2);
-    const metrics = (await readFile(result.metricsFile, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    const steps = metrics.filter((m) => m['reward/mean'] !== undefined);
+    const steps = await readMetrics(config.output.dir, true);
     expect(steps.map((m) => m.step)).toEqual([1, 2]);
-    expect(steps[0]['grpo/groups']).toBe(13);
-    expect(Number.isFinite(steps[1]['actor/pg_loss'])).toBe(true);
+    expect(steps[0]!['grpo/groups']).toBe(13);
+    expect(Number.isFinite(steps[1]!['actor/pg_loss'])).toBe(true);
     // The k3 KL to the frozen reference: zero before the first update, positive after it.
-    expect(steps[0]['actor/kl_loss']).toBe(0);
-    expect(steps[1]['actor/kl_loss']).toBeGreaterThan(0);
+    expect(steps[0]!['actor/kl_loss']).toBe(0);
+    expect(steps[1]!['actor/kl_loss']).toBeGreaterThan(0);
     expect(result.validations.map((v) => v.step)).toEqual([0, 1, 2]);
   });
 });

@@ -6,6 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRng, Xoshiro128 } from '@sr1/core';
 import {
+  cloneWeights,
   loadModelFolder,
   loadTokenizer,
   OrtCritic,
@@ -13,7 +14,6 @@ import {
   OrtTrainablePolicy,
   readSafetensors,
   saveModelFolder,
-  type WeightMap,
   writeSafetensors,
 } from '@sr1/model';
 import { AdamW, type AdamWState, createSchedule, isNormOrBias } from '@sr1/optim';
@@ -48,10 +48,6 @@ interface TrainerState {
   validations: { step: number; summary: EvalSummary }[];
 }
 
-function copyWeights(weights: WeightMap): WeightMap {
-  return new Map([...weights].map(([name, t]) => [name, { shape: [...t.shape], data: t.data.slice() }]));
-}
-
 export async function runRl(
   config: RlConfig,
   options: { resume: boolean; quiet?: boolean },
@@ -71,7 +67,7 @@ export async function runRl(
   // which shares the actor's buffers) update in place when training starts from the base.
   const reference =
     config.klCoef > 0
-      ? await OrtTrainablePolicy.create(base.config, copyWeights(base.weights), engineOptions)
+      ? await OrtTrainablePolicy.create(base.config, cloneWeights(base.weights), engineOptions)
       : undefined;
   const runner = await OrtDecoderRunner.create(base.config, weights, engineOptions);
   const { generator, generatedTokens } = engineGenerator(runner, tokenizer);

@@ -1,7 +1,7 @@
 // Shared setup of the trainer's tests: a random tiny Qwen2 model folder on the project's own
 // tokenizer, and a small toy world with its BM25 index, both in a temporary folder.
 
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
@@ -37,4 +37,13 @@ export function tinyPpoJson(world: ToyWorldFiles, modelDir: string, promptsPerSt
     validateEvery: 10,
     engine: { threads: 1 },
   };
+}
+
+/** The records of a run's metrics.jsonl; `rlSteps` keeps only RL training steps (not validations). */
+export async function readMetrics(dir: string, rlSteps = false): Promise<Record<string, number>[]> {
+  const records = (await readFile(join(dir, 'metrics.jsonl'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, number>);
+  return rlSteps ? records.filter((record) => record['reward/mean'] !== undefined) : records;
 }

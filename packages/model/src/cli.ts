@@ -160,8 +160,11 @@ const engineFlags = {
   device: { type: 'string' },
 } as const;
 
-async function openModel(values: { model?: string; engine?: string; device?: string }) {
-  const modelDir = requireFlag(values.model, '--model');
+/** `--engine` (default ort) and `--device` (default cpu), checked. */
+function engineAndDevice(values: { engine?: string; device?: string }): {
+  engine: EngineName;
+  device: 'cpu' | 'cuda';
+} {
   const engine = values.engine ?? 'ort';
   if (!(ENGINE_NAMES as string[]).includes(engine)) {
     throw new CliUsageError(
@@ -173,6 +176,12 @@ async function openModel(values: { model?: string; engine?: string; device?: str
   if (device !== 'cpu' && device !== 'cuda') {
     throw new CliUsageError('--device', `expected cpu or cuda, got '${device}'`);
   }
+  return { engine: engine as EngineName, device };
+}
+
+async function openModel(values: { model?: string; engine?: string; device?: string }) {
+  const modelDir = requireFlag(values.model, '--model');
+  const { engine, device } = engineAndDevice(values);
   const model = await loadModelFolder(modelDir);
   const tokenizer = await loadTokenizer(modelDir);
   if (tokenizer.vocabSize > model.config.vocabSize) {
@@ -181,7 +190,7 @@ async function openModel(values: { model?: string; engine?: string; device?: str
       `has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.config.vocabSize}`,
     );
   }
-  const runner = await createRunner(model, { engine: engine as EngineName, device });
+  const runner = await createRunner(model, { engine, device });
   return { model, tokenizer, runner };
 }
 
@@ -296,22 +305,13 @@ const serveCommand: Command = async (args, io) => {
     engine: { type: 'string' },
     device: { type: 'string' },
   });
-  const engine = values.engine ?? 'ort';
-  if (!(ENGINE_NAMES as string[]).includes(engine)) {
-    throw new CliUsageError(
-      '--engine',
-      `unknown engine '${engine}'. Supported: [${ENGINE_NAMES.join(', ')}]`,
-    );
-  }
-  const device = values.device ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda')
-    throw new CliUsageError('--device', `expected cpu or cuda, got '${device}'`);
+  const { engine, device } = engineAndDevice(values);
   const server = await serveModel({
     model: requireFlag(values.model, '--model'),
     host: values.host ?? '127.0.0.1',
     port: integerFlag(values.port, '--port', 8000, 0, 65535),
     maxBatchSize: integerFlag(values['max-batch'], '--max-batch', 32, 1, 4096),
-    engine: engine as EngineName,
+    engine,
     device,
   });
   io.stdout(`serving ${server.modelId} at ${server.url}/v1/completions (Ctrl-C stops)\n`);

@@ -40,6 +40,7 @@ export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safe
 // Weights and model folders
 export type { WeightRole, WeightSpec } from './weights.js';
 export {
+  cloneWeights,
   countParameters,
   expectedWeights,
   INITIALIZER_RANGE,

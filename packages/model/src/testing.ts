@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createRng } from '@sr1/core';
 import type { DecoderConfig } from './engine-types.js';
 import { saveModelFolder } from './model-folder.js';
+import { tinyQwen2 } from './test-configs.js';
 import { initWeights } from './weights.js';
 
 export { tinyLlama, tinyQwen2 } from './test-configs.js';
@@ -18,22 +19,11 @@ export const SMALL_TOKENIZER = fileURLToPath(new URL('../assets/tokenizer-small'
 /** A tiny qwen2 sized for the small tokenizer (vocab 2048, eos `<|im_end|>` = 2047). */
 export function tinyQwen2ForSmallTokenizer(): DecoderConfig {
   return {
-    modelType: 'qwen2',
-    vocabSize: 2048,
+    ...tinyQwen2(2048),
     hiddenSize: 32,
     intermediateSize: 64,
-    numHiddenLayers: 2,
-    numAttentionHeads: 4,
-    numKeyValueHeads: 2,
     headDim: 8,
-    ropeTheta: 10000,
-    rmsNormEps: 1e-6,
-    tieWordEmbeddings: true,
-    attentionBias: true,
-    outputBias: false,
-    mlpBias: false,
     maxPositionEmbeddings: 1024,
-    bosTokenId: null,
     eosTokenIds: [2047],
   };
 }

@@ -2,7 +2,7 @@ import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { WeightShapeError } from './errors.js';
 import { tinyLlama, tinyQwen2 } from './test-configs.js';
-import { countParameters, expectedWeights, initWeights, validateWeights } from './weights.js';
+import { cloneWeights, countParameters, expectedWeights, initWeights, validateWeights } from './weights.js';
 
 describe('expectedWeights', () => {
   it('lists the HF tensors with (out, in) shapes, biases by architecture', () => {
@@ -76,5 +76,18 @@ describe('validateWeights', () => {
     const ignorable = new Map(weights);
     ignorable.set('model.layers.0.self_attn.rotary_emb.inv_freq', { shape: [4], data: new Float32Array(4) });
     expect(validateWeights(ignorable, config).size).toBe(weights.size);
+  });
+});
+
+describe('cloneWeights', () => {
+  it('copies every buffer (writes to the copy leave the original alone) and skips the named weights', () => {
+    const weights = initWeights(tinyQwen2(), createRng(4));
+    const copy = cloneWeights(weights, new Set(['model.norm.weight']));
+    expect([...copy.keys()]).toEqual([...weights.keys()].filter((name) => name !== 'model.norm.weight'));
+    const name = 'model.embed_tokens.weight';
+    expect(copy.get(name)!.data).toEqual(weights.get(name)!.data);
+    const before = weights.get(name)!.data[0];
+    copy.get(name)!.data[0] = before! + 1;
+    expect(weights.get(name)!.data[0]).toBe(before);
   });
 });

@@ -129,6 +129,18 @@ export function initWeights(config: DecoderConfig, rng: Rng, std = INITIALIZER_R
 }
 
 /** Counts parameters (a tied lm_head counts once). */
+/**
+ * A deep copy with its own buffers, optionally without some weights. Trainable models update
+ * their buffers in place, so a frozen model (the RL reference, a critic's trunk) needs a copy.
+ */
+export function cloneWeights(weights: WeightMap, skip: ReadonlySet<string> = new Set()): WeightMap {
+  const copy: WeightMap = new Map();
+  for (const [name, tensor] of weights) {
+    if (!skip.has(name)) copy.set(name, { shape: [...tensor.shape], data: tensor.data.slice() });
+  }
+  return copy;
+}
+
 export function countParameters(weights: WeightMap): number {
   let total = 0;
   for (const tensor of weights.values()) total += tensor.data.length;

@@ -1,26 +1,16 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { tinyQwen2 } from '../test-configs.js';
 import { referenceForward, referenceLogProbs } from './reference-decoder.js';
 
+// Smaller than the shared tiny qwen2: the reference is plain JS loops over every weight.
 const CONFIG: DecoderConfig = {
-  modelType: 'qwen2',
-  vocabSize: 17,
+  ...tinyQwen2(17),
   hiddenSize: 8,
   intermediateSize: 12,
-  numHiddenLayers: 2,
-  numAttentionHeads: 4,
-  numKeyValueHeads: 2,
   headDim: 2,
-  ropeTheta: 10000,
-  rmsNormEps: 1e-6,
-  tieWordEmbeddings: true,
-  attentionBias: true,
-  outputBias: false,
-  mlpBias: false,
   maxPositionEmbeddings: 64,
-  bosTokenId: null,
-  eosTokenIds: [0],
 };
 
 function randomWeights(config: DecoderConfig, seed: number): WeightMap {

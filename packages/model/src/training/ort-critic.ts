@@ -6,6 +6,7 @@ import type { Rng } from '@sr1/core';
 import type { HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
+import { cloneWeights } from '../weights.js';
 import type { OrtPolicyOptions, PolicyTokenBatch } from './ort-policy.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
 
@@ -39,11 +40,7 @@ export class OrtCritic {
     options: OrtPolicyOptions = {},
     std = 0.02,
   ): Promise<OrtCritic> {
-    const weights: WeightMap = new Map();
-    for (const [name, tensor] of policyWeights) {
-      if (name !== 'lm_head.weight')
-        weights.set(name, { shape: [...tensor.shape], data: tensor.data.slice() });
-    }
+    const weights = cloneWeights(policyWeights, new Set(['lm_head.weight']));
     const score = new Float32Array(config.hiddenSize);
     for (let i = 0; i < score.length; i++) score[i] = rng.normal() * std;
     weights.set('score.weight', { shape: [1, config.hiddenSize], data: score });

@@ -6,7 +6,7 @@
 import type { Device, HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
-import { expectedWeights } from '../weights.js';
+import { cloneWeights, expectedWeights } from '../weights.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
 
 /** A right-padded token batch (structurally @sr1/train's TokenBatch). */
@@ -70,10 +70,7 @@ export class OrtTrainablePolicy {
 
   /** A frozen copy (its own buffers), e.g. the reference policy for the KL term. */
   async copy(): Promise<OrtTrainablePolicy> {
-    const weights: WeightMap = new Map(
-      [...this.weights].map(([name, t]) => [name, { shape: [...t.shape], data: t.data.slice() }]),
-    );
-    return OrtTrainablePolicy.create(this.config, weights, this.options);
+    return OrtTrainablePolicy.create(this.config, cloneWeights(this.weights), this.options);
   }
 
   /** Inputs of the shifted train graph: ids = tokens[:, :-1], targets = tokens[:, 1:]. */
