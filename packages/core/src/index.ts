@@ -1,5 +1,20 @@
-// @sr1/core: the error hierarchy, seeded randomness and progress display shared by every sr1 package.
+// @sr1/core: the error hierarchy, seeded randomness, progress display and command-line layer shared
+// by every sr1 package.
 
+export type { CliIo, CliProgram, CommandSpec, FlagSpec, FlagSpecs, FlagValues, SubCommand } from './cli.js';
+export {
+  CliUsageError,
+  describeError,
+  exitCodeOf,
+  formatCommandHelp,
+  formatProgramHelp,
+  HelpRequested,
+  isMainModule,
+  parseCommand,
+  processIo,
+  runCli,
+  runProcess,
+} from './cli.js';
 export type { InputLocation } from './errors.js';
 export { formatLocation, InvalidInputError, lookupVariant, Sr1Error } from './errors.js';
 export type { ProgressInfo } from './progress-display.js';
