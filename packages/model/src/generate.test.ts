@@ -192,6 +192,18 @@ describe('generate stopping', () => {
     );
   });
 
+  it('reports the stop string that matches earliest in the text, whatever its place in the list', async () => {
+    // '>\n\n' is one token: it completes both stop strings at once, and '</search>' starts first
+    const script = tokenizer.encode(' moon landing </search>\n\nmore text');
+    const runner = new ScriptedRunner(config, new Map([[10, script]]));
+    const [result] = await generate(runner, tokenizer, [[10]], {
+      maxNewTokens: 12,
+      temperature: 0,
+      stop: ['>\n\n', '</search>'],
+    });
+    expect(result).toMatchObject({ finishReason: 'stop', stopString: '</search>' });
+  });
+
   it('rejects empty and out-of-vocabulary prompts naming the prompt', async () => {
     const runner = new ReferenceDecoderRunner(config, weights);
     await expect(generate(runner, tokenizer, [[]], { maxNewTokens: 1 })).rejects.toThrow(

@@ -136,7 +136,7 @@ export async function generate(
     }
     if (stops.length > 0) {
       const tail = tokenizer.decode(row.tokens.slice(-stopWindow));
-      const hit = stops.find((stop) => tail.includes(stop));
+      const hit = earliestStop(tail, stops);
       if (hit !== undefined) {
         row.finish = 'stop';
         row.stopString = hit;
@@ -232,6 +232,25 @@ export async function generate(
     });
   }
   return rows.map((row) => finishRow(row, tokenizer, eos, row.finish ?? 'length'));
+}
+
+/**
+ * The stop string that occurs first in `text` (ties: the longer one, so the cut is the same),
+ * whatever its place in `stops`; undefined when none occurs.
+ */
+export function earliestStop(text: string, stops: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestIndex = Number.POSITIVE_INFINITY;
+  for (const stop of stops) {
+    if (stop.length === 0) continue;
+    const index = text.indexOf(stop);
+    if (index < 0) continue;
+    if (index < bestIndex || (index === bestIndex && stop.length > best!.length)) {
+      best = stop;
+      bestIndex = index;
+    }
+  }
+  return best;
 }
 
 function finishRow(

@@ -122,6 +122,23 @@ describe('startCompletionsServer', () => {
     expect(result!.tokenExact).toBeUndefined();
   });
 
+  it('cuts the text at the stop string that matches earliest, whatever its place in the list', async () => {
+    const ids = tokenizer.encode('<think>a</think><search> b </search>');
+    const fixed: Generator = {
+      generate: async (request) =>
+        request.prompts.map(() => ({
+          tokenIds: ids,
+          text: tokenizer.decode(ids),
+          logProbs: ids.map(() => -0.1),
+          finishReason: 'stop' as const,
+        })),
+    };
+    const server = await serve(fixed);
+    const { json } = await post(server, { prompt, max_tokens: 50, stop: ['</search>', '</think>'] });
+    expect(json.choices[0]!.text).toBe('<think>a');
+    expect(json.choices[0]!.stop_reason).toBe('</think>');
+  });
+
   it('reports length and EOS finishes', async () => {
     const server = await serve(searchThenAnswer());
     const short = await post(server, { prompt, max_tokens: 4 });

@@ -99,6 +99,21 @@ function samplingOf(body: Record<string, unknown>): Sampling {
   };
 }
 
+/** The stop string that occurs first in `text` (ties: the longer), whatever its place in `stops`. */
+function earliestStop(text: string, stops: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestIndex = Number.POSITIVE_INFINITY;
+  for (const stop of stops) {
+    const index = stop.length === 0 ? -1 : text.indexOf(stop);
+    if (index < 0) continue;
+    if (index < bestIndex || (index === bestIndex && stop.length > (best?.length ?? 0))) {
+      best = stop;
+      bestIndex = index;
+    }
+  }
+  return best;
+}
+
 function choiceOf(
   result: GenerationResult,
   index: number,
@@ -113,7 +128,7 @@ function choiceOf(
     offsets.push(offset);
     offset += token.length;
   }
-  const matched = result.finishReason === 'stop' ? stop.find((s) => result.text.includes(s)) : undefined;
+  const matched = result.finishReason === 'stop' ? earliestStop(result.text, stop) : undefined;
   // OpenAI leaves the matched stop string out of the text unless asked (vLLM's include_stop_str_in_output).
   const text =
     matched !== undefined && !includeStop ? result.text.slice(0, result.text.indexOf(matched)) : result.text;
