@@ -303,6 +303,7 @@ export async function runCli(
 export function exitCodeOf(error: unknown): number {
   if (error instanceof InvalidInputError) return 2;
   const code = (error as { code?: unknown } | null)?.code;
+  if (code === 'missing_dependency') return 2; // the machine lacks an optional package: not our bug
   if (typeof code === 'string' && SYSTEM_ERRORS[code] !== undefined) return 2;
   return 1;
 }

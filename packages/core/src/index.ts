@@ -17,6 +17,12 @@ export {
 } from './cli.js';
 export type { InputLocation } from './errors.js';
 export { formatLocation, InvalidInputError, lookupVariant, Sr1Error } from './errors.js';
+export {
+  importOptional,
+  isModuleNotFound,
+  MissingDependencyError,
+  requireOptional,
+} from './optional-dependency.js';
 export type { ProgressInfo } from './progress-display.js';
 export { formatProgressInfo, ProgressDisplay } from './progress-display.js';
 export type { Rng, RngState } from './rng.js';
