@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { InvalidInputError } from '@sr1/core';
+import { InvalidInputError, importOptional } from '@sr1/core';
 import { type EncodeRole, type Encoder, normalizeRows } from './encoder.js';
 
 /** Options of the ONNX encoder. */
@@ -87,7 +87,11 @@ export class OnnxEncoder implements Encoder {
       batchSize: options.batchSize ?? ONNX_ENCODER_DEFAULTS.batchSize,
       maxLength: options.maxLength ?? ONNX_ENCODER_DEFAULTS.maxLength,
     };
-    const transformers = await import('@huggingface/transformers');
+    const transformers = await importOptional(
+      '@huggingface/transformers',
+      'the ONNX dense encoder',
+      () => import('@huggingface/transformers'),
+    );
     const { env, AutoTokenizer, AutoModel } = transformers;
     env.allowRemoteModels = false;
     env.allowLocalModels = true;

@@ -1,9 +1,17 @@
 // Nearest-neighbour search over unit vectors by inner product: exact flat search (ground truth
 // and small corpora) and HNSW (Malkov & Yashunin 2018) through hnswlib-node.
 
+import { createRequire } from 'node:module';
+import { requireOptional } from '@sr1/core';
 import type { HierarchicalNSW } from 'hnswlib-node';
-import hnswlib from 'hnswlib-node';
 import { type ScoredIndex, TopK } from './top-k.js';
+
+const require = createRequire(import.meta.url);
+
+/** hnswlib-node (a native build) is an optional peer dependency, loaded with the first HNSW index. */
+function hnswlib(): typeof import('hnswlib-node') {
+  return requireOptional('hnswlib-node', 'HNSW search (@sr1/retriever)', () => require('hnswlib-node'));
+}
 
 /** A searchable set of vectors; scores are inner products (cosine for unit vectors). */
 export interface VectorIndex {
@@ -92,7 +100,7 @@ export class HnswIndex implements VectorIndex {
   /** Creates an empty index with room for `capacity` vectors. */
   static create(dimension: number, capacity: number, parameters: Partial<HnswParameters> = {}): HnswIndex {
     const resolved = { ...DEFAULT_HNSW_PARAMETERS, ...parameters };
-    const index = new hnswlib.HierarchicalNSW('ip', dimension);
+    const index = new (hnswlib().HierarchicalNSW)('ip', dimension);
     index.initIndex(Math.max(capacity, 1), resolved.m, resolved.efConstruction, resolved.seed);
     return new HnswIndex(index, dimension, resolved.ef);
   }
@@ -127,7 +135,7 @@ export class HnswIndex implements VectorIndex {
 
   /** Loads an index written by `save`. */
   static load(file: string, dimension: number, ef: number): HnswIndex {
-    const index = new hnswlib.HierarchicalNSW('ip', dimension);
+    const index = new (hnswlib().HierarchicalNSW)('ip', dimension);
     index.readIndexSync(file);
     return new HnswIndex(index, dimension, ef);
   }
