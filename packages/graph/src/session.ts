@@ -5,8 +5,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { InvalidInputError } from '@sr1/core';
-import ort from 'onnxruntime-node';
+import { InvalidInputError, requireOptional } from '@sr1/core';
+import type * as ort from 'onnxruntime-common';
 import type { DType } from './dtype.js';
 import { ORT_TYPE } from './dtype.js';
 import { DeviceUnavailableError, GraphBuildError } from './errors.js';
@@ -60,9 +60,24 @@ export interface GraphSession {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * onnxruntime-node (≈290 MB of native binaries) is an optional peer dependency, loaded with the
+ * first session; building, differentiating and serialising graphs never needs it. The types come
+ * from onnxruntime-common, which it re-exports.
+ */
+function loadOrt(): typeof ort {
+  return requireOptional('onnxruntime-node', 'running ONNX graphs (@sr1/graph)', () =>
+    require('onnxruntime-node'),
+  );
+}
+
 /** The folder holding onnxruntime-node's native binding (where provider libraries must live). */
 export function ortBindingDir(): string {
-  const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
+  const pkg = dirname(
+    requireOptional('onnxruntime-node', 'running ONNX graphs (@sr1/graph)', () =>
+      require.resolve('onnxruntime-node/package.json'),
+    ),
+  );
   return join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
 }
 
@@ -108,9 +123,10 @@ const CUDA_REMEDY =
   'from an onnxruntime-gpu 1.30 build next to onnxruntime_binding.node, and put CUDA 12 + cuDNN 9 libraries on LD_LIBRARY_PATH.';
 
 function toOrt(value: HostValue | ort.Tensor): ort.Tensor {
-  if (value instanceof ort.Tensor) return value;
+  const { Tensor } = loadOrt();
+  if (value instanceof Tensor) return value;
   const host = value as HostValue;
-  return new ort.Tensor(ORT_TYPE[host.dtype], host.data as never, [...host.shape]);
+  return new Tensor(ORT_TYPE[host.dtype], host.data as never, [...host.shape]);
 }
 
 function fromOrt(tensor: ort.Tensor): HostValue {
@@ -165,7 +181,7 @@ export async function createSession(
   }
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(bytes, sessionOptions);
+    session = await loadOrt().InferenceSession.create(bytes, sessionOptions);
   } catch (cause) {
     if (device === 'cuda') {
       throw new DeviceUnavailableError(
