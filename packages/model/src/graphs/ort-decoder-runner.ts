@@ -276,6 +276,49 @@ export class OrtDecoderRunner implements DecoderRunner {
     };
   }
 
+  /**
+   * One forward over caller-owned cache buffers in the 'static' layout, for schedulers that keep
+   * rows of different lengths in one batch (`inference/scheduler.ts`): the caller says which
+   * slots each row may attend to (`inputs.attentionMask`, (batch, capacity + newLength)) and
+   * writes the returned new entries wherever it keeps them. Without `past` the prefill graph runs.
+   * @param past - per layer keys and values, each (batch, kvHeads, capacity, headDim)
+   * @returns logits ((batch, vocab) when `lastOnly`, else (batch, newLength, vocab)) and per layer
+   *   the new keys and values, each (batch, kvHeads, newLength, headDim)
+   */
+  async runStatic(
+    inputs: ForwardInputs,
+    past: { keys: readonly Float32Array[]; values: readonly Float32Array[]; capacity: number } | undefined,
+    lastOnly: boolean,
+  ): Promise<{ logits: Float32Array; newKeys: Float32Array[]; newValues: Float32Array[] }> {
+    const capacity = past?.capacity ?? 0;
+    this.checkInputs(inputs, capacity);
+    const N = DECODER_NAMES;
+    const { batchSize: batch, newLength } = inputs;
+    const { numHiddenLayers: layers, numKeyValueHeads: kvHeads, headDim } = this.config;
+    const feeds: Record<string, HostValue> = {
+      ...this.weightFeeds,
+      [N.inputIds]: { dtype: 'int64', shape: [batch, newLength], data: inputs.inputIds },
+      [N.positionIds]: { dtype: 'int64', shape: [batch, newLength], data: inputs.positionIds },
+      [N.attentionMask]: { dtype: 'int64', shape: [batch, capacity + newLength], data: inputs.attentionMask },
+    };
+    if (past !== undefined) {
+      for (let layer = 0; layer < layers; layer++) {
+        const shape = [batch, kvHeads, capacity, headDim];
+        feeds[N.pastKey(layer)] = { dtype: 'float32', shape, data: past.keys[layer]! };
+        feeds[N.pastValue(layer)] = { dtype: 'float32', shape, data: past.values[layer]! };
+      }
+    }
+    const session = await this.session({ mode: past !== undefined ? 'decode' : 'prefill', lastOnly });
+    const out = await session.run(feeds);
+    const newKeys: Float32Array[] = [];
+    const newValues: Float32Array[] = [];
+    for (let layer = 0; layer < layers; layer++) {
+      newKeys.push(out[N.newKey(layer)]!.data as Float32Array);
+      newValues.push(out[N.newValue(layer)]!.data as Float32Array);
+    }
+    return { logits: out[N.logits]!.data as Float32Array, newKeys, newValues };
+  }
+
   prefill(inputs: ForwardInputs, options: { lastOnly?: boolean } = {}): Promise<ForwardOutputs> {
     return this.forward(inputs, undefined, options.lastOnly ?? false);
   }

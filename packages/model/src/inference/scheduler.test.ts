@@ -1,0 +1,181 @@
+import { createRng } from '@sr1/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { type GeneratedSequence, GenerationAbortedError, generate } from '../generate.js';
+import { OrtDecoderRunner } from '../graphs/index.js';
+import { tinyQwen2 } from '../test-configs.js';
+import { SMALL_TOKENIZER_DIR } from '../test-paths.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer.js';
+import { initWeights } from '../weights.js';
+import { ContinuousBatchScheduler, type TurnResult, UnknownSessionError } from './scheduler.js';
+
+let tokenizer: Tokenizer;
+let config: DecoderConfig;
+let weights: WeightMap;
+let runner: OrtDecoderRunner;
+
+beforeAll(async () => {
+  tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+  config = { ...tinyQwen2(2048), maxPositionEmbeddings: 256, eosTokenIds: [...tokenizer.eosTokenIds] };
+  // std 0.5 so the random model has peaked, prompt-dependent distributions
+  weights = initWeights(config, createRng(31), 0.5);
+  runner = await OrtDecoderRunner.create(config, weights);
+});
+afterAll(async () => {
+  await runner?.dispose();
+});
+
+const PROMPTS = [
+  'The capital of France is',
+  'Who',
+  '<search> moon landing </search>\n\n<information>Doc 1(Title: Moon) the last crewed landing was in 1972',
+  'Answer the question. Think first, then search if you need to.',
+];
+
+/** The existing engine on one prompt alone: the reference every scheduled request must equal. */
+async function alone(prompt: readonly number[], maxNewTokens: number, stop: string[] = []) {
+  const [result] = await generate(runner, tokenizer, [prompt], {
+    maxNewTokens,
+    temperature: 0,
+    stop,
+    eosTokenIds: [],
+  });
+  return result!;
+}
+
+function expectSame(actual: TurnResult, expected: GeneratedSequence): void {
+  expect(actual.tokenIds).toEqual(expected.tokenIds);
+  expect(actual.finishReason).toBe(expected.finishReason);
+  expect(actual.text).toBe(expected.text);
+  expect(actual.logprobs).toHaveLength(expected.logprobs.length);
+  actual.logprobs.forEach((logprob, i) => {
+    expect(Math.abs(logprob - expected.logprobs[i]!)).toBeLessThan(1e-5);
+  });
+}
+
+describe('ContinuousBatchScheduler on a random tiny model (greedy)', () => {
+  it('requests admitted at different steps and of different lengths each equal generate run alone', async () => {
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer, { prefillTokensPerStep: 16 });
+    const prompts = PROMPTS.map((text) => tokenizer.encode(text));
+    const budgets = [12, 3, 9, 20];
+    // Staggered: the later requests arrive while the first ones are decoding.
+    const pending: Promise<{ session: number; result: TurnResult }>[] = [];
+    for (const [i, prompt] of prompts.entries()) {
+      pending.push(scheduler.start(prompt, { maxNewTokens: budgets[i]!, temperature: 0, eosTokenIds: [] }));
+      for (let wait = 0; wait < 3 * i; wait++) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const results = await Promise.all(pending);
+    for (const [i, prompt] of prompts.entries()) {
+      expectSame(results[i]!.result, await alone(prompt, budgets[i]!));
+    }
+    const stats = scheduler.stats();
+    expect(stats.maxBatch).toBeGreaterThan(1); // they really shared decode steps
+    // the long prompt (> 16 tokens) was prefilled in chunks
+    expect(prompts[2]!.length).toBeGreaterThan(16);
+    expect(stats.prefillTokens).toBe(prompts.reduce((sum, prompt) => sum + prompt.length, 0));
+  });
+
+  it('a stop string ends the turn at the same token as generate', async () => {
+    const prompt = tokenizer.encode(PROMPTS[0]!);
+    const free = await alone(prompt, 12);
+    const stop =
+      tokenizer.decode(free.tokenIds.slice(4, 5)).trim() || tokenizer.decode(free.tokenIds.slice(4, 6));
+    expect(stop.length).toBeGreaterThan(0);
+    const expected = await alone(prompt, 12, [stop]);
+    expect(expected.finishReason).toBe('stop');
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer);
+    const { result } = await scheduler.start(prompt, {
+      maxNewTokens: 12,
+      temperature: 0,
+      stop: [stop],
+      eosTokenIds: [],
+    });
+    expectSame(result, expected);
+    expect(result.stopString).toBe(stop);
+  });
+
+  it('a paused session continues on its cached prefix: only the appended tokens are prefilled', async () => {
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer, { prefillTokensPerStep: 8 });
+    const prompts = [PROMPTS[0]!, PROMPTS[3]!].map((text) => tokenizer.encode(text));
+    const appended = [tokenizer.encode('\n\n<information>Paris</information>\n\n'), tokenizer.encode(' ok')];
+    const turns = await Promise.all(
+      prompts.map(async (prompt, i) => {
+        const first = await scheduler.start(prompt, { maxNewTokens: 5 + i, temperature: 0, eosTokenIds: [] });
+        const second = await scheduler.continue(first.session, appended[i]!, {
+          maxNewTokens: 7,
+          temperature: 0,
+          eosTokenIds: [],
+        });
+        return { first: first.result, second };
+      }),
+    );
+    for (const [i, prompt] of prompts.entries()) {
+      const first = await alone(prompt, 5 + i);
+      expectSame(turns[i]!.first, first);
+      // the lock-step way: re-prefill everything, prompt + turn 1 + appended
+      const second = await alone([...prompt, ...first.tokenIds, ...appended[i]!], 7);
+      expectSame(turns[i]!.second, second);
+      // the last sampled token and the appended ones were prefilled; the rest came from the cache
+      expect(turns[i]!.second.prefilledTokens).toBe(appended[i]!.length + 1);
+      expect(turns[i]!.second.reusedTokens).toBe(prompt.length + first.tokenIds.length - 1);
+    }
+    expect(scheduler.sessionCount).toBe(2);
+    expect(scheduler.stats().parkedBytes).toBeGreaterThan(0);
+  });
+
+  it('an evicted cache is recomputed on continue, with the same result', async () => {
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer, { kvBudgetBytes: 0 });
+    const prompt = tokenizer.encode(PROMPTS[1]!);
+    const first = await scheduler.start(prompt, { maxNewTokens: 4, temperature: 0, eosTokenIds: [] });
+    expect(scheduler.stats().evictions).toBe(1);
+    expect(scheduler.stats().parkedBytes).toBe(0);
+    const append = tokenizer.encode(' again');
+    const second = await scheduler.continue(first.session, append, {
+      maxNewTokens: 6,
+      temperature: 0,
+      eosTokenIds: [],
+    });
+    const context = [...prompt, ...first.result.tokenIds, ...append];
+    expectSame(second, await alone(context, 6));
+    expect(second.prefilledTokens).toBe(context.length);
+    expect(scheduler.stats().recomputedTokens).toBe(context.length);
+  });
+
+  it('seeded sampling of a request equals generate with that seed', async () => {
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer);
+    const prompt = tokenizer.encode(PROMPTS[2]!);
+    const options = { maxNewTokens: 10, temperature: 1, topP: 0.9, seed: 7, eosTokenIds: [] };
+    const [expected] = await generate(runner, tokenizer, [prompt], options);
+    const [a, b] = await Promise.all([
+      scheduler.start(prompt, options),
+      scheduler.start(tokenizer.encode(PROMPTS[0]!), { ...options, seed: 8 }),
+    ]);
+    expect(a.result.tokenIds).toEqual(expected!.tokenIds);
+    expect(b.result.tokenIds).not.toEqual(a.result.tokenIds);
+  });
+
+  it('an aborted request stops and releases its session; the others finish', async () => {
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer);
+    const controller = new AbortController();
+    let seen = 0;
+    const prompt = tokenizer.encode(PROMPTS[0]!);
+    const doomed = scheduler.start(prompt, {
+      maxNewTokens: 200,
+      temperature: 0,
+      eosTokenIds: [],
+      signal: controller.signal,
+      onToken: () => {
+        seen += 1;
+        if (seen === 3) controller.abort();
+      },
+    });
+    const other = scheduler.start(prompt, { maxNewTokens: 30, temperature: 0, eosTokenIds: [] });
+    await expect(doomed).rejects.toBeInstanceOf(GenerationAbortedError);
+    expect(seen).toBeLessThan(10);
+    expectSame((await other).result, await alone(prompt, 30));
+    expect(scheduler.sessionCount).toBe(1);
+    await expect(scheduler.continue(999, [1], { maxNewTokens: 1 })).rejects.toBeInstanceOf(
+      UnknownSessionError,
+    );
+  });
+});

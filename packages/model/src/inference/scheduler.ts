@@ -1,0 +1,727 @@
+// Continuous batching with prefix (KV) reuse: requests join the running decode batch at any step
+// and leave it the step they finish; a sequence paused at a stop keeps its KV cache under a
+// session id, so a later turn prefills only the tokens appended to it (the information block).
+
+import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
+import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
+import { type FinishReason, GenerationAbortedError } from '../generate.js';
+import { type SamplingParams, sampleToken, validateSamplingParams } from '../sampling.js';
+
+/**
+ * What the scheduler needs from a runner: one forward over caller-owned cache buffers in the
+ * static layout (`OrtDecoderRunner.runStatic`).
+ */
+export interface StaticCacheRunner {
+  readonly config: DecoderConfig;
+  runStatic(
+    inputs: ForwardInputs,
+    past: { keys: readonly Float32Array[]; values: readonly Float32Array[]; capacity: number } | undefined,
+    lastOnly: boolean,
+  ): Promise<{ logits: Float32Array; newKeys: Float32Array[]; newValues: Float32Array[] }>;
+}
+
+/** What the scheduler needs from a tokenizer: stop strings are matched on decoded text. */
+export interface SchedulerTokenizer {
+  readonly eosTokenIds: readonly number[];
+  decode(ids: readonly number[]): string;
+}
+
+export interface SchedulerOptions {
+  /** Most sequences decoded in one step (and admitted at once). */
+  maxBatchSize?: number;
+  /**
+   * Prefill tokens run per step, over the sequences waiting to join (chunked prefill): bounds how
+   * long the decoding rows wait for a long prompt or information block.
+   */
+  prefillTokensPerStep?: number;
+  /**
+   * Bytes of KV cache kept for paused sessions; beyond it the least recently used are dropped and
+   * recomputed (one prefill over their whole context) when continued. Running rows always hold theirs.
+   */
+  kvBudgetBytes?: number;
+}
+
+const DEFAULTS = {
+  maxBatchSize: 64, // the rollout's batch of trajectories fits in one step
+  prefillTokensPerStep: 512, // one reference-sized turn or information block per step
+  kvBudgetBytes: 1 << 30, // 1 GiB of paused caches: thousands of turns of a small model
+} satisfies Required<SchedulerOptions>;
+
+/** The sampling and stopping of one turn. */
+export interface TurnOptions {
+  /** Most tokens generated in this turn. */
+  maxNewTokens: number;
+  /** 0 = greedy. Default 1. */
+  temperature?: number;
+  /** 0 = off (default). */
+  topK?: number;
+  /** 1 = off (default). */
+  topP?: number;
+  /** The turn stops after the token whose decoding completes one of these (kept in the output). */
+  stop?: readonly string[];
+  /** Default: the tokenizer's and the config's eos ids. */
+  eosTokenIds?: readonly number[];
+  /** Seeds this turn's sampling (default: the session's generator continues; a new session uses 0). */
+  seed?: number;
+  /** An aborted signal ends the turn with GenerationAbortedError and releases the session. */
+  signal?: AbortSignal;
+  /** Called after every sampled token. */
+  onToken?: (tokenId: number) => void;
+}
+
+export interface StartOptions extends TurnOptions {
+  /** Keep the KV cache after the turn so `continue` prefills only what is appended (default true). */
+  keepCache?: boolean;
+}
+
+/** One generated turn; token ids and log-probs exactly as `generate` returns them. */
+export interface TurnResult {
+  tokenIds: number[];
+  /** decode(tokenIds) without a final EOS token. */
+  text: string;
+  /** log π(token | prefix) under softmax(logits / temperature) (greedy: temperature 1). */
+  logprobs: number[];
+  finishReason: FinishReason;
+  stopString?: string;
+  /** Context tokens this turn ran through prefill (appended tokens, or the whole context after an eviction). */
+  prefilledTokens: number;
+  /** Context tokens whose cached KV this turn reused. */
+  reusedTokens: number;
+}
+
+/** A session id that does not exist (never started, released, or ended by an abort). */
+export class UnknownSessionError extends Sr1Error {
+  constructor(session: number) {
+    super('unknown_session', `no session ${session}: it was released, aborted or never started`);
+  }
+}
+
+/** `continue` on a session whose previous turn has not finished. */
+export class SessionBusyError extends Sr1Error {
+  constructor(session: number) {
+    super('session_busy', `session ${session} is still generating; await its turn before continuing it`);
+  }
+}
+
+/** Counters since the scheduler was made. */
+export interface SchedulerStats {
+  steps: number;
+  decodeSteps: number;
+  /** Tokens run through prefill (prompts, appended tokens, recomputed evicted contexts). */
+  prefillTokens: number;
+  decodedTokens: number;
+  /** Context tokens served from a kept cache instead of being prefilled again. */
+  reusedTokens: number;
+  evictions: number;
+  /** Tokens prefilled again because their session's cache had been evicted. */
+  recomputedTokens: number;
+  /** Bytes of KV cache held now by paused sessions. */
+  parkedBytes: number;
+  /** Largest decode batch so far. */
+  maxBatch: number;
+}
+
+/** A sequence's own cache, (kvHeads, capacity, headDim) per layer, when it is not in the batch. */
+interface OwnCache {
+  keys: Float32Array[];
+  values: Float32Array[];
+  capacity: number;
+}
+
+interface PreparedTurn {
+  params: SamplingParams;
+  stops: string[];
+  stopWindow: number;
+  eos: Set<number>;
+  maxNewTokens: number;
+  signal?: AbortSignal;
+  onToken?: (tokenId: number) => void;
+}
+
+interface Turn extends PreparedTurn {
+  rng: Rng;
+  generated: number[];
+  logprobs: number[];
+  finish?: FinishReason;
+  stopString?: string;
+  prefilled: number;
+  reused: number;
+  /** The session's cache had been evicted: this turn's prefill recomputes it. */
+  recompute: boolean;
+  resolve: (result: TurnResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Sequence {
+  id: number;
+  /** The whole context: prompt, generated and appended tokens. */
+  tokens: number[];
+  /** tokens[0, cached) have KV entries (in `own` or in the batch); the rest are pending. */
+  cached: number;
+  own?: OwnCache;
+  /** Where the sequence is: paused (no turn), queued/prefilling, or in the decode batch. */
+  place: 'paused' | 'prefill' | 'decode';
+  keepCache: boolean;
+  rng: Rng;
+  turn?: Turn;
+  lastUsed: number;
+  evicted: boolean;
+}
+
+/** Capacity for `length` slots with headroom (as the runner's cache: a quarter, at least 64). */
+function roomFor(length: number): number {
+  return length + Math.max(64, Math.ceil(length / 4));
+}
+
+/**
+ * Runs many sequences through one decoder with continuous batching. Each step: the sequences that
+ * wait to join are prefilled, up to `prefillTokensPerStep` tokens (a long context is prefilled in
+ * chunks over several steps); then every decoding row advances by one token in one forward. Rows
+ * of different lengths share the batch: each keeps its entries in its own slots and the attention
+ * mask hides the rest, so a row's numbers are those of running it alone (up to float summation order).
+ */
+export class ContinuousBatchScheduler {
+  private readonly options: Required<SchedulerOptions>;
+  private readonly sequences = new Map<number, Sequence>();
+  private readonly waiting: Sequence[] = [];
+  private prefilling: Sequence[] = [];
+  private rows: Sequence[] = [];
+  private batch: { keys: Float32Array[]; values: Float32Array[]; capacity: number; rows: Sequence[] } | null =
+    null;
+  private nextId = 1;
+  private clock = 0;
+  private loop: Promise<void> | null = null;
+  private readonly counters: Omit<SchedulerStats, 'parkedBytes'> = {
+    steps: 0,
+    decodeSteps: 0,
+    prefillTokens: 0,
+    decodedTokens: 0,
+    reusedTokens: 0,
+    evictions: 0,
+    recomputedTokens: 0,
+    maxBatch: 0,
+  };
+
+  constructor(
+    private readonly runner: StaticCacheRunner,
+    private readonly tokenizer: SchedulerTokenizer,
+    options: SchedulerOptions = {},
+  ) {
+    this.options = { ...DEFAULTS, ...options };
+    for (const field of ['maxBatchSize', 'prefillTokensPerStep'] as const) {
+      const value = this.options[field];
+      if (!Number.isInteger(value) || value < 1)
+        throw new InvalidInputError({ field: `scheduler.${field}`, reason: 'must be an integer ≥ 1' });
+    }
+    if (!(this.options.kvBudgetBytes >= 0))
+      throw new InvalidInputError({ field: 'scheduler.kvBudgetBytes', reason: 'must be ≥ 0' });
+  }
+
+  /** Starts a session on `promptTokenIds` and generates its first turn. */
+  async start(
+    promptTokenIds: readonly number[],
+    options: StartOptions,
+  ): Promise<{ session: number; result: TurnResult }> {
+    this.checkTokens(promptTokenIds, 'promptTokenIds', 1);
+    if (promptTokenIds.length >= this.runner.config.maxPositionEmbeddings) {
+      throw new InvalidInputError({
+        field: 'promptTokenIds',
+        reason: `prompt has ${promptTokenIds.length} tokens; the model holds at most ${this.runner.config.maxPositionEmbeddings} positions`,
+      });
+    }
+    const turn = this.prepareTurn(options);
+    const sequence: Sequence = {
+      id: this.nextId++,
+      tokens: [...promptTokenIds],
+      cached: 0,
+      place: 'paused',
+      keepCache: options.keepCache ?? true,
+      rng: createRng(options.seed ?? 0), // reproducible by default, as `generate`
+      lastUsed: this.clock++,
+      evicted: false,
+    };
+    this.sequences.set(sequence.id, sequence);
+    const result = await this.enqueue(sequence, turn);
+    return { session: sequence.id, result };
+  }
+
+  /**
+   * Appends `appendTokenIds` to a paused session (after the last sampled token) and generates its
+   * next turn; only the new tokens (and the last sampled one) are prefilled when its cache is kept.
+   */
+  async continue(
+    session: number,
+    appendTokenIds: readonly number[],
+    options: TurnOptions,
+  ): Promise<TurnResult> {
+    const sequence = this.sequences.get(session);
+    if (sequence === undefined) throw new UnknownSessionError(session);
+    if (sequence.turn !== undefined) throw new SessionBusyError(session);
+    this.checkTokens(appendTokenIds, 'appendTokenIds', 0);
+    const turn = this.prepareTurn(options);
+    const length = sequence.tokens.length + appendTokenIds.length;
+    if (length >= this.runner.config.maxPositionEmbeddings) {
+      throw new InvalidInputError({
+        field: 'appendTokenIds',
+        reason: `the context would hold ${length} tokens; the model holds at most ${this.runner.config.maxPositionEmbeddings} positions`,
+      });
+    }
+    sequence.tokens.push(...appendTokenIds);
+    if (options.seed !== undefined) sequence.rng = createRng(options.seed);
+    return this.enqueue(sequence, turn);
+  }
+
+  /** Drops a paused session and its cache (a running turn is left to finish, then dropped). */
+  release(session: number): void {
+    const sequence = this.sequences.get(session);
+    if (sequence === undefined) return;
+    sequence.keepCache = false;
+    if (sequence.turn === undefined) this.drop(sequence);
+  }
+
+  /** Sessions that exist (paused or running). */
+  get sessionCount(): number {
+    return this.sequences.size;
+  }
+
+  stats(): SchedulerStats {
+    let parkedBytes = 0;
+    for (const sequence of this.sequences.values())
+      if (sequence.place === 'paused') parkedBytes += this.bytesOf(sequence.own);
+    return { ...this.counters, parkedBytes };
+  }
+
+  /** Resolves once nothing is queued or running. */
+  async idle(): Promise<void> {
+    while (this.loop !== null) await this.loop;
+  }
+
+  private checkTokens(ids: readonly number[], field: string, min: number): void {
+    const vocab = this.runner.config.vocabSize;
+    if (!Array.isArray(ids) || ids.length < min)
+      throw new InvalidInputError({ field, reason: `needs at least ${min} token id(s)` });
+    ids.forEach((id, position) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) {
+        throw new InvalidInputError({
+          field: `${field}[${position}]`,
+          reason: `token id ${id} is outside the vocabulary [0, ${vocab})`,
+        });
+      }
+    });
+  }
+
+  /** Validates a turn's options (before anything about the session changes). */
+  private prepareTurn(options: TurnOptions): PreparedTurn {
+    const params: SamplingParams = {
+      temperature: options.temperature ?? 1, // the model's own distribution, as RL rollouts use
+      topK: options.topK ?? 0, // off
+      topP: options.topP ?? 1, // off
+    };
+    validateSamplingParams(params, 'turn');
+    if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
+      throw new InvalidInputError({ field: 'turn.maxNewTokens', reason: 'must be an integer ≥ 1' });
+    }
+    const stops = (options.stop ?? []).filter((stop) => stop.length > 0);
+    return {
+      params,
+      stops,
+      // long enough to hold any stop string even if some tokens decode to partial characters
+      stopWindow: stops.length === 0 ? 0 : 4 * Math.max(...stops.map((stop) => stop.length)) + 4,
+      eos: new Set(options.eosTokenIds ?? [...this.tokenizer.eosTokenIds, ...this.runner.config.eosTokenIds]),
+      maxNewTokens: options.maxNewTokens,
+      ...(options.signal !== undefined ? { signal: options.signal } : {}),
+      ...(options.onToken !== undefined ? { onToken: options.onToken } : {}),
+    };
+  }
+
+  private enqueue(sequence: Sequence, prepared: PreparedTurn): Promise<TurnResult> {
+    return new Promise<TurnResult>((resolve, reject) => {
+      sequence.turn = {
+        ...prepared,
+        rng: sequence.rng,
+        generated: [],
+        logprobs: [],
+        prefilled: 0,
+        reused: sequence.cached,
+        recompute: sequence.evicted,
+        resolve,
+        reject,
+      };
+      sequence.evicted = false;
+      sequence.place = 'prefill';
+      sequence.lastUsed = this.clock++;
+      this.waiting.push(sequence);
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.loop !== null) return;
+    this.loop = (async () => {
+      try {
+        while (this.waiting.length > 0 || this.prefilling.length > 0 || this.rows.length > 0) {
+          try {
+            await this.step();
+          } catch (error) {
+            this.failAll(error);
+          }
+          // Let requests, cancellations and other work on this thread in between steps.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      } finally {
+        this.loop = null;
+      }
+    })();
+  }
+
+  private async step(): Promise<void> {
+    this.counters.steps += 1;
+    // Cancellations first: an aborted turn leaves wherever it is.
+    for (const sequence of [...this.prefilling, ...this.rows, ...this.waiting]) {
+      if (sequence.turn?.signal?.aborted) this.abort(sequence);
+    }
+    // Admit while there is room in the batch.
+    while (this.waiting.length > 0 && this.prefilling.length + this.rows.length < this.options.maxBatchSize) {
+      const sequence = this.waiting.shift()!;
+      this.prefilling.push(sequence);
+    }
+    await this.prefillStep();
+    await this.decodeStep();
+  }
+
+  /** Runs up to `prefillTokensPerStep` pending tokens of the sequences waiting to join. */
+  private async prefillStep(): Promise<void> {
+    let budget = this.options.prefillTokensPerStep;
+    const done: Sequence[] = [];
+    for (const sequence of this.prefilling) {
+      const pending = sequence.tokens.length - sequence.cached;
+      if (pending <= 1) {
+        // One pending token is what a decode step feeds: join the batch directly.
+        done.push(sequence);
+        continue;
+      }
+      if (budget === 0) continue;
+      // The chunk that completes the context also gives the first token's logits, as `generate`
+      // samples it from its prefill.
+      const chunk = Math.min(pending, budget);
+      const logits = await this.prefillChunk(sequence, chunk);
+      budget -= chunk;
+      if (sequence.cached === sequence.tokens.length) {
+        done.push(sequence);
+        this.sample(sequence, logits);
+      }
+    }
+    if (done.length === 0) return;
+    this.prefilling = this.prefilling.filter((sequence) => !done.includes(sequence));
+    for (const sequence of done) {
+      if (sequence.turn?.finish !== undefined) this.finishTurn(sequence);
+      else {
+        sequence.place = 'decode';
+        this.rows.push(sequence);
+      }
+    }
+  }
+
+  /** Prefills the next `chunk` pending tokens of one sequence into its own cache; last-position logits. */
+  private async prefillChunk(sequence: Sequence, chunk: number): Promise<Float32Array> {
+    const { numHiddenLayers: layers } = this.runner.config;
+    const start = sequence.cached;
+    const end = start + chunk;
+    if (start === 0) sequence.own = undefined;
+    const own = sequence.own;
+    const capacity = own?.capacity ?? 0;
+    const inputIds = new BigInt64Array(chunk);
+    const positionIds = new BigInt64Array(chunk);
+    for (let i = 0; i < chunk; i++) {
+      inputIds[i] = BigInt(sequence.tokens[start + i]!);
+      positionIds[i] = BigInt(start + i);
+    }
+    const attentionMask = new BigInt64Array(capacity + chunk);
+    attentionMask.fill(1n, 0, start);
+    attentionMask.fill(1n, capacity);
+    const out = await this.runner.runStatic(
+      { inputIds, positionIds, attentionMask, batchSize: 1, newLength: chunk },
+      own,
+      true,
+    );
+    let target = own;
+    if (target === undefined || target.capacity < end) {
+      target = this.newOwn(roomFor(end));
+      if (own !== undefined) this.copyRows(own, [0], target, start);
+    }
+    for (let layer = 0; layer < layers; layer++) {
+      this.writeEntries(target.keys[layer]!, target.capacity, out.newKeys[layer]!, [start], chunk);
+      this.writeEntries(target.values[layer]!, target.capacity, out.newValues[layer]!, [start], chunk);
+    }
+    sequence.own = target;
+    sequence.cached = end;
+    this.counters.prefillTokens += chunk;
+    if (sequence.turn !== undefined) {
+      sequence.turn.prefilled += chunk;
+      if (sequence.turn.recompute) this.counters.recomputedTokens += chunk;
+    }
+    return out.logits;
+  }
+
+  /** Advances every decoding row by one token in one forward. */
+  private async decodeStep(): Promise<void> {
+    if (this.rows.length === 0) return;
+    const { numHiddenLayers: layers, vocabSize: vocab } = this.runner.config;
+    this.rebuildBatch();
+    const batch = this.batch!;
+    const rows = batch.rows;
+    const size = rows.length;
+    const capacity = batch.capacity;
+    const inputIds = new BigInt64Array(size);
+    const positionIds = new BigInt64Array(size);
+    const attentionMask = new BigInt64Array(size * (capacity + 1));
+    rows.forEach((sequence, b) => {
+      inputIds[b] = BigInt(sequence.tokens[sequence.cached]!);
+      positionIds[b] = BigInt(sequence.cached);
+      const base = b * (capacity + 1);
+      attentionMask.fill(1n, base, base + sequence.cached);
+      attentionMask[base + capacity] = 1n;
+    });
+    const out = await this.runner.runStatic(
+      { inputIds, positionIds, attentionMask, batchSize: size, newLength: 1 },
+      batch,
+      true,
+    );
+    const at = rows.map((sequence) => sequence.cached);
+    for (let layer = 0; layer < layers; layer++) {
+      this.writeEntries(batch.keys[layer]!, capacity, out.newKeys[layer]!, at, 1);
+      this.writeEntries(batch.values[layer]!, capacity, out.newValues[layer]!, at, 1);
+    }
+    this.counters.decodeSteps += 1;
+    this.counters.decodedTokens += size;
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, size);
+    const finished: Sequence[] = [];
+    rows.forEach((sequence, b) => {
+      sequence.cached += 1;
+      this.sample(sequence, out.logits.subarray(b * vocab, (b + 1) * vocab));
+      if (sequence.turn?.finish !== undefined) finished.push(sequence);
+    });
+    if (finished.length > 0) {
+      for (const sequence of finished) this.leaveBatch(sequence);
+      for (const sequence of finished) this.finishTurn(sequence);
+    }
+  }
+
+  /** Samples the next token of a sequence's turn from its last-position logits, (vocab). */
+  private sample(sequence: Sequence, logits: Float32Array): void {
+    const turn = sequence.turn!;
+    const { tokenId, logprob } = sampleToken(logits, turn.params, turn.rng);
+    sequence.tokens.push(tokenId);
+    turn.generated.push(tokenId);
+    turn.logprobs.push(logprob);
+    turn.onToken?.(tokenId);
+    if (turn.eos.has(tokenId)) {
+      turn.finish = 'eos';
+      return;
+    }
+    if (turn.stops.length > 0) {
+      const tail = this.tokenizer.decode(turn.generated.slice(-turn.stopWindow));
+      const hit = turn.stops.find((stop) => tail.includes(stop));
+      if (hit !== undefined) {
+        turn.finish = 'stop';
+        turn.stopString = hit;
+        return;
+      }
+    }
+    if (
+      turn.generated.length >= turn.maxNewTokens ||
+      sequence.tokens.length >= this.runner.config.maxPositionEmbeddings
+    ) {
+      turn.finish = 'length';
+    }
+  }
+
+  /** Takes a row out of the decode batch, keeping its cache in its own buffers if asked. */
+  private leaveBatch(sequence: Sequence): void {
+    const batch = this.batch;
+    const index = batch?.rows.indexOf(sequence) ?? -1;
+    if (batch !== null && index >= 0) {
+      // Its cache is in the batch (a row that has not been through a rebuild still has its own).
+      if (sequence.keepCache) {
+        const own = this.newOwn(roomFor(sequence.cached + 1));
+        this.copyRows(batch, [index], own, sequence.cached);
+        sequence.own = own;
+      } else {
+        sequence.own = undefined;
+        sequence.cached = 0;
+      }
+    }
+    this.rows = this.rows.filter((row) => row !== sequence);
+  }
+
+  private finishTurn(sequence: Sequence): void {
+    const turn = sequence.turn!;
+    sequence.turn = undefined;
+    sequence.place = 'paused';
+    sequence.lastUsed = this.clock++;
+    const visible =
+      turn.finish === 'eos' &&
+      turn.generated.length > 0 &&
+      turn.eos.has(turn.generated[turn.generated.length - 1]!)
+        ? turn.generated.slice(0, -1)
+        : turn.generated;
+    const result: TurnResult = {
+      tokenIds: turn.generated,
+      text: this.tokenizer.decode(visible),
+      logprobs: turn.logprobs,
+      finishReason: turn.finish ?? 'length',
+      ...(turn.stopString !== undefined ? { stopString: turn.stopString } : {}),
+      prefilledTokens: turn.prefilled,
+      reusedTokens: turn.reused,
+    };
+    this.counters.reusedTokens += turn.reused;
+    if (!sequence.keepCache) this.drop(sequence);
+    else this.evict();
+    turn.resolve(result);
+  }
+
+  private abort(sequence: Sequence): void {
+    const turn = sequence.turn!;
+    sequence.keepCache = false;
+    if (sequence.place === 'decode') this.leaveBatch(sequence);
+    this.prefilling = this.prefilling.filter((row) => row !== sequence);
+    const waiting = this.waiting.indexOf(sequence);
+    if (waiting >= 0) this.waiting.splice(waiting, 1);
+    sequence.turn = undefined;
+    this.drop(sequence);
+    turn.reject(new GenerationAbortedError());
+  }
+
+  private failAll(error: unknown): void {
+    const all = [...this.waiting, ...this.prefilling, ...this.rows];
+    this.waiting.length = 0;
+    this.prefilling = [];
+    this.rows = [];
+    this.batch = null;
+    for (const sequence of all) {
+      const turn = sequence.turn;
+      sequence.turn = undefined;
+      this.drop(sequence);
+      turn?.reject(error);
+    }
+  }
+
+  private drop(sequence: Sequence): void {
+    sequence.own = undefined;
+    this.sequences.delete(sequence.id);
+  }
+
+  /** Drops the least recently used paused caches while they hold more than the budget. */
+  private evict(): void {
+    const paused = [...this.sequences.values()].filter(
+      (sequence) => sequence.place === 'paused' && sequence.own !== undefined,
+    );
+    let bytes = paused.reduce((sum, sequence) => sum + this.bytesOf(sequence.own), 0);
+    if (bytes <= this.options.kvBudgetBytes) return;
+    paused.sort((a, b) => a.lastUsed - b.lastUsed);
+    for (const sequence of paused) {
+      if (bytes <= this.options.kvBudgetBytes) break;
+      bytes -= this.bytesOf(sequence.own);
+      sequence.own = undefined;
+      sequence.cached = 0; // recompute on the next turn
+      sequence.evicted = true;
+      this.counters.evictions += 1;
+    }
+  }
+
+  private bytesOf(own: OwnCache | undefined): number {
+    if (own === undefined) return 0;
+    return own.keys.reduce((sum, buffer) => sum + buffer.byteLength, 0) * 2;
+  }
+
+  /**
+   * Makes the batch buffers hold exactly `this.rows`, in order, with room for one more token per
+   * row: rows that stay are copied from the old buffers, rows that join from their own caches.
+   */
+  private rebuildBatch(): void {
+    const old = this.batch;
+    const needed = Math.max(...this.rows.map((sequence) => sequence.cached + 1));
+    // Rows that joined hold their cache in their own buffers: any join or leave rebuilds.
+    const same =
+      old !== null &&
+      old.rows.length === this.rows.length &&
+      old.rows.every((row, i) => row === this.rows[i] && row.own === undefined);
+    if (same && old.capacity >= needed) return;
+    const capacity = roomFor(needed);
+    const fresh = this.newBatch(this.rows.length, capacity);
+    this.rows.forEach((sequence, index) => {
+      const from = old?.rows.indexOf(sequence) ?? -1;
+      if (sequence.own !== undefined) {
+        if (sequence.cached > 0) this.copyRows(sequence.own, [0], fresh, sequence.cached, index);
+      } else if (from >= 0 && old !== null) {
+        this.copyRows(old, [from], fresh, sequence.cached, index);
+      }
+      sequence.own = undefined; // its cache lives in the batch now
+    });
+    this.batch = { ...fresh, rows: [...this.rows] };
+  }
+
+  private newOwn(capacity: number): OwnCache {
+    return this.newBatch(1, capacity);
+  }
+
+  private newBatch(rows: number, capacity: number): OwnCache {
+    const { numKeyValueHeads: kvHeads, headDim, numHiddenLayers: layers } = this.runner.config;
+    const size = rows * kvHeads * capacity * headDim;
+    const make = () => Array.from({ length: layers }, () => new Float32Array(size));
+    return { keys: make(), values: make(), capacity };
+  }
+
+  /**
+   * Copies the first `length` slots of the given source rows into consecutive target rows from
+   * `targetRow`, every layer, keys and values.
+   */
+  private copyRows(
+    source: OwnCache,
+    rows: readonly number[],
+    target: OwnCache,
+    length: number,
+    targetRow = 0,
+  ): void {
+    const { numKeyValueHeads: kvHeads, headDim } = this.runner.config;
+    const span = length * headDim;
+    const copy = (from: Float32Array, to: Float32Array) => {
+      rows.forEach((row, i) => {
+        for (let head = 0; head < kvHeads; head++) {
+          const at = (row * kvHeads + head) * source.capacity * headDim;
+          to.set(
+            from.subarray(at, at + span),
+            ((targetRow + i) * kvHeads + head) * target.capacity * headDim,
+          );
+        }
+      });
+    };
+    source.keys.forEach((buffer, layer) => {
+      copy(buffer, target.keys[layer]!);
+    });
+    source.values.forEach((buffer, layer) => {
+      copy(buffer, target.values[layer]!);
+    });
+  }
+
+  /**
+   * Writes new entries (batch, kvHeads, newLength, headDim) of each row b into its slots
+   * [at[b], at[b] + newLength) of a (batch, kvHeads, capacity, headDim) buffer.
+   */
+  private writeEntries(
+    target: Float32Array,
+    capacity: number,
+    entries: Float32Array,
+    at: readonly number[],
+    newLength: number,
+  ): void {
+    const { numKeyValueHeads: kvHeads, headDim } = this.runner.config;
+    const span = newLength * headDim;
+    at.forEach((slot, b) => {
+      for (let head = 0; head < kvHeads; head++) {
+        const block = b * kvHeads + head;
+        target.set(entries.subarray(block * span, (block + 1) * span), (block * capacity + slot) * headDim);
+      }
+    });
+  }
+}
