@@ -1,13 +1,17 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
+import { program, runCli } from './cli.js';
 import { loadModelFolder, saveModelFolder } from './model-folder.js';
 import { referenceLogProbs } from './reference/reference-decoder.js';
 import { tinyQwen2 } from './test-configs.js';
 import { SMALL_TOKENIZER_DIR } from './test-paths.js';
+import { tinyModelFolder } from './testing.js';
 import { loadTokenizer } from './tokenizer.js';
 import { initWeights } from './weights.js';
 
@@ -177,7 +181,7 @@ describe('sr1-model CLI', () => {
     expect(await run(['score', '--model', out, '--text', 'a', '--tokens', '1'])).toMatchObject({ code: 2 });
     expect(await run(['score', '--model', out, '--text', 'a', '--engine', 'gpu9'])).toMatchObject({
       code: 2,
-      stderr: expect.stringContaining("flag --engine: unknown engine 'gpu9'"),
+      stderr: expect.stringContaining("flag --engine: unknown value 'gpu9'. Supported: [ort, reference]"),
     });
   });
 
@@ -190,9 +194,111 @@ describe('sr1-model CLI', () => {
       { tokenizerDir: SMALL_TOKENIZER_DIR },
     );
     const result = await run(['score', '--model', dir, '--text', 'hi', '--engine', 'reference']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2); // bad input, as every InvalidInputError is on the shared command layer
     expect(result.stderr).toContain(
       `${join(dir, 'tokenizer.json')}: has 2048 ids but the model's vocab_size is 1000`,
     );
+  });
+
+  it('init refuses an existing --out without --force, naming --force; --force replaces it whole', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-cli-'));
+    const configFile = join(dir, 'tiny.json');
+    await writeFile(configFile, JSON.stringify(tinyHfConfig));
+    const out = join(dir, 'model');
+    const init = (...extra: string[]) =>
+      run(['init', '--config', configFile, '--tokenizer', SMALL_TOKENIZER_DIR, '--out', out, ...extra]);
+    expect((await init('--seed', '1')).code).toBe(0);
+    const before = await readFile(join(out, 'model.safetensors'));
+    const refused = await init('--seed', '2');
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('flag --out');
+    expect(refused.stderr).toContain('--force');
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(await readFile(join(out, 'model.safetensors'))).toEqual(before);
+
+    expect(await init('--seed', '2', '--force')).toMatchObject({ code: 0, stderr: '' });
+    const after = await readFile(join(out, 'model.safetensors'));
+    expect(after.equals(before)).toBe(false);
+    // written beside --out and renamed into place: nothing left over
+    expect((await readdir(dir)).sort()).toEqual(['model', 'tiny.json']);
+
+    // --out pointing to a file: one typed line, the file untouched
+    const file = join(dir, 'tiny.json');
+    const onFile = await run([
+      'init',
+      '--config',
+      configFile,
+      '--tokenizer',
+      SMALL_TOKENIZER_DIR,
+      '--out',
+      file,
+    ]);
+    expect(onFile.code).toBe(2);
+    expect(onFile.stderr).toContain('flag --out');
+    expect(onFile.stderr.trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(tinyHfConfig);
+  });
+
+  it('answers --help and -h on the program and on every subcommand with exit 0', async () => {
+    for (const help of ['--help', '-h']) {
+      const top = await run([help]);
+      expect(top.code).toBe(0);
+      for (const name of Object.keys(program.commands)) expect(top.stdout).toContain(name);
+      for (const name of Object.keys(program.commands)) {
+        const result = await run([name, help]);
+        expect(result, `${name} ${help}`).toMatchObject({ code: 0, stderr: '' });
+        expect(result.stdout).toContain(`sr1-model ${name}`);
+      }
+    }
+    // every documented flag survives the move to the shared layer
+    expect((await run(['generate', '--help'])).stdout).toMatch(
+      /--max-new-tokens[\s\S]*--temperature[\s\S]*--top-k[\s\S]*--top-p[\s\S]*--seed[\s\S]*--stop[\s\S]*--chat[\s\S]*--json[\s\S]*--engine[\s\S]*--device/,
+    );
+    expect((await run(['serve', '--help'])).stdout).toMatch(/--host[\s\S]*--port[\s\S]*--max-batch/);
+  });
+});
+
+// The built CLI, spawned as a user runs it.
+describe('sr1-model as a process', () => {
+  const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+  it('prints its help when run through a symlink, as npm links it into node_modules/.bin', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-cli-bin-'));
+    const link = join(dir, 'sr1-model');
+    await symlink(CLI, link);
+    const result = spawnSync(process.execPath, [link, '--help'], { encoding: 'utf8' });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('sr1-model');
+    expect(result.stdout).toContain('serve');
+  });
+
+  it('reports a bad --port and a port in use as one typed line, exit 2', async () => {
+    const bad = spawnSync(process.execPath, [CLI, 'serve', '--model', 'x', '--port', '70000'], {
+      encoding: 'utf8',
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('flag --port');
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
+
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const model = await tinyModelFolder(1);
+    try {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'serve', '--model', model, '--port', String(port), '--engine', 'reference'],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(code).toBe(2);
+      expect(stderr).toContain('EADDRINUSE');
+      expect(stderr).toContain(`127.0.0.1:${port}`);
+      expect(stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -1,139 +1,233 @@
 #!/usr/bin/env node
-// `sr1-model`: make tokenizers and random models, generate, score and export to GGUF from the
-// command line. Every bad flag is a CliUsageError naming the flag; `runCli` is what tests call.
+// `sr1-model`: make tokenizers and random models, generate, score, export to GGUF and serve from
+// the command line, on `@sr1/core`'s command layer: typed flags, `--help`/`-h` on every command,
+// and every error as one typed line (exit 2 for bad input, 1 for internal errors).
 
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
-import { createRng, Sr1Error } from '@sr1/core';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  type CliIo,
+  type CliProgram,
+  type CommandSpec,
+  createRng,
+  type FlagSpecs,
+  isMainModule,
+  parseCommand,
+  runProcess,
+  runCli as runProgram,
+} from '@sr1/core';
 import { saveTrainedTokenizer, trainBpeTokenizer } from './bpe-trainer.js';
 import { parseDecoderConfig } from './config.js';
 import { createRunner, ENGINE_NAMES, type EngineName } from './engine.js';
-import { CliUsageError, TokenizerError } from './errors.js';
+import { CliUsageError, ModelConfigError, TokenizerError } from './errors.js';
 import { generate } from './generate.js';
 import { exportGguf } from './gguf.js';
-import { loadModelFolder, saveModelFolder } from './model-folder.js';
+import { loadModelFolder, saveModelFolderAtomically } from './model-folder.js';
 import { scoreSequences } from './score.js';
 import { serveModel } from './serve.js';
 import { loadTokenizer } from './tokenizer.js';
 import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
 import { countParameters, INITIALIZER_RANGE, initWeights } from './weights.js';
 
-/** Where a command writes; tests pass buffers, the bin passes process streams. */
-export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
-}
+export type { CliIo } from '@sr1/core';
 
-type Command = (args: string[], io: CliIo) => Promise<void>;
+const engineFlags = {
+  engine: {
+    type: 'choice',
+    choices: ENGINE_NAMES,
+    default: 'ort',
+    description: 'ort: the compiled graphs; reference: the plain TypeScript decoder',
+  },
+  device: { type: 'choice', choices: ['cpu', 'cuda'], default: 'cpu', description: 'where ort runs' },
+} as const satisfies FlagSpecs;
 
-const USAGE = `usage: sr1-model <command> [flags]
-  train-tokenizer --corpus FILE.jsonl [--questions FILE.jsonl ...] --vocab-size N --out DIR
-  init            --config FILE --tokenizer DIR --out DIR [--seed N] [--init-std S]
-  generate        --model DIR --prompt TEXT [--max-new-tokens N] [--temperature T] [--top-k K]
-                  [--top-p P] [--seed N] [--stop STRING ...] [--chat] [--json] [ENGINE]
-  score           --model DIR (--text TEXT | --tokens 1,2,3) [--json] [ENGINE]
-  export-gguf     --model DIR --out FILE [--name NAME]
-  serve           --model DIR [--host H] [--port N] [--max-batch N] [ENGINE]   (OpenAI /v1/completions)
-ENGINE: [--engine ort|reference] [--device cpu|cuda]  (ort: the compiled graphs, default)`;
+const modelFlag = {
+  type: 'string',
+  required: true,
+  placeholder: 'DIR',
+  description: 'HF-style model folder (config.json, model.safetensors, tokenizer.json)',
+} as const;
 
-/** Parses `--flag value` arguments with node:util; unknown flags are a CliUsageError. */
-function parse<T extends Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>>(
-  args: string[],
-  options: T,
-) {
-  try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
-  } catch (error) {
-    const message = (error as Error).message;
-    const flag = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? '(arguments)';
-    throw new CliUsageError(flag, message);
-  }
-}
+const trainTokenizerSpec = {
+  name: 'sr1-model train-tokenizer',
+  summary: 'train a byte-level BPE tokenizer on corpus passages (and questions)',
+  flags: {
+    corpus: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'FILE.jsonl',
+      description: 'corpus JSONL ({id, contents}); at least one',
+    },
+    questions: {
+      type: 'string',
+      multiple: true,
+      placeholder: 'FILE.jsonl',
+      description: 'question JSONL whose questions join the training texts',
+    },
+    'vocab-size': {
+      type: 'integer',
+      required: true,
+      min: 259, // 256 bytes + the special tokens
+      max: 65535, // ids stay 16-bit
+      description: 'vocabulary size, special tokens included',
+    },
+    out: { type: 'string', required: true, placeholder: 'DIR', description: 'folder for tokenizer.json' },
+  },
+} as const satisfies CommandSpec;
 
-/** A required string flag. */
-export function requireFlag(value: string | undefined, flag: string): string {
-  if (value === undefined || value === '') throw new CliUsageError(flag, 'is required');
-  return value;
-}
+const initSpec = {
+  name: 'sr1-model init',
+  summary: 'write a randomly initialised model folder from an HF config.json and a tokenizer',
+  flags: {
+    config: { type: 'string', required: true, placeholder: 'FILE', description: 'HF config.json' },
+    tokenizer: { type: 'string', required: true, placeholder: 'DIR', description: 'tokenizer folder' },
+    out: { type: 'string', required: true, placeholder: 'DIR', description: 'model folder to write' },
+    force: { type: 'boolean', description: 'replace --out when it already holds files' },
+    seed: {
+      type: 'integer',
+      default: 0, // fixed: same command, same model
+      min: 0,
+      max: 2 ** 32 - 1,
+      description: 'initialisation seed',
+    },
+    'init-std': {
+      type: 'number',
+      default: INITIALIZER_RANGE, // HF's initializer_range
+      min: 0,
+      max: 10,
+      placeholder: 'S',
+      description: 'std of the normal init of the matrices',
+    },
+  },
+  notes:
+    'The model is written beside --out and renamed into place, so --out never holds a half-written model.',
+} as const satisfies CommandSpec;
 
-/** An integer flag in [min, max]. */
-export function integerFlag(
-  value: string | undefined,
-  flag: string,
-  fallback: number,
-  min = 0,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(number) || number < min || number > max) {
-    throw new CliUsageError(flag, `expected an integer in [${min}, ${max}], got '${value}'`);
-  }
-  return number;
-}
+const generateSpec = {
+  name: 'sr1-model generate',
+  summary: 'continue a prompt',
+  flags: {
+    model: modelFlag,
+    prompt: { type: 'string', required: true, placeholder: 'TEXT', description: 'the prompt' },
+    'max-new-tokens': {
+      type: 'integer',
+      default: 64, // a few sentences
+      min: 0,
+      max: 1_000_000,
+      description: 'most tokens generated',
+    },
+    temperature: {
+      type: 'number',
+      default: 1, // the model's own distribution
+      min: 0,
+      max: 100,
+      placeholder: 'T',
+      description: '0 = greedy',
+    },
+    'top-k': { type: 'integer', default: 0, min: 0, placeholder: 'K', description: '0 = off' }, // off
+    'top-p': {
+      type: 'number',
+      default: 1, // off
+      min: Number.MIN_VALUE,
+      max: 1,
+      placeholder: 'P',
+      description: '1 = off',
+    },
+    seed: {
+      type: 'integer',
+      default: 0, // reproducible by default
+      min: 0,
+      max: 2 ** 32 - 1,
+      description: 'sampling seed',
+    },
+    stop: { type: 'string', multiple: true, placeholder: 'STRING', description: 'stop string' },
+    chat: { type: 'boolean', description: "wrap the prompt in the tokenizer's chat template" },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+    ...engineFlags,
+  },
+} as const satisfies CommandSpec;
 
-/** A number flag in [min, max]. */
-export function numberFlag(
-  value: string | undefined,
-  flag: string,
-  fallback: number,
-  min: number,
-  max: number,
-): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number) || number < min || number > max) {
-    throw new CliUsageError(flag, `expected a number in [${min}, ${max}], got '${value}'`);
-  }
-  return number;
-}
+const scoreSpec = {
+  name: 'sr1-model score',
+  summary: 'log P(token | prefix) of a text or of token ids',
+  flags: {
+    model: modelFlag,
+    text: { type: 'string', placeholder: 'TEXT', description: 'text to score (or --tokens)' },
+    tokens: { type: 'string', placeholder: '1,2,3', description: 'token ids to score (or --text)' },
+    json: { type: 'boolean', description: 'print the result as JSON' },
+    ...engineFlags,
+  },
+} as const satisfies CommandSpec;
 
-const trainTokenizer: Command = async (args, io) => {
-  const values = parse(args, {
-    corpus: { type: 'string', multiple: true },
-    questions: { type: 'string', multiple: true },
-    'vocab-size': { type: 'string' },
-    out: { type: 'string' },
+const exportGgufSpec = {
+  name: 'sr1-model export-gguf',
+  summary: 'write the model as a GGUF v3 file (F32) for llama.cpp',
+  flags: {
+    model: modelFlag,
+    out: { type: 'string', required: true, placeholder: 'FILE', description: 'GGUF file to write' },
+    name: { type: 'string', default: 'sr1', description: 'general.name in the GGUF metadata' },
+  },
+} as const satisfies CommandSpec;
+
+const serveSpec = {
+  name: 'sr1-model serve',
+  summary: 'serve the model as an OpenAI-compatible /v1/completions endpoint',
+  flags: {
+    model: modelFlag,
+    host: { type: 'string', default: '127.0.0.1', description: 'address to listen on' }, // local only unless asked
+    port: { type: 'integer', default: 8000, min: 0, max: 65535, description: '0 = any free port' }, // vLLM's port
+    'max-batch': {
+      type: 'integer',
+      default: 32, // keeps a CPU engine busy without long waits per batch
+      min: 1,
+      max: 4096,
+      description: 'most sequences per engine call',
+    },
+    ...engineFlags,
+  },
+} as const satisfies CommandSpec;
+
+async function trainTokenizer(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand(trainTokenizerSpec, args);
+  if (values.corpus.length === 0) throw new CliUsageError('--corpus', 'is required');
+  const texts = await readTokenizerTrainingTexts({
+    corpusFiles: values.corpus,
+    questionFiles: values.questions,
   });
-  const corpusFiles = values.corpus ?? [];
-  if (corpusFiles.length === 0) throw new CliUsageError('--corpus', 'is required');
-  const vocabSize = integerFlag(
-    requireFlag(values['vocab-size'], '--vocab-size'),
-    '--vocab-size',
-    0,
-    259,
-    65535,
-  );
-  const out = requireFlag(values.out, '--out');
-  const texts = await readTokenizerTrainingTexts({ corpusFiles, questionFiles: values.questions ?? [] });
-  const trained = trainBpeTokenizer(texts, { vocabSize });
-  await saveTrainedTokenizer(out, trained);
+  const trained = trainBpeTokenizer(texts, { vocabSize: values['vocab-size'] });
+  await saveTrainedTokenizer(values.out, trained);
   io.stdout(
-    `trained a byte-level BPE tokenizer: ${trained.vocab.size} tokens, ${trained.merges.length} merges, ${texts.length} texts → ${out}\n`,
+    `trained a byte-level BPE tokenizer: ${trained.vocab.size} tokens, ${trained.merges.length} merges, ${texts.length} texts → ${values.out}\n`,
   );
-};
+}
 
-const init: Command = async (args, io) => {
-  const values = parse(args, {
-    config: { type: 'string' },
-    tokenizer: { type: 'string' },
-    out: { type: 'string' },
-    seed: { type: 'string' },
-    'init-std': { type: 'string' },
-  });
-  const configFile = requireFlag(values.config, '--config');
-  const tokenizerDir = requireFlag(values.tokenizer, '--tokenizer');
-  const out = requireFlag(values.out, '--out');
-  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1); // fixed: same command, same model
-  const std = numberFlag(values['init-std'], '--init-std', INITIALIZER_RANGE, 0, 10);
+/** Refuses an --out that would lose data, before any work is done. */
+async function checkOutFolder(out: string, force: boolean): Promise<void> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(out);
+  } catch {
+    return; // missing: nothing to lose
+  }
+  if (!info.isDirectory()) throw new CliUsageError('--out', `${out} is a file, expected a folder`);
+  if (!force && (await readdir(out)).length > 0) {
+    throw new CliUsageError('--out', `${out} already holds files; pass --force to replace it`);
+  }
+}
+
+async function init(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand(initSpec, args);
+  const { config: configFile, tokenizer: tokenizerDir, out, seed } = values;
+  await checkOutFolder(out, values.force);
   const tokenizer = await loadTokenizer(tokenizerDir);
   let json: unknown;
   try {
     json = JSON.parse(await readFile(configFile, 'utf8'));
   } catch (error) {
     throw new CliUsageError('--config', `cannot read JSON from ${configFile}: ${(error as Error).message}`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new ModelConfigError(configFile, '(root)', 'expected a JSON object');
   }
   // The tokenizer decides what the config cannot know: vocabulary size and special ids.
   const patched = { ...(json as Record<string, unknown>) };
@@ -148,40 +242,15 @@ const init: Command = async (args, io) => {
       `vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} ids`,
     );
   }
-  const weights = initWeights(config, createRng(seed), std);
-  await saveModelFolder(out, { config, weights }, { tokenizerDir });
+  const weights = initWeights(config, createRng(seed), values['init-std']);
+  await saveModelFolderAtomically(out, { config, weights }, { tokenizerDir, overwrite: values.force });
   io.stdout(
     `initialised a ${config.modelType} model with ${countParameters(weights)} parameters (seed ${seed}) → ${out}\n`,
   );
-};
-
-const engineFlags = {
-  engine: { type: 'string' },
-  device: { type: 'string' },
-} as const;
-
-/** `--engine` (default ort) and `--device` (default cpu), checked. */
-function engineAndDevice(values: { engine?: string; device?: string }): {
-  engine: EngineName;
-  device: 'cpu' | 'cuda';
-} {
-  const engine = values.engine ?? 'ort';
-  if (!(ENGINE_NAMES as string[]).includes(engine)) {
-    throw new CliUsageError(
-      '--engine',
-      `unknown engine '${engine}'. Supported: [${ENGINE_NAMES.join(', ')}]`,
-    );
-  }
-  const device = values.device ?? 'cpu';
-  if (device !== 'cpu' && device !== 'cuda') {
-    throw new CliUsageError('--device', `expected cpu or cuda, got '${device}'`);
-  }
-  return { engine: engine as EngineName, device };
 }
 
-async function openModel(values: { model?: string; engine?: string; device?: string }) {
-  const modelDir = requireFlag(values.model, '--model');
-  const { engine, device } = engineAndDevice(values);
+async function openModel(values: { model: string; engine: string; device: string }) {
+  const modelDir = values.model;
   const model = await loadModelFolder(modelDir);
   const tokenizer = await loadTokenizer(modelDir);
   if (tokenizer.vocabSize > model.config.vocabSize) {
@@ -190,49 +259,36 @@ async function openModel(values: { model?: string; engine?: string; device?: str
       `has ${tokenizer.vocabSize} ids but the model's vocab_size is ${model.config.vocabSize}`,
     );
   }
-  const runner = await createRunner(model, { engine, device });
+  const runner = await createRunner(model, {
+    engine: values.engine as EngineName,
+    device: values.device as 'cpu' | 'cuda',
+  });
   return { model, tokenizer, runner };
 }
 
-const generateCommand: Command = async (args, io) => {
-  const values = parse(args, {
-    model: { type: 'string' },
-    prompt: { type: 'string' },
-    'max-new-tokens': { type: 'string' },
-    temperature: { type: 'string' },
-    'top-k': { type: 'string' },
-    'top-p': { type: 'string' },
-    seed: { type: 'string' },
-    stop: { type: 'string', multiple: true },
-    chat: { type: 'boolean' },
-    json: { type: 'boolean' },
-    ...engineFlags,
-  });
-  const prompt = requireFlag(values.prompt, '--prompt');
-  const maxNewTokens = integerFlag(values['max-new-tokens'], '--max-new-tokens', 64, 0, 1_000_000); // a few sentences
-  const temperature = numberFlag(values.temperature, '--temperature', 1, 0, 100); // the model's own distribution
-  const topK = integerFlag(values['top-k'], '--top-k', 0, 0); // off
-  const topP = numberFlag(values['top-p'], '--top-p', 1, Number.MIN_VALUE, 1); // off
-  const seed = integerFlag(values.seed, '--seed', 0, 0, 2 ** 32 - 1); // reproducible by default
+async function generateCommand(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand(generateSpec, args);
   const { tokenizer, runner } = await openModel(values);
   try {
     const text = values.chat
-      ? tokenizer.applyChatTemplate([{ role: 'user', content: prompt }], { addGenerationPrompt: true })
-      : prompt;
+      ? tokenizer.applyChatTemplate([{ role: 'user', content: values.prompt }], {
+          addGenerationPrompt: true,
+        })
+      : values.prompt;
     const [result] = await generate(runner, tokenizer, [text], {
-      maxNewTokens,
-      temperature,
-      topK,
-      topP,
-      seed,
-      stop: values.stop ?? [],
+      maxNewTokens: values['max-new-tokens'],
+      temperature: values.temperature,
+      topK: values['top-k'],
+      topP: values['top-p'],
+      seed: values.seed,
+      stop: values.stop,
     });
     if (values.json) io.stdout(`${JSON.stringify(result)}\n`);
     else io.stdout(`${result!.text}\n[${result!.finishReason}, ${result!.tokenIds.length} tokens]\n`);
   } finally {
     await runner.dispose();
   }
-};
+}
 
 /** Parses `--tokens 1,2,3`. */
 export function parseTokenList(value: string, flag: string): number[] {
@@ -243,14 +299,8 @@ export function parseTokenList(value: string, flag: string): number[] {
   return parts.map(Number);
 }
 
-const scoreCommand: Command = async (args, io) => {
-  const values = parse(args, {
-    model: { type: 'string' },
-    text: { type: 'string' },
-    tokens: { type: 'string' },
-    json: { type: 'boolean' },
-    ...engineFlags,
-  });
+async function scoreCommand(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand(scoreSpec, args);
   if ((values.text === undefined) === (values.tokens === undefined)) {
     throw new CliUsageError(
       values.text === undefined ? '--text' : '--tokens',
@@ -279,40 +329,26 @@ const scoreCommand: Command = async (args, io) => {
   } finally {
     await runner.dispose();
   }
-};
+}
 
-const exportGgufCommand: Command = async (args, io) => {
-  const values = parse(args, {
-    model: { type: 'string' },
-    out: { type: 'string' },
-    name: { type: 'string' },
-  });
-  const modelDir = requireFlag(values.model, '--model');
-  const out = requireFlag(values.out, '--out');
-  const model = await loadModelFolder(modelDir);
-  const written = await exportGguf(out, model, modelDir, values.name ?? 'sr1');
+async function exportGgufCommand(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand(exportGgufSpec, args);
+  const model = await loadModelFolder(values.model);
+  const written = await exportGguf(values.out, model, values.model, values.name);
   io.stdout(
-    `wrote GGUF v3 (${model.config.modelType}, F32): ${written.tensors} tensors, ${written.metadata} metadata keys → ${out}\n`,
+    `wrote GGUF v3 (${model.config.modelType}, F32): ${written.tensors} tensors, ${written.metadata} metadata keys → ${values.out}\n`,
   );
-};
+}
 
-const serveCommand: Command = async (args, io) => {
-  const values = parse(args, {
-    model: { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    'max-batch': { type: 'string' },
-    engine: { type: 'string' },
-    device: { type: 'string' },
-  });
-  const { engine, device } = engineAndDevice(values);
+async function serveCommand(args: string[], io: CliIo): Promise<void> {
+  const { values } = parseCommand(serveSpec, args);
   const server = await serveModel({
-    model: requireFlag(values.model, '--model'),
-    host: values.host ?? '127.0.0.1',
-    port: integerFlag(values.port, '--port', 8000, 0, 65535),
-    maxBatchSize: integerFlag(values['max-batch'], '--max-batch', 32, 1, 4096),
-    engine,
-    device,
+    model: values.model,
+    host: values.host,
+    port: values.port,
+    maxBatchSize: values['max-batch'],
+    engine: values.engine as EngineName,
+    device: values.device as 'cpu' | 'cuda',
   });
   io.stdout(`serving ${server.modelId} at ${server.url}/v1/completions (Ctrl-C stops)\n`);
   await new Promise<void>((resolveStop) => {
@@ -321,50 +357,30 @@ const serveCommand: Command = async (args, io) => {
     process.once('SIGTERM', stop);
   });
   await server.close();
-};
-
-const COMMANDS: Record<string, Command> = {
-  serve: serveCommand,
-  'train-tokenizer': trainTokenizer,
-  init,
-  generate: generateCommand,
-  score: scoreCommand,
-  'export-gguf': exportGgufCommand,
-};
-
-/** Runs one `sr1-model` command; returns the exit code (errors are printed, not thrown). */
-export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h') {
-    io.stdout(`${USAGE}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
-  if (command === undefined) {
-    io.stderr(
-      `sr1-model: unknown command '${name}'. Supported: [${Object.keys(COMMANDS).join(', ')}]\n${USAGE}\n`,
-    );
-    return 2;
-  }
-  try {
-    await command(args, io);
-    return 0;
-  } catch (error) {
-    if (error instanceof Sr1Error) {
-      io.stderr(`sr1-model ${name}: ${error.message}\n`);
-      return error instanceof CliUsageError ? 2 : 1;
-    }
-    throw error;
-  }
 }
 
-const invokedDirectly =
-  process.argv[1] !== undefined && import.meta.url === pathToFileURL(resolve(process.argv[1])).href;
-if (invokedDirectly) {
-  runCli(process.argv.slice(2), {
-    stdout: (text) => process.stdout.write(text),
-    stderr: (text) => process.stderr.write(text),
-  }).then((code) => {
-    process.exitCode = code;
-  });
+/** The `sr1-model` program: its subcommands, as `@sr1/core`'s `runCli` dispatches them. */
+export const program: CliProgram = {
+  name: 'sr1-model',
+  summary: 'tokenizers, random models, generation, scoring, GGUF export and an OpenAI-compatible server',
+  commands: {
+    'train-tokenizer': { summary: trainTokenizerSpec.summary, run: trainTokenizer },
+    init: { summary: initSpec.summary, run: init },
+    generate: { summary: generateSpec.summary, run: generateCommand },
+    score: { summary: scoreSpec.summary, run: scoreCommand },
+    'export-gguf': { summary: exportGgufSpec.summary, run: exportGgufCommand },
+    serve: { summary: serveSpec.summary, run: serveCommand },
+  },
+};
+
+/** Runs one `sr1-model` command; returns the exit code (errors are printed as one line, not thrown). */
+export function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  return runProgram(program, argv, io);
 }
+
+/** Runs `sr1-model` as the process (what the bin calls). */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  await runProcess(program, argv);
+}
+
+if (isMainModule(import.meta.url)) void main();

@@ -38,9 +38,12 @@ export class TokenizerError extends InvalidInputError {
   }
 }
 
-/** A command-line flag with a missing or malformed value. */
-export class CliUsageError extends InvalidInputError {
-  constructor(flag: string, reason: string) {
-    super({ code: 'cli_usage', flag, reason });
+/** A model folder that would be overwritten (or a file where a folder should go). */
+export class ModelFolderExistsError extends InvalidInputError {
+  constructor(dir: string, reason: string) {
+    super({ code: 'model_folder_exists', file: dir, reason });
   }
 }
+
+/** A command-line flag with a missing or malformed value (the shared command layer's error). */
+export { CliUsageError } from '@sr1/core';

@@ -19,6 +19,7 @@ export {
   CliUsageError,
   MissingFileError,
   ModelConfigError,
+  ModelFolderExistsError,
   SafetensorsFormatError,
   TokenizerError,
   WeightShapeError,
@@ -47,8 +48,18 @@ export {
   initWeights,
   validateWeights,
 } from './weights.js';
-export type { LoadedModel, SaveModelOptions } from './model-folder.js';
-export { loadModelFolder, loadWeights, saveModelFolder, TOKENIZER_FILES } from './model-folder.js';
+export type {
+  LoadedModel,
+  SaveModelFolderAtomicallyOptions,
+  SaveModelOptions,
+} from './model-folder.js';
+export {
+  loadModelFolder,
+  loadWeights,
+  saveModelFolder,
+  saveModelFolderAtomically,
+  TOKENIZER_FILES,
+} from './model-folder.js';
 
 // Tokenizers
 export type { ChatMessage, Tokenizer } from './tokenizer.js';

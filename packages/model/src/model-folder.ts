@@ -1,11 +1,11 @@
 // Loads and saves HF-style model folders: config.json (+ generation_config.json), weights as one
 // `model.safetensors` or shards listed in `model.safetensors.index.json`, and the tokenizer files.
 
-import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { decoderConfigToHfJson, loadDecoderConfig, readJsonFile } from './config.js';
 import type { DecoderConfig, WeightDtype, WeightMap } from './engine-types.js';
-import { MissingFileError, SafetensorsFormatError } from './errors.js';
+import { MissingFileError, ModelFolderExistsError, SafetensorsFormatError } from './errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { validateWeights } from './weights.js';
 
@@ -133,6 +133,59 @@ export async function saveModelFolder(
       if (present.has(name)) await copyFile(join(options.tokenizerDir, name), join(dir, name));
     }
   }
+}
+
+export interface SaveModelFolderAtomicallyOptions extends SaveModelOptions {
+  /** Replace a folder that already holds files (default false: refuse with ModelFolderExistsError). */
+  overwrite?: boolean;
+}
+
+/**
+ * Writes a model folder so that `dir` only ever holds a complete model: everything goes into a
+ * temporary folder beside it, which is then renamed into place. An existing non-empty `dir` is
+ * refused unless `overwrite`; then the old folder is moved aside and removed only once the new
+ * one is in place (a crash in between leaves it as `<dir>.old-*`, never half-written).
+ */
+export async function saveModelFolderAtomically(
+  dir: string,
+  model: { config: DecoderConfig; weights: WeightMap },
+  options: SaveModelFolderAtomicallyOptions = {},
+): Promise<void> {
+  const { overwrite = false, ...saveOptions } = options;
+  const existing = await folderState(dir);
+  if (existing === 'not-a-folder') throw new ModelFolderExistsError(dir, 'exists and is not a folder');
+  if (existing === 'non-empty' && !overwrite) {
+    throw new ModelFolderExistsError(dir, 'already exists and is not empty; refusing to overwrite it');
+  }
+  const parent = dirname(dir);
+  await mkdir(parent, { recursive: true });
+  const staging = await mkdtemp(join(parent, `.${basename(dir)}.tmp-`));
+  try {
+    await saveModelFolder(staging, model, saveOptions);
+    if (existing === 'missing') {
+      await rename(staging, dir); // fails rather than overwrite if a folder with files appeared meanwhile
+      return;
+    }
+    const aside = await mkdtemp(join(parent, `.${basename(dir)}.old-`));
+    await rename(dir, join(aside, 'model'));
+    await rename(staging, dir);
+    await rm(aside, { recursive: true, force: true });
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function folderState(dir: string): Promise<'missing' | 'empty' | 'non-empty' | 'not-a-folder'> {
+  let info: Awaited<ReturnType<typeof stat>>;
+  try {
+    info = await stat(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw error;
+  }
+  if (!info.isDirectory()) return 'not-a-folder';
+  return (await readdir(dir)).length === 0 ? 'empty' : 'non-empty';
 }
 
 async function exists(file: string): Promise<boolean> {

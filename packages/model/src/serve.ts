@@ -33,15 +33,21 @@ export async function serveModel(options: ServeOptions): Promise<CompletionsServ
     ...(options.device !== undefined ? { device: options.device } : {}),
   });
   const modelId = basename(resolve(options.model));
-  const server = await startCompletionsServer(
-    {
-      generator: servedGenerator(runner, tokenizer),
-      tokenizer,
-      model: modelId,
-      ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
-    },
-    { host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
-  );
+  let server: CompletionsServer;
+  try {
+    server = await startCompletionsServer(
+      {
+        generator: servedGenerator(runner, tokenizer),
+        tokenizer,
+        model: modelId,
+        ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
+      },
+      { host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
+    );
+  } catch (error) {
+    await runner.dispose(); // a port in use must not leave the engine holding the process open
+    throw error;
+  }
   return {
     ...server,
     url: server.url,
