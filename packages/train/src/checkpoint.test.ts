@@ -1,6 +1,7 @@
-import { appendFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { MetricsWriter } from './metrics.js';
@@ -55,6 +56,61 @@ describe('checkpoints', () => {
     await saveCheckpoint(run, { step: 1, trainerState: {}, optimizer: null, writeModel: async () => {} });
     await writeFile(join(run, 'checkpoints', 'latest.json'), '{"step": "x"}');
     await expect(loadLatestCheckpoint(run)).rejects.toThrow(join(run, 'checkpoints', 'latest.json'));
+  });
+  it('without latest.json, resumes from the newest complete checkpoint, not from step 0', async () => {
+    const run = await mkdtemp(join(tmpdir(), 'sr1-ckpt-'));
+    for (const step of [1, 2]) {
+      await saveCheckpoint(run, {
+        step,
+        trainerState: { cursor: step },
+        optimizer,
+        writeModel: async () => {},
+      });
+    }
+    await rm(join(run, 'checkpoints', 'latest.json'));
+    // A later save killed before its rename: a temporary folder without trainer-state.json.
+    await mkdir(join(run, 'checkpoints', 'step-000003.tmp-99999'));
+    const loaded = await loadLatestCheckpoint(run);
+    expect(loaded?.step).toBe(2);
+    expect(loaded?.trainerState).toEqual({ cursor: 2 });
+    expect(loaded?.dir).toBe(join(run, 'checkpoints', 'step-000002'));
+  });
+
+  it('without latest.json, skips a checkpoint folder whose trainer-state.json is missing', async () => {
+    const run = await mkdtemp(join(tmpdir(), 'sr1-ckpt-'));
+    await saveCheckpoint(run, { step: 1, trainerState: {}, optimizer: null, writeModel: async () => {} });
+    await rm(join(run, 'checkpoints', 'latest.json'));
+    await mkdir(join(run, 'checkpoints', 'step-000002'));
+    expect((await loadLatestCheckpoint(run))?.step).toBe(1);
+  });
+
+  it.each([['../../elsewhere'], ['/etc'], ['step-000001/../../..']])(
+    'refuses a latest.json whose dir %j points outside the run folder',
+    async (dir) => {
+      const run = await mkdtemp(join(tmpdir(), 'sr1-ckpt-'));
+      await saveCheckpoint(run, { step: 1, trainerState: {}, optimizer: null, writeModel: async () => {} });
+      await writeFile(join(run, 'checkpoints', 'latest.json'), JSON.stringify({ step: 1, dir }));
+      const error = await loadLatestCheckpoint(run).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(InvalidInputError);
+      expect((error as InvalidInputError).code).toBe('checkpoint');
+      expect((error as InvalidInputError).field).toBe('dir');
+      expect((error as Error).message).toContain(join(run, 'checkpoints', 'latest.json'));
+    },
+  );
+
+  it.each([
+    ['not JSON', '{"step": 1, "hasOpt'],
+    ['no step', '{"hasOptimizer": false, "state": {}}'],
+    ["a step that is not the checkpoint's", '{"step": 7, "hasOptimizer": false, "state": {}}'],
+    ['no hasOptimizer', '{"step": 1, "state": {}}'],
+  ])('reports a corrupt trainer-state.json (%s) as a typed error naming the file', async (_, text) => {
+    const run = await mkdtemp(join(tmpdir(), 'sr1-ckpt-'));
+    await saveCheckpoint(run, { step: 1, trainerState: {}, optimizer: null, writeModel: async () => {} });
+    const file = join(run, 'checkpoints', 'step-000001', 'trainer-state.json');
+    await writeFile(file, text);
+    const error = await loadLatestCheckpoint(run).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as Error).message).toContain(file);
   });
 });
 

@@ -2,8 +2,9 @@
 // `latest.json` is replaced by rename too, so a run killed at any instant (even `kill -9`) leaves
 // either the previous complete checkpoint or the new one — never a half-written folder.
 
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
 import { readSafetensors, writeSafetensors } from '@sr1/model';
 import type { AdamWState } from '@sr1/optim';
@@ -22,6 +23,33 @@ export interface LoadedCheckpoint {
   step: number;
   trainerState: unknown;
   optimizer: AdamWState | null;
+}
+
+const checkpointError = (file: string, reason: string, field?: string): InvalidInputError =>
+  new InvalidInputError({ code: 'checkpoint', file, ...(field !== undefined ? { field } : {}), reason });
+
+/**
+ * Reads `trainerState` of a loaded checkpoint as an object whose named fields are non-negative
+ * integers; anything else is an InvalidInputError naming trainer-state.json and `state.<field>`.
+ * Loops call it to validate their own state before they touch the run's files.
+ */
+export function checkpointStateFields<K extends string>(
+  checkpoint: LoadedCheckpoint,
+  fields: readonly K[],
+): Record<K, number> & Record<string, unknown> {
+  const file = join(checkpoint.dir, 'trainer-state.json');
+  const state = checkpoint.trainerState;
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw checkpointError(file, `expected an object, got ${JSON.stringify(state)}`, 'state');
+  }
+  const record = state as Record<string, unknown>;
+  for (const field of fields) {
+    const value = record[field];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+      throw checkpointError(file, `expected an integer ≥ 0, got ${JSON.stringify(value)}`, `state.${field}`);
+    }
+  }
+  return record as Record<K, number> & Record<string, unknown>;
 }
 
 const stepName = (step: number): string => `step-${String(step).padStart(6, '0')}`;
@@ -76,7 +104,17 @@ export async function saveCheckpoint(
   return final;
 }
 
-/** The checkpoint `latest.json` points at, or null when the run has none yet. */
+const STEP_FOLDER = /^step-(\d{6})$/;
+
+/**
+ * The checkpoint `latest.json` points at, or — when `latest.json` is missing (deleted, or a run
+ * killed between its first checkpoint's rename and the pointer's) — the newest complete
+ * `step-NNNNNN` folder; null when the run has none. Everything is validated before anything is
+ * returned, so a caller can check the whole checkpoint before it touches the run's other files:
+ * `latest.json` may only name a `step-NNNNNN` folder inside `checkpoints/` (never `../`), and a
+ * corrupt `trainer-state.json` or optimiser file is an `InvalidInputError` (code `checkpoint`)
+ * naming the file.
+ */
 export async function loadLatestCheckpoint(runDir: string): Promise<LoadedCheckpoint | null> {
   const root = join(runDir, 'checkpoints');
   const latestFile = join(root, 'latest.json');
@@ -84,27 +122,76 @@ export async function loadLatestCheckpoint(runDir: string): Promise<LoadedCheckp
   try {
     latest = JSON.parse(await readFile(latestFile, 'utf8')) as typeof latest;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new InvalidInputError({
-      code: 'checkpoint',
-      file: latestFile,
-      reason: `unreadable (${(error as Error).message})`,
-    });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return loadNewestComplete(root);
+    throw checkpointError(latestFile, `unreadable (${(error as Error).message})`);
   }
-  if (typeof latest.dir !== 'string' || typeof latest.step !== 'number') {
-    throw new InvalidInputError({
-      code: 'checkpoint',
-      file: latestFile,
-      reason: 'expected {"step": number, "dir": string}',
-    });
+  if (typeof latest !== 'object' || latest === null || typeof latest.step !== 'number') {
+    throw checkpointError(latestFile, 'expected {"step": number, "dir": "step-NNNNNN"}');
   }
-  const dir = join(root, latest.dir);
+  if (typeof latest.dir !== 'string' || !STEP_FOLDER.test(latest.dir)) {
+    throw checkpointError(
+      latestFile,
+      `expected a checkpoint folder name step-NNNNNN inside ${root}, got ${JSON.stringify(latest.dir)}`,
+      'dir',
+    );
+  }
+  const loaded = await loadCheckpointFolder(join(root, latest.dir));
+  if (loaded.step !== latest.step) {
+    throw checkpointError(
+      latestFile,
+      `says step ${latest.step}, but ${latest.dir}/trainer-state.json is step ${loaded.step}`,
+      'step',
+    );
+  }
+  return loaded;
+}
+
+/** The newest `step-NNNNNN` folder that holds a trainer-state.json (renamed into place last). */
+async function loadNewestComplete(root: string): Promise<LoadedCheckpoint | null> {
+  const entries = await readdir(root).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [] as string[];
+    throw error;
+  });
+  const folders = entries
+    .filter((entry) => STEP_FOLDER.test(entry))
+    .sort()
+    .reverse();
+  for (const folder of folders) {
+    const dir = join(root, folder);
+    if (!existsSync(join(dir, 'trainer-state.json'))) continue; // not a complete checkpoint
+    return loadCheckpointFolder(dir);
+  }
+  return null;
+}
+
+/** Reads and validates one checkpoint folder `step-NNNNNN`. */
+async function loadCheckpointFolder(dir: string): Promise<LoadedCheckpoint> {
   const stateFile = join(dir, 'trainer-state.json');
-  const saved = JSON.parse(await readFile(stateFile, 'utf8')) as {
-    step: number;
-    hasOptimizer: boolean;
-    state: unknown;
-  };
+  let saved: { step?: unknown; hasOptimizer?: unknown; state?: unknown };
+  try {
+    saved = JSON.parse(await readFile(stateFile, 'utf8')) as typeof saved;
+  } catch (error) {
+    throw checkpointError(stateFile, `unreadable (${(error as Error).message})`);
+  }
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) {
+    throw checkpointError(stateFile, 'expected {"step", "hasOptimizer", "state"}');
+  }
+  const folderStep = Number(STEP_FOLDER.exec(basename(dir))?.[1]);
+  if (typeof saved.step !== 'number' || saved.step !== folderStep) {
+    throw checkpointError(
+      stateFile,
+      `expected the folder's step ${folderStep}, got ${JSON.stringify(saved.step)}`,
+      'step',
+    );
+  }
+  if (typeof saved.hasOptimizer !== 'boolean') {
+    throw checkpointError(
+      stateFile,
+      `expected true or false, got ${JSON.stringify(saved.hasOptimizer)}`,
+      'hasOptimizer',
+    );
+  }
+  if (!('state' in saved)) throw checkpointError(stateFile, 'is missing', 'state');
   let optimizer: AdamWState | null = null;
   if (saved.hasOptimizer) {
     const file = join(dir, 'optimizer.safetensors');

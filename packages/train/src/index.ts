@@ -4,11 +4,13 @@
 export { ProgressDisplay as Progress } from '@sr1/core';
 export type { CheckpointContents, LoadedCheckpoint } from './checkpoint.js';
 // Checkpoints and metrics
-export { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
+export { checkpointStateFields, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 export type { JsonObject } from './config-fields.js';
 // Config reading
 export { ConfigReader, readConfigFile } from './config-fields.js';
 export { MetricsWriter } from './metrics.js';
+// Run folders and divergence
+export { DEFAULT_MAX_NON_FINITE_STEPS, NonFiniteStepGuard, NonFiniteStepsError } from './non-finite.js';
 export type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from './policy.js';
 // The engine seam
 export { makeTokenBatch } from './policy.js';
@@ -17,8 +19,9 @@ export type { RlBatch, RlSample } from './rl-batch.js';
 export { buildRlBatch, gatherResponse, scatterResponse } from './rl-batch.js';
 export type { AdvantageEstimator, RlMetrics, RlModels, RlUpdateOptions } from './rl-update.js';
 export { rlUpdate } from './rl-update.js';
+export { checkRunDir, clearRunHistory, inReferenceOrder, RunExistsError, runHistory } from './run-dir.js';
 export type { SftCallbacks, SftOptions, SftState, SftStepMetrics } from './sft.js';
-export { epochOrder, INITIAL_SFT_STATE, trainSft } from './sft.js';
+export { epochOrder, INITIAL_SFT_STATE, restoreSftState, trainSft } from './sft.js';
 export type { ChatMessage, Segment, SftTokenizer, TokenizedExample } from './sft-data.js';
 // SFT
 export { readSftJsonl, recordToSegments, tokenizeExample } from './sft-data.js';

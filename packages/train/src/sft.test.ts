@@ -1,5 +1,6 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
+import { NonFiniteStepsError } from './non-finite.js';
 import { epochOrder, type SftOptions, type SftState, type SftStepMetrics, trainSft } from './sft.js';
 import type { TokenizedExample } from './sft-data.js';
 import { BigramPolicy } from './testing.js';
@@ -82,6 +83,23 @@ describe('trainSft', () => {
     expect(metrics[0]!.skipped).toBe(true);
     expect(metrics[1]!.skipped).toBe(false);
     expect(Array.from(table)).not.toEqual(Array.from(before));
+  });
+
+  it('stops with a typed error after maxNonFiniteSteps non-finite steps in a row (lr 1e300)', async () => {
+    const metrics: SftStepMetrics[] = [];
+    const error = await trainSft(
+      new BigramPolicy(5, createRng(1)),
+      examples(),
+      { ...OPTIONS, steps: 20, lr: 1e300, maxNonFiniteSteps: 3 },
+      undefined,
+      { onStep: (m) => void metrics.push(m) },
+    ).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NonFiniteStepsError);
+    expect((error as NonFiniteStepsError).code).toBe('non_finite_steps');
+    // Step 1 is finite and applies the absurd update; steps 2–4 are not finite: the run stops there.
+    expect(metrics.map((m) => m.skipped)).toEqual([false, true, true, true]);
+    expect((error as NonFiniteStepsError).step).toBe(4);
+    expect((error as Error).message).toContain('3 steps in a row');
   });
 
   it('shuffles each epoch differently but reproducibly', () => {

@@ -2,7 +2,8 @@
 // under the loss mask, gradient accumulation over micro-batches, clipping, AdamW, and a state that
 // resumes the exact same sequence of batches and updates.
 
-import { createRng } from '@sr1/core';
+import { join } from 'node:path';
+import { createRng, InvalidInputError } from '@sr1/core';
 import {
   AdamW,
   type AdamWOptions,
@@ -11,6 +12,8 @@ import {
   createSchedule,
   GradientAccumulator,
 } from '@sr1/optim';
+import { checkpointStateFields, type LoadedCheckpoint } from './checkpoint.js';
+import { DEFAULT_MAX_NON_FINITE_STEPS, NonFiniteStepGuard } from './non-finite.js';
 import { makeTokenBatch, type TrainablePolicy } from './policy.js';
 import type { TokenizedExample } from './sft-data.js';
 
@@ -26,6 +29,11 @@ export interface SftOptions {
   maxGradNorm: number;
   optimizer: Omit<AdamWOptions, 'lr'>;
   seed: number;
+  /**
+   * Non-finite steps in a row (skipped: loss or gradient norm not finite) after which the run
+   * throws `NonFiniteStepsError` instead of skipping on. Default `DEFAULT_MAX_NON_FINITE_STEPS`.
+   */
+  maxNonFiniteSteps?: number;
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -62,6 +70,29 @@ export interface SftCallbacks {
 
 export const INITIAL_SFT_STATE: SftState = { step: 0, epoch: 0, cursor: 0, skippedSteps: 0, optimizer: null };
 
+/**
+ * The SFT state saved in a checkpoint, validated (step, epoch, cursor, skippedSteps: integers ≥ 0,
+ * step equal to the checkpoint's) — an InvalidInputError naming trainer-state.json otherwise.
+ */
+export function restoreSftState(checkpoint: LoadedCheckpoint): SftState {
+  const saved = checkpointStateFields(checkpoint, ['step', 'epoch', 'cursor', 'skippedSteps']);
+  if (saved.step !== checkpoint.step) {
+    throw new InvalidInputError({
+      code: 'checkpoint',
+      file: join(checkpoint.dir, 'trainer-state.json'),
+      field: 'state.step',
+      reason: `expected the checkpoint's step ${checkpoint.step}, got ${saved.step}`,
+    });
+  }
+  return {
+    step: saved.step,
+    epoch: saved.epoch,
+    cursor: saved.cursor,
+    skippedSteps: saved.skippedSteps,
+    optimizer: checkpoint.optimizer,
+  };
+}
+
 /** The example order of an epoch: a seeded Fisher–Yates shuffle. */
 export function epochOrder(count: number, seed: number, epoch: number): number[] {
   const rng = createRng(seed * 1_000_003 + epoch);
@@ -95,6 +126,10 @@ export async function trainSft(
     warmupRatio: options.warmupRatio,
   });
   const accumulator = new GradientAccumulator();
+  const guard = new NonFiniteStepGuard(
+    options.maxNonFiniteSteps ?? DEFAULT_MAX_NON_FINITE_STEPS,
+    `lower the learning rate (${options.lr}) or check the data`,
+  );
   let { epoch, cursor, skippedSteps } = state;
   let order = epochOrder(examples.length, options.seed, epoch);
   const nextExample = (): TokenizedExample => {
@@ -163,6 +198,7 @@ export async function trainSft(
       skipped,
       epoch: stepEpoch,
     });
+    guard.record(step + 1, skipped);
     const saveEvery = callbacks.saveEvery ?? 0;
     if (
       callbacks.onCheckpoint !== undefined &&
