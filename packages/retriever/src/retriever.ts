@@ -5,6 +5,8 @@
 import { splitContents } from './corpus.js';
 import { RetrieverHttpError, RetrieverInputError } from './errors.js';
 import { type LoadIndexOptions, loadIndex, type RetrievalIndex, type SearchMethod } from './index-folder.js';
+import { IngestedSources, type PassageSource } from './ingest/sources.js';
+import { QueryCache, type QueryCacheOptions } from './query-cache.js';
 
 /** One retrieved passage. */
 export interface SearchHit {
@@ -18,6 +20,8 @@ export interface SearchHit {
   contents: string;
   /** Retrieval score (BM25, inner product, or RRF); higher is better. */
   score: number;
+  /** Where the passage came from (file, title, headings, offsets), for indexes made by `ingest`. */
+  source?: PassageSource;
 }
 
 /** Batched search: per query, up to `topk` hits, best first. */
@@ -25,37 +29,106 @@ export interface Retriever {
   search(queries: readonly string[], topk: number): Promise<SearchHit[][]>;
 }
 
-/** Turns a `{id, contents}` document and a score into a `SearchHit`. */
-export function toSearchHit(document: { id: string; contents: string }, score: number): SearchHit {
+/** Turns a `{id, contents}` document, a score and (for ingested indexes) a source into a `SearchHit`. */
+export function toSearchHit(
+  document: { id: string; contents: string },
+  score: number,
+  source?: PassageSource,
+): SearchHit {
   const { title, text } = splitContents(document.contents);
-  return { id: document.id, title, text, contents: document.contents, score };
+  return { id: document.id, title, text, contents: document.contents, score, ...(source ? { source } : {}) };
+}
+
+/** Options of `InProcessRetriever` besides the index. */
+export interface InProcessRetrieverOptions {
+  /** Search method (default: the index kind). */
+  method?: SearchMethod;
+  /** Cache of search results: a shared `QueryCache`, or the size of a new one. */
+  cache?: QueryCache | QueryCacheOptions;
+}
+
+/** The whole document a passage came from (ingested indexes), or the passage itself. */
+export interface OpenedDocument {
+  /** The passage id that was opened. */
+  id: string;
+  title: string;
+  text: string;
+  /** True when `text` is the whole source document, false when it is only the passage. */
+  whole: boolean;
+  source?: PassageSource;
 }
 
 /** Searches a loaded index folder in this process. */
 export class InProcessRetriever implements Retriever {
   readonly index: RetrievalIndex;
   readonly method: SearchMethod;
+  /** The result cache, when one was given. */
+  readonly cache: QueryCache | undefined;
+  /** Passage sources, for an index made by `ingest`. */
+  readonly sources: IngestedSources | undefined;
 
-  constructor(index: RetrievalIndex, method: SearchMethod = index.defaultMethod) {
+  constructor(index: RetrievalIndex, options: SearchMethod | InProcessRetrieverOptions = {}) {
+    const resolved = typeof options === 'string' ? { method: options } : options;
     this.index = index;
-    this.method = method;
+    this.method = resolved.method ?? index.defaultMethod;
+    const cache = resolved.cache;
+    this.cache = cache === undefined || cache instanceof QueryCache ? cache : new QueryCache(cache);
+    this.sources = IngestedSources.open(index.dir, index.size);
   }
 
   /** Loads the index folder `dir` and wraps it. */
   static async open(
     dir: string,
-    options: LoadIndexOptions & { method?: SearchMethod } = {},
+    options: LoadIndexOptions & InProcessRetrieverOptions = {},
   ): Promise<InProcessRetriever> {
     const index = await loadIndex(dir, options);
-    return new InProcessRetriever(index, options.method);
+    try {
+      return new InProcessRetriever(index, options);
+    } catch (error) {
+      await index.close();
+      throw error;
+    }
   }
 
   async search(queries: readonly string[], topk: number): Promise<SearchHit[][]> {
-    const ranked = await this.index.search(queries, topk, this.method);
-    return ranked.map((hits) => hits.map((hit) => toSearchHit(this.index.docs.get(hit.index), hit.score)));
+    const method = this.method;
+    const ranked =
+      this.cache === undefined
+        ? await this.index.search(queries, topk, method)
+        : await this.cache.search(queries, topk, method, method === 'bm25', (batch) =>
+            this.index.search(batch, topk, method),
+          );
+    return ranked.map((hits) =>
+      hits.map((hit) =>
+        toSearchHit(this.index.docs.get(hit.index), hit.score, this.sources?.source(hit.index)),
+      ),
+    );
+  }
+
+  /**
+   * The document a passage came from: for an ingested index the whole document (all its text, as
+   * ingested), otherwise the passage itself. Throws `RetrieverInputError` for an unknown id.
+   */
+  openDocument(id: string): OpenedDocument {
+    const index = this.index.docs.indexOf(id);
+    if (index === undefined)
+      throw new RetrieverInputError('id', `no passage with id '${id}' in ${this.index.dir}`);
+    if (this.sources === undefined) {
+      const { title, text } = splitContents(this.index.docs.get(index).contents);
+      return { id, title, text, whole: false };
+    }
+    const document = this.sources.documentOf(index);
+    return {
+      id,
+      title: document.title,
+      text: document.text,
+      whole: true,
+      source: this.sources.source(index),
+    };
   }
 
   async close(): Promise<void> {
+    this.sources?.close();
     await this.index.close();
   }
 }
@@ -132,7 +205,12 @@ export class HttpRetriever implements Retriever {
             `result[${q}][${rank}] is not {"document": {"id", "contents"}, "score"}`,
           );
         }
-        return toSearchHit({ id: String(document.id), contents: document.contents }, entry.score);
+        const source = (entry as { source?: unknown }).source;
+        return toSearchHit(
+          { id: String(document.id), contents: document.contents },
+          entry.score,
+          source !== null && typeof source === 'object' ? (source as PassageSource) : undefined,
+        );
       });
     });
   }

@@ -9,6 +9,7 @@ export type {
   GenerationRequest,
   GenerationResult,
   Generator,
+  PassageSource,
   Retriever,
   SearchHit,
   Tokenizer,

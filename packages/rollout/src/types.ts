@@ -50,6 +50,12 @@ export interface GenerationRequest {
   /** Called as tokens arrive, by generators that stream; `sequence` indexes `prompts`. */
   onDelta?: (sequence: number, delta: { text: string; tokenIds: readonly number[] }) => void;
   signal?: AbortSignal;
+  /**
+   * Per-sequence cancellation, indexed like `prompts` (a server's client that disconnected). A
+   * generator that supports it stops computing an aborted sequence and returns what it has, with
+   * finishReason 'length'; one that does not ignores it. `signal` still cancels the whole call.
+   */
+  sequenceSignals?: readonly (AbortSignal | undefined)[];
 }
 
 /** What a generator returns for one sequence. */
@@ -85,6 +91,21 @@ export interface SearchHit {
   contents: string;
   /** Retrieval score; higher is better. */
   score: number;
+  /** Where the passage came from, when the retriever knows (e.g. an index made by `sr1-retriever ingest`). */
+  source?: PassageSource;
+}
+
+/** The source of a retrieved passage: file, title, headings above it, character offsets in its document. */
+export interface PassageSource {
+  path: string;
+  title: string;
+  headingPath: string[];
+  start: number;
+  end: number;
+  /** 1-based PDF page where the passage starts. */
+  page?: number;
+  /** 1-based line of a JSONL record. */
+  line?: number;
 }
 
 /** Batched search: per query, up to `topk` hits, best first. */
