@@ -13,7 +13,7 @@ import { loadLatestCheckpoint } from '@sr1/train';
 import { type EvalMethod, type EvalRecord, type EvalSummary, evaluate, summarize } from './agent-eval.js';
 import { engineGenerator } from './engine-generator.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
-import { maskedSegments, renderReport } from './report.js';
+import { RUN_FILES, reportTrajectory, writeReport } from './report.js';
 import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { materializeWorld } from './toy-setup.js';
@@ -173,39 +173,30 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   log(`held-out world ${DEMO_WORLDS.evaluation}, ${heldOut.length} questions, greedy decoding:`);
   log(formatTable(rows));
 
-  const metrics = (await readFile(join(runDir, 'metrics.jsonl'), 'utf8'))
-    .trim()
-    .split('\n')
-    .map((line) => JSON.parse(line) as Record<string, number>);
+  // The run folder holds what `sr1-train report` reads: results.json (the table) and
+  // trajectories.jsonl (every held-out trajectory of the trained agent, searches with their hits).
   const tokenizer = await loadTokenizer(checkpoint.dir);
-  const report = renderReport({
+  const hitsRetriever = await InProcessRetriever.open(evalWorld.index);
+  const trajectories: string[] = [];
+  for (const record of after.get('agent')!) {
+    const question = heldOut.find((q) => q.id === record.id)!;
+    const line = await reportTrajectory(record, question, {
+      decode: (ids) => tokenizer.decode(ids),
+      lookupHits: async (query) => (await hitsRetriever.search([query], ROLLOUT.topk))[0] ?? [],
+    });
+    trajectories.push(JSON.stringify(line));
+  }
+  await hitsRetriever.close();
+  await writeFile(join(out, RUN_FILES.trajectories), `${trajectories.join('\n')}\n`);
+  await writeFile(join(out, RUN_FILES.results), `${JSON.stringify(rows, null, 2)}\n`);
+  const reportFile = await writeReport({
+    runDirs: [out],
+    out: join(out, 'report.html'),
     title: 'sr1 demo: Search-R1 on a toy world',
     notes: [
       `Base policy: ${options.basePolicy}. RL: ${algorithm.toUpperCase()}, retrieved tokens ${config.maskRetrievedTokens ? 'masked' : 'not masked'}, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}.`,
     ],
-    metrics,
-    summaries: rows,
-    trajectories: after
-      .get('agent')!
-      .slice(0, 40)
-      .map((record) => {
-        const question = heldOut.find((q) => q.id === record.id)!;
-        return {
-          id: record.id,
-          question: question.question,
-          gold: question.golden_answers,
-          exactMatch: record.exactMatch,
-          segments: maskedSegments(
-            record.trajectory.responseTokenIds,
-            record.trajectory.responseMask,
-            (ids) => tokenizer.decode(ids),
-          ),
-        };
-      }),
   });
-  const reportFile = join(out, 'report.html');
-  await writeFile(reportFile, report);
-  await writeFile(join(out, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
   log('');
   log(`report: ${reportFile}`);
 }

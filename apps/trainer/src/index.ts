@@ -8,7 +8,26 @@ export { engineGenerator } from './engine-generator.js';
 export { makeBasePolicy } from './make-base.js';
 export { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 export { readQuestions } from './questions.js';
-export { maskedSegments, renderReport } from './report.js';
+export type {
+  Dashboard,
+  DashboardOptions,
+  ReportCheck,
+  ReportInput,
+  ReportRun,
+  ReportTrajectory,
+  WriteReportOptions,
+} from './report.js';
+export {
+  checkReportInBrowser,
+  loadRuns,
+  maskedSegments,
+  planCharts,
+  renderReport,
+  reportTrajectory,
+  startDashboard,
+  withDashboard,
+  writeReport,
+} from './report.js';
 export type { RlConfig } from './rl-config.js';
 export { loadRlConfig, PAPER_PRESETS, parseRlConfig } from './rl-config.js';
 export { runRl } from './rl-run.js';
