@@ -16,7 +16,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import {
   Bm25Builder,
   type Bm25BuildOptions,
@@ -36,6 +36,7 @@ import type { Encoder } from './encoder.js';
 import { IndexMismatchError, RetrieverInputError } from './errors.js';
 import { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';
 import { RRF_DEFAULTS, reciprocalRankFusion } from './hybrid.js';
+import type { IngestRecord } from './ingest/ingest.js';
 import { ONNX_ENCODER_DEFAULTS, OnnxEncoder, type OnnxEncoderOptions } from './onnx-encoder.js';
 import type { ScoredIndex } from './top-k.js';
 import {
@@ -78,6 +79,8 @@ export interface IndexManifest {
     vectors: number;
   } | null;
   hybrid: { method: 'rrf'; k: number; depth: number } | null;
+  /** Present when the index was made by `ingest`: the documents folder, chunking, each file's sha256. */
+  ingest?: IngestRecord;
 }
 
 /** Progress of a build: phase, units done, units in total. */
@@ -101,6 +104,10 @@ export interface BuildIndexOptions {
   /** Passages per encoder call while building. */
   encodeBatchSize?: number;
   onProgress?: (progress: BuildProgress) => void;
+  /** Recorded as the manifest's `ingest` field (set by `ingestFolder`). */
+  ingest?: IngestRecord;
+  /** More files of the index (path relative to the folder → bytes), written before the manifest (`ingest`'s sources). */
+  extraFiles?: Record<string, Uint8Array>;
 }
 
 const MANIFEST = 'manifest.json';
@@ -223,7 +230,12 @@ export async function buildIndex(options: BuildIndexOptions): Promise<IndexManif
         : { ...bm25Parameters, terms: bm25Stats.terms, postings: bm25Stats.postings },
     dense,
     hybrid: kind === 'hybrid' ? { method: 'rrf', k: RRF_DEFAULTS.k, depth: RRF_DEFAULTS.depth } : null,
+    ...(options.ingest !== undefined ? { ingest: options.ingest } : {}),
   };
+  for (const [path, bytes] of Object.entries(options.extraFiles ?? {})) {
+    mkdirSync(dirname(join(out, path)), { recursive: true });
+    writeFileSync(join(out, path), bytes);
+  }
   writeFileSync(join(out, `${MANIFEST}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`);
   renameSync(join(out, `${MANIFEST}.tmp`), join(out, MANIFEST)); // the manifest appears only when the index is complete
   return manifest;

@@ -1,10 +1,12 @@
 // The retrieval server: `POST /retrieve` exactly as the Search-R1 reference (same request, same
-// response, correct `return_scores: false` for any batch size) plus `GET /health`, on fastify.
+// response, correct `return_scores: false` for any batch size) plus `GET /health` and `GET /stats`, on fastify.
 // Every bad request gets a 4xx JSON error `{"error": {"code", "message"}}` and the server stays up.
 
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { RetrieverInputError } from './errors.js';
 import type { RetrievalIndex, SearchMethod } from './index-folder.js';
+import { IngestedSources } from './ingest/sources.js';
+import type { QueryCache } from './query-cache.js';
 
 /** Options of `createServer`. */
 export interface ServerOptions {
@@ -23,6 +25,8 @@ export interface ServerOptions {
   bodyLimit?: number;
   /** fastify request logging. */
   logger?: boolean;
+  /** Cache of search results (hit and miss counts at `GET /stats`). */
+  cache?: QueryCache;
 }
 
 export const SERVER_DEFAULTS = {
@@ -43,7 +47,7 @@ interface RetrieveBody {
 
 function validate(
   body: unknown,
-  options: Required<Omit<ServerOptions, 'index' | 'method' | 'logger'>>,
+  options: Required<Omit<ServerOptions, 'index' | 'method' | 'logger' | 'cache'>>,
 ): RetrieveBody {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new RetrieverInputError(
@@ -123,14 +127,36 @@ export function createServer(options: ServerOptions): FastifyInstance {
     encoder: index.manifest.dense?.encoder.id ?? null,
   }));
 
+  // An index made by `ingest` has each passage's source: served next to the document (reference
+  // clients read only `document` and `score`, so the extra field is invisible to them).
+  const sources = IngestedSources.open(index.dir, index.size);
+  app.addHook('onClose', async () => sources?.close());
+  const cache = options.cache;
+  const counters = { requests: 0, queries: 0 };
+  app.get('/stats', async () => ({
+    requests: counters.requests,
+    queries: counters.queries,
+    cache: cache?.stats() ?? null,
+  }));
+
   app.post('/retrieve', async (request, reply) => {
     const body = validate(request.body, limits);
-    const ranked = await index.search(body.queries, body.topk, method);
+    counters.requests++;
+    counters.queries += body.queries.length;
+    const ranked =
+      cache === undefined
+        ? await index.search(body.queries, body.topk, method)
+        : await cache.search(body.queries, body.topk, method, method === 'bm25', (batch) =>
+            index.search(batch, body.topk, method),
+          );
     // Documents are stored as canonical {"id","contents"} JSON lines, spliced in without re-encoding.
     const lists = ranked.map((hits) => {
       const items = hits.map((hit) => {
         const document = index.docs.rawJson(hit.index);
-        return body.returnScores ? `{"document":${document},"score":${JSON.stringify(hit.score)}}` : document;
+        const source = sources === undefined ? '' : `,"source":${sources.rawSource(hit.index)}`;
+        if (body.returnScores)
+          return `{"document":${document},"score":${JSON.stringify(hit.score)}${source}}`;
+        return source === '' ? document : `${document.slice(0, -1)}${source}}`; // inside the document object
       });
       return `[${items.join(',')}]`;
     });
