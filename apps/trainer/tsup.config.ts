@@ -1,4 +1,5 @@
 import { defineConfig } from 'tsup';
 import { library } from '../../tsup.shared';
 
-export default defineConfig(library(['src/index.ts', 'src/cli.ts']));
+// playwright-core (a dev dependency, loaded only by the report's browser check) is never bundled.
+export default defineConfig(library(['src/index.ts', 'src/cli.ts'], { external: ['playwright-core'] }));

@@ -1,51 +1,56 @@
 #!/usr/bin/env node
-// Renders a demo report (default runs/demo/report.html) in headless Chromium and checks what a
-// reader sees: the evaluation table, the learning curves as drawn SVG paths, and trajectories
-// with highlighted inserted tokens. Writes a full-page screenshot next to the report.
-// Chromium is not a project dependency: `apt-get install chromium` (Debian) or set CHROMIUM.
+// Renders a report (default runs/demo/report.html) in headless Chromium and checks what a reader
+// sees: the evaluation table, the uPlot charts drawn with their axes and hover values, no script
+// errors, the trajectory viewer's type and outcome filters, searches with their hits, and the
+// highlighted inserted tokens. Writes a full-page screenshot next to the report.
+// Chromium is not an npm dependency: `apt-get update && apt-get install -y chromium` (Debian), or set CHROMIUM.
 
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { checkReportInBrowser, findChromium } from '../dist/index.js';
 
 const report = resolve(process.argv[2] ?? 'runs/demo/report.html');
-const candidates = [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
-const chromium = candidates.find((path) => existsSync(path));
-if (chromium === undefined) {
-  console.error(
-    `check-report: no Chromium found (tried ${candidates.join(', ')}); set CHROMIUM or apt-get install chromium`,
-  );
+let chromium;
+try {
+  chromium = findChromium();
+} catch (error) {
+  console.error(`check-report: ${error.message}`);
   process.exit(2);
 }
 if (!existsSync(report)) {
   console.error(`check-report: ${report} does not exist; run \`npm run demo\` first`);
   process.exit(2);
 }
-const flags = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--hide-scrollbars'];
-const url = pathToFileURL(report).href;
-const dom = execFileSync(chromium, [...flags, '--dump-dom', url], {
-  encoding: 'utf8',
-  stdio: ['ignore', 'pipe', 'ignore'],
-});
 const screenshot = join(dirname(report), 'report.png');
-execFileSync(chromium, [...flags, '--window-size=1280,2400', `--screenshot=${screenshot}`, url], {
-  stdio: 'ignore',
-});
-const count = (pattern) => (dom.match(pattern) ?? []).length;
+const check = await checkReportInBrowser(report, { screenshot });
+const typeCounts = Object.entries(check.byType).map(([type, { shown }]) => `${type} ${shown}`);
 const checks = {
-  'evaluation table rows': count(/<tr>/g) - 1,
-  'learning curves (svg paths)': count(/<path d="M/g),
-  trajectories: count(/<details[ >]/g),
-  'highlighted inserted spans': count(/<mark class="inserted">/g),
+  'evaluation table rows': [check.evaluationRows, check.evaluationRows >= 1],
+  'charts drawn (canvas)': [check.chartCanvases, check.chartCanvases >= 1],
+  'charts with both axes': [check.chartsWithTicks, check.chartsWithTicks === check.chartCanvases],
+  'hover readout': [`${check.hoverStep}: ${check.hoverValues.join(', ')}`, /^step \d/.test(check.hoverStep)],
+  'script errors': [check.errors.length, check.errors.length === 0],
+  trajectories: [check.trajectories, check.trajectories >= 1],
+  'type filter': [
+    typeCounts.join(', '),
+    Object.values(check.byType).every(({ shown, allOfType }) => shown > 0 && allOfType),
+  ],
+  'outcome filter': [
+    `correct ${check.byOutcome.correct.shown}, wrong ${check.byOutcome.wrong.shown}`,
+    check.byOutcome.correct.allOfOutcome &&
+      check.byOutcome.wrong.allOfOutcome &&
+      check.byOutcome.correct.shown + check.byOutcome.wrong.shown === check.trajectories,
+  ],
+  'trajectories with searches and hits': [check.searchesWithHits, true],
+  'highlighted inserted spans': [check.insertedSpans, true],
 };
-for (const [what, n] of Object.entries(checks)) console.log(`${what}: ${n}`);
+for (const [what, [value, ok]] of Object.entries(checks))
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}: ${value}`);
+for (const error of check.errors) console.error(`  script error: ${error}`);
 console.log(`screenshot: ${screenshot}${existsSync(screenshot) ? '' : ' (NOT written)'}`);
-const failed = Object.entries(checks).filter(([, n]) => n < 1);
+const failed = Object.entries(checks).filter(([, [, ok]]) => !ok);
 if (failed.length > 0 || !existsSync(screenshot)) {
-  console.error(
-    `check-report: missing in the rendered page: ${failed.map(([what]) => what).join(', ') || 'screenshot'}`,
-  );
+  console.error(`check-report: failed: ${failed.map(([what]) => what).join(', ') || 'screenshot'}`);
   process.exit(1);
 }
 console.log(`check-report: ${chromium} rendered ${report}`);

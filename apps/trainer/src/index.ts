@@ -18,7 +18,9 @@ export type {
   WriteReportOptions,
 } from './report.js';
 export {
+  ChromiumMissingError,
   checkReportInBrowser,
+  findChromium,
   loadRuns,
   maskedSegments,
   planCharts,
