@@ -3,7 +3,7 @@
 // and run the retriever benchmarks.
 
 import { parseArgs } from 'node:util';
-import { InvalidInputError, Sr1Error } from '@sr1/core';
+import { InvalidInputError, processIo, Sr1Error } from '@sr1/core';
 import cliProgress from 'cli-progress';
 import { runBench } from './bench/bench.js';
 import {
@@ -13,6 +13,9 @@ import {
   loadIndex,
   type SearchMethod,
 } from './index-folder.js';
+import { ingestCommand } from './ingest/command.js';
+import { mcpCommand } from './mcp-server.js';
+import { QueryCache } from './query-cache.js';
 import { InProcessRetriever } from './retriever.js';
 import { SERVER_DEFAULTS, startServer } from './server.js';
 
@@ -153,8 +156,10 @@ async function commandServe(args: string[]): Promise<void> {
       method: { type: 'string' },
       ef: { type: 'string' },
       log: { type: 'boolean' },
+      cache: { type: 'string' },
     },
   });
+  const cacheEntries = intFlag(values.cache, '--cache', 0, 0);
   const index = await loadIndex(required(values.index, '--index'), {
     ...(values.ef !== undefined ? { ef: intFlag(values.ef, '--ef', 128) } : {}),
   });
@@ -166,6 +171,7 @@ async function commandServe(args: string[]): Promise<void> {
     host: values.host ?? SERVER_DEFAULTS.host,
     port: intFlag(values.port, '--port', SERVER_DEFAULTS.port, 0),
     logger: values.log === true,
+    ...(cacheEntries > 0 ? { cache: new QueryCache({ maxEntries: cacheEntries }) } : {}),
   });
   process.stdout.write(
     `serving ${index.size} passages (${method ?? index.defaultMethod}) at ${server.url}/retrieve\n`,
@@ -227,6 +233,10 @@ async function main(argv: string[]): Promise<void> {
       return commandQuery(rest);
     case 'bench':
       return runBench(rest);
+    case 'ingest':
+      return ingestCommand.run(rest, processIo);
+    case 'mcp':
+      return mcpCommand.run(rest, processIo);
     case undefined:
     case '--help':
     case '-h':
