@@ -44,11 +44,39 @@ export type {
   SearchMethod,
 } from './index-folder.js';
 export { buildIndex, loadIndex, RetrievalIndex, readManifest } from './index-folder.js';
+// Your own documents: `ingest` (parsers, chunker, incremental builds) and the sources it records
+export type { Chunk, ChunkOptions, DocumentLayout } from './ingest/chunk.js';
+export { CHUNK_DEFAULTS, chunkDocument, layoutDocument } from './ingest/chunk.js';
+export { IngestFileError } from './ingest/errors.js';
+export type {
+  IngestedFile,
+  IngestOptions,
+  IngestRecord,
+  IngestSummary,
+  SkippedFile,
+} from './ingest/ingest.js';
+export { ingestFolder, passageId } from './ingest/ingest.js';
+export type { Block, DocumentFormat, ParsedDocument } from './ingest/parse.js';
+export { formatOf, parseDocument } from './ingest/parse.js';
+export type { IngestedDocument, PassageSource } from './ingest/sources.js';
+export { IngestedSources } from './ingest/sources.js';
+// MCP server (`sr1-retriever mcp`)
+export type { McpServerOptions } from './mcp-server.js';
+export { createMcpServer, MCP_DEFAULTS } from './mcp-server.js';
 export type { OnnxEncoderOptions } from './onnx-encoder.js';
 export { meanPool, ONNX_ENCODER_DEFAULTS, OnnxEncoder } from './onnx-encoder.js';
 export { porterStem } from './porter-stemmer.js';
 // Retrievers (the interface @sr1/rollout depends on) and the server
-export type { HttpRetrieverOptions, Retriever, SearchHit } from './retriever.js';
+// Query cache (in process and in the server)
+export type { QueryCacheOptions, QueryCacheStats } from './query-cache.js';
+export { normalizeQuery, QUERY_CACHE_DEFAULTS, QueryCache } from './query-cache.js';
+export type {
+  HttpRetrieverOptions,
+  InProcessRetrieverOptions,
+  OpenedDocument,
+  Retriever,
+  SearchHit,
+} from './retriever.js';
 export { HttpRetriever, InProcessRetriever, toSearchHit } from './retriever.js';
 export type { ServerOptions } from './server.js';
 export { createServer, SERVER_DEFAULTS, startServer } from './server.js';
