@@ -22,7 +22,7 @@ if (!existsSync(report)) {
   process.exit(2);
 }
 const screenshot = join(dirname(report), 'report.png');
-const check = await checkReportInBrowser(report, { screenshot });
+const check = await checkReportInBrowser(report, { screenshot, timeoutMs: 120_000 });
 const typeCounts = Object.entries(check.byType).map(([type, { shown }]) => `${type} ${shown}`);
 const checks = {
   'evaluation table rows': [check.evaluationRows, check.evaluationRows >= 1],

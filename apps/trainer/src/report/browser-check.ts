@@ -67,13 +67,19 @@ export interface ReportCheck {
 /** Renders `file` (an HTML report) and checks it; writes a full-page screenshot to `screenshot`. */
 export async function checkReportInBrowser(
   file: string,
-  options: { screenshot: string; width?: number },
+  options: {
+    screenshot: string;
+    width?: number;
+    /** Limit for each browser action; 0 (the default) waits as long as it takes, for busy machines. */
+    timeoutMs?: number;
+  },
 ): Promise<ReportCheck> {
   const chromium = findChromium();
   const { chromium: launcher } = await import('playwright-core');
   const browser = await launcher.launch({ executablePath: chromium, args: CHROMIUM_ARGS, headless: true });
   try {
     const page = await browser.newPage({ viewport: { width: options.width ?? 1400, height: 1000 } });
+    page.setDefaultTimeout(options.timeoutMs ?? 0);
     const errors: string[] = [];
     page.on('console', (message) => {
       if (message.type() === 'error') errors.push(message.text());

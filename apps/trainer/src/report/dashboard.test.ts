@@ -35,6 +35,7 @@ describe('startDashboard', () => {
       expect(current.runs[0]!.metrics.map((m) => m.step)).toEqual([1, 2, 3]);
 
       expect((await fetch(`${dashboard.url}secrets`)).status).toBe(404);
+      expect((await fetch(`${dashboard.url}favicon.ico`)).status).toBe(204); // no console error in the page
       expect((await fetch(dashboard.url, { method: 'POST' })).status).toBe(405);
     } finally {
       await dashboard.close();

@@ -47,6 +47,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           'text/html; charset=utf-8',
           renderReport({ title: options.title, notes: options.notes ?? [], runs, live }),
         );
+      } else if (path === '/favicon.ico') {
+        send(204, 'image/x-icon', ''); // browsers ask for it; a 404 would be a console error
       } else if (path === '/data.json') {
         send(200, 'application/json', scriptJson(reportData(runs, live)));
       } else {

@@ -4,13 +4,14 @@
 // narrowing it. Needs Debian's chromium (`apt-get update && apt-get install -y chromium`).
 
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { writeReport } from '../report.js';
-import { ChromiumMissingError, checkReportInBrowser, findChromium } from './browser-check.js';
+import { CHROMIUM_ARGS, ChromiumMissingError, checkReportInBrowser, findChromium } from './browser-check.js';
+import { startDashboard } from './dashboard.js';
 import { loadRuns } from './run-data.js';
 
 const fixture = (name: string) => fileURLToPath(new URL(`./__fixtures__/${name}`, import.meta.url));
@@ -57,6 +58,40 @@ describe('the report in headless Chromium', () => {
     expect(check.insertedSpans).toBeGreaterThan(0);
     expect(check.evaluationRows).toBe(runs.reduce((sum, run) => sum + run.summaries.length, 0));
     expect(existsSync(screenshot)).toBe(true);
+  });
+
+  it('follows a run live on the dashboard and says when the run has ended', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-report-live-'));
+    const lines = (await readFile(join(RUNS[0]!, 'rl-run', 'metrics.jsonl'), 'utf8')).trim().split('\n');
+    await writeFile(join(dir, 'metrics.jsonl'), `${lines.slice(0, 5).join('\n')}\n`);
+    const dashboard = await startDashboard({ port: 0, runDirs: [dir], title: 'live', pollMs: 100 });
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
+    try {
+      const page = await browser.newPage();
+      page.setDefaultTimeout(0); // no wall-clock limit: vitest's hang timeout is the only one
+      const errors: string[] = [];
+      page.on('pageerror', (error) => errors.push(error.message));
+      page.on('console', (message) => {
+        if (message.type() === 'error') errors.push(message.text());
+      });
+      await page.goto(dashboard.url);
+      const lastStep = (n: number) => JSON.parse(lines[n - 1]!).step as number;
+      await page
+        .locator('#live-status', { hasText: new RegExp(`step ${lastStep(5)} ·`) })
+        .waitFor({ timeout: 0 });
+      await appendFile(join(dir, 'metrics.jsonl'), `${lines.slice(5).join('\n')}\n`);
+      await page
+        .locator('#live-status', { hasText: new RegExp(`step ${lastStep(lines.length)} ·`) })
+        .waitFor({ timeout: 0 });
+      expect(await page.locator('#charts-main .chart canvas').count()).toBeGreaterThanOrEqual(4);
+      expect(errors).toEqual([]);
+      await dashboard.close();
+      await page.locator('#live-status', { hasText: 'the run has ended' }).waitFor({ timeout: 0 });
+    } finally {
+      await browser.close();
+      await dashboard.close();
+    }
   });
 
   it('fails with the install command when Chromium is missing', () => {
