@@ -4,10 +4,8 @@
 // document the passage came from for an ingested index, the passage itself otherwise).
 
 import { createRequire } from 'node:module';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { type CliIo, type CommandSpec, parseCommand, type SubCommand } from '@sr1/core';
-import { z } from 'zod';
 import { RetrieverInputError } from './errors.js';
 import type { PassageSource } from './ingest/sources.js';
 import { InProcessRetriever, type SearchHit } from './retriever.js';
@@ -27,16 +25,6 @@ export const MCP_DEFAULTS = {
 } as const;
 
 const PACKAGE_VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
-
-const sourceSchema = z.object({
-  path: z.string(),
-  title: z.string(),
-  headingPath: z.array(z.string()),
-  start: z.number().int(),
-  end: z.number().int(),
-  page: z.number().int().optional(),
-  line: z.number().int().optional(),
-});
 
 /** How a source reads in a tool's text answer: `path › heading › heading (p. N, chars a–b)`. */
 export function describeSource(source: PassageSource): string {
@@ -59,8 +47,27 @@ function formatHit(hit: SearchHit, rank: number): string {
   return lines.join('\n');
 }
 
-/** An MCP server (not yet connected) whose `search` and `open` tools answer from `retriever`. */
-export function createMcpServer(retriever: InProcessRetriever, options: McpServerOptions = {}): McpServer {
+/**
+ * An MCP server (not yet connected) whose `search` and `open` tools answer from `retriever`. The
+ * SDK and zod are loaded here, on first use: importing `@sr1/retriever` does not pay for them.
+ */
+export async function createMcpServer(
+  retriever: InProcessRetriever,
+  options: McpServerOptions = {},
+): Promise<McpServer> {
+  const [{ McpServer }, { z }] = await Promise.all([
+    import('@modelcontextprotocol/sdk/server/mcp.js'),
+    import('zod'),
+  ]);
+  const sourceSchema = z.object({
+    path: z.string(),
+    title: z.string(),
+    headingPath: z.array(z.string()),
+    start: z.number().int(),
+    end: z.number().int(),
+    page: z.number().int().optional(),
+    line: z.number().int().optional(),
+  });
   const defaultTopk = options.defaultTopk ?? MCP_DEFAULTS.defaultTopk;
   const maxTopk = options.maxTopk ?? MCP_DEFAULTS.maxTopk;
   const server = new McpServer({ name: 'sr1-retriever', version: PACKAGE_VERSION });
@@ -196,7 +203,8 @@ export async function runMcpCommand(args: string[], io: CliIo): Promise<void> {
     ...(values.method !== undefined ? { method: values.method as 'bm25' | 'dense' | 'hybrid' } : {}),
     ...(values.cache > 0 ? { cache: { maxEntries: values.cache } } : {}),
   });
-  const server = createMcpServer(retriever, { defaultTopk: values.topk, maxTopk: values['max-topk'] });
+  const server = await createMcpServer(retriever, { defaultTopk: values.topk, maxTopk: values['max-topk'] });
+  const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const transport = new StdioServerTransport();
   let closed = false;
   const shutdown = () => {

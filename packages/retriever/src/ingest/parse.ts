@@ -3,15 +3,36 @@
 // (main content only) on linkedom, PDF through unpdf (pdf.js), plain text by blank lines, JSONL by record.
 
 import { extname } from 'node:path';
-import { Readability } from '@mozilla/readability';
-import { parseHTML } from 'linkedom';
 import type { Nodes as MdastNode } from 'mdast';
-import { fromMarkdown } from 'mdast-util-from-markdown';
-import { gfmFromMarkdown } from 'mdast-util-gfm';
-import { toString as mdastToString } from 'mdast-util-to-string';
-import { gfm } from 'micromark-extension-gfm';
-import { extractText, getDocumentProxy, getMeta } from 'unpdf';
 import { IngestFileError } from './errors.js';
+
+// The parsers are loaded on first use: together they take seconds to import, and most users of
+// this package (the trainer, the server) never parse a document.
+const markdownParser = lazy(async () => {
+  const [{ fromMarkdown }, { gfmFromMarkdown }, { toString }, { gfm }] = await Promise.all([
+    import('mdast-util-from-markdown'),
+    import('mdast-util-gfm'),
+    import('mdast-util-to-string'),
+    import('micromark-extension-gfm'),
+  ]);
+  return { fromMarkdown, gfmFromMarkdown, toString, gfm };
+});
+const htmlParser = lazy(async () => {
+  const [{ Readability }, { parseHTML }] = await Promise.all([
+    import('@mozilla/readability'),
+    import('linkedom'),
+  ]);
+  return { Readability, parseHTML };
+});
+const pdfParser = lazy(() => import('unpdf'));
+
+function lazy<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => {
+    loaded ??= load();
+    return loaded;
+  };
+}
 
 /** The formats `ingest` reads, by file extension. */
 export type DocumentFormat = 'markdown' | 'html' | 'pdf' | 'text' | 'jsonl';
@@ -68,9 +89,9 @@ export async function parseDocument(
 ): Promise<ParsedDocument[]> {
   switch (format) {
     case 'markdown':
-      return [parseMarkdown(path, decodeUtf8(path, bytes))];
+      return [parseMarkdown(path, decodeUtf8(path, bytes), await markdownParser())];
     case 'html':
-      return [parseHtmlDocument(path, decodeUtf8(path, bytes))];
+      return [parseHtmlDocument(path, decodeUtf8(path, bytes), await htmlParser())];
     case 'pdf':
       return [await parsePdf(path, bytes)];
     case 'text':
@@ -90,7 +111,11 @@ function decodeUtf8(path: string, bytes: Uint8Array): string {
 
 // Markdown: headings become heading blocks; paragraphs, list items, block quotes, code and table
 // rows become text blocks (mdast-util-to-string drops the markup, keeps link and emphasis text).
-function parseMarkdown(path: string, source: string): ParsedDocument {
+function parseMarkdown(
+  path: string,
+  source: string,
+  { fromMarkdown, gfm, gfmFromMarkdown, toString: mdastToString }: Awaited<ReturnType<typeof markdownParser>>,
+): ParsedDocument {
   const tree = fromMarkdown(source, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
   const blocks: Block[] = [];
   const visit = (node: MdastNode): void => {
@@ -173,7 +198,11 @@ interface DomNode {
 
 // HTML: Readability keeps the main content (no navigation, sidebars or footers); the kept HTML is
 // then walked in order for headings and text elements.
-function parseHtmlDocument(path: string, html: string): ParsedDocument {
+function parseHtmlDocument(
+  path: string,
+  html: string,
+  { Readability, parseHTML }: Awaited<ReturnType<typeof htmlParser>>,
+): ParsedDocument {
   const { document } = parseHTML(html);
   const pageTitle = clean(document.title ?? '');
   // biome-ignore lint/suspicious/noExplicitAny: linkedom's Document stands in for the DOM's, which Readability types against
@@ -237,6 +266,7 @@ function hasBlockChild(node: DomNode): boolean {
 async function parsePdf(path: string, bytes: Uint8Array): Promise<ParsedDocument> {
   let pages: string[];
   let metaTitle = '';
+  const { extractText, getDocumentProxy, getMeta } = await pdfParser();
   try {
     // pdf.js takes ownership of (detaches) the buffer it reads, so it gets a copy.
     const pdf = await getDocumentProxy(new Uint8Array(bytes), { verbosity: 0 }); // errors only: warnings would clutter the CLI
