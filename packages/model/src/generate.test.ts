@@ -204,6 +204,23 @@ describe('generate stopping', () => {
     expect(result).toMatchObject({ finishReason: 'stop', stopString: '</search>' });
   });
 
+  it('stops a row whose sequence signal aborts and drops it from the batch; the others go on', async () => {
+    const long = tokenizer.encode(' a b c d e f g h i j k l m n o p q r s t u v w x y z');
+    const runner = new ScriptedRunner(config, new Map([[13, long]]));
+    const left = new AbortController();
+    const results = await generate(runner, tokenizer, [[13], [13]], {
+      maxNewTokens: 12,
+      temperature: 0,
+      sequenceSignals: [left.signal, undefined],
+      onToken: (sequence) => {
+        if (sequence === 0 && !left.signal.aborted) left.abort(); // after its first token
+      },
+    });
+    expect(results[0]!.tokenIds).toHaveLength(1);
+    expect(results[1]!.tokenIds).toHaveLength(12);
+    expect(runner.decodedRows).toBe(11); // only the row still wanted was decoded
+  });
+
   it('rejects empty and out-of-vocabulary prompts naming the prompt', async () => {
     const runner = new ReferenceDecoderRunner(config, weights);
     await expect(generate(runner, tokenizer, [[]], { maxNewTokens: 1 })).rejects.toThrow(

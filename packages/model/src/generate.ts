@@ -29,6 +29,11 @@ export interface GenerateOptions {
   onToken?: (sequence: number, tokenId: number) => void;
   /** Checked before every forward call; an aborted signal rejects with GenerationAbortedError. */
   signal?: AbortSignal;
+  /**
+   * Per-prompt signals, checked before every decode step: an aborted row stops where it is
+   * (finishReason 'length') and leaves the batch, so it costs no more compute; the others go on.
+   */
+  sequenceSignals?: readonly (AbortSignal | undefined)[];
 }
 
 /** Generation was cancelled through `GenerateOptions.signal`. */
@@ -186,6 +191,10 @@ export async function generate(
   });
 
   while (true) {
+    for (const rowIndex of active) {
+      const row = rows[rowIndex]!;
+      if (row.finish === undefined && options.sequenceSignals?.[rowIndex]?.aborted) row.finish = 'length';
+    }
     const keep = active
       .map((rowIndex, b) => [rowIndex, b] as const)
       .filter(([rowIndex]) => rows[rowIndex]!.finish === undefined);

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { createRng } from '@sr1/core';
 import { type GenerationRequest, generatorFromEngine, OpenAICompletionsGenerator } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
@@ -123,6 +124,63 @@ describe('sr1-model serve', () => {
         });
       });
       expect(server.stats().requests).toBeGreaterThan(0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a bad request 400 alone: the good requests sent with it all succeed', async () => {
+    const dir = await tinyModelFolder(4);
+    const server = await serveModel({ model: dir, port: 0 });
+    try {
+      const tokenizer = await loadTokenizer(dir);
+      const prompt = tokenizer.encode('Question: who wrote it?');
+      const post = async (body: unknown) => {
+        const response = await fetch(`${server.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+        return { status: response.status, json: (await response.json()) as { error?: { message: string } } };
+      };
+      const good = { model: server.modelId, prompt, max_tokens: 2, temperature: 0 };
+      // 8 at once, one with an id outside the 2,048-token vocabulary
+      const first = await Promise.all([
+        ...Array.from({ length: 7 }, () => post(good)),
+        post({ ...good, prompt: [...prompt, 5000] }),
+      ]);
+      expect(first.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200, 400]);
+      expect(first[7]!.json.error!.message).toMatch(/prompt\[0\]\[\d+\].*outside the vocabulary \[0, 2048\)/);
+      // 32 at once, one longer than the 1,024 positions the model holds
+      const second = await Promise.all([
+        ...Array.from({ length: 31 }, () => post(good)),
+        post({ ...good, prompt: Array.from({ length: 1024 }, () => 7) }),
+      ]);
+      expect(second.slice(0, 31).every((r) => r.status === 200)).toBe(true);
+      expect(second[31]!.status).toBe(400);
+      expect(second[31]!.json.error!.message).toMatch(/1024 tokens.*context length 1024/);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stops the engine for a client that disconnects mid-generation', async () => {
+    const dir = await tinyModelFolder(5);
+    const server = await serveModel({ model: dir, port: 0 });
+    try {
+      const tokenizer = await loadTokenizer(dir);
+      const maxTokens = 1000;
+      const request = httpRequest(`${server.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
+      request.on('error', () => {});
+      request.end(JSON.stringify({ prompt: tokenizer.encode('Question:'), max_tokens: maxTokens }));
+      while (server.stats().running === 0) await new Promise((resolve) => setImmediate(resolve));
+      request.destroy();
+      while (server.stats().running > 0) await new Promise((resolve) => setImmediate(resolve));
+      expect(server.stats()).toMatchObject({ cancelled: 1, requests: 0, pending: 0 });
+      expect(server.stats().generatedTokens).toBeLessThan(maxTokens);
     } finally {
       await server.close();
     }

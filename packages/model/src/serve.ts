@@ -40,6 +40,9 @@ export async function serveModel(options: ServeOptions): Promise<CompletionsServ
         generator: servedGenerator(runner, tokenizer),
         tokenizer,
         model: modelId,
+        // each request is checked against what the model can take before it joins a batch
+        vocabSize: loaded.config.vocabSize,
+        contextLength: loaded.config.maxPositionEmbeddings,
         ...(options.maxBatchSize !== undefined ? { maxBatchSize: options.maxBatchSize } : {}),
       },
       { host: options.host ?? '127.0.0.1', port: options.port ?? 0 },

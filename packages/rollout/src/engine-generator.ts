@@ -25,6 +25,8 @@ export interface EngineGenerateOptions {
   onToken?: (sequence: number, tokenId: number) => void;
   /** The request's signal; the engine checks it between forward calls and rejects once aborted. */
   signal?: AbortSignal;
+  /** Per-sequence signals (indexed like the prompts): an aborted sequence stops and leaves the batch. */
+  sequenceSignals?: readonly (AbortSignal | undefined)[];
 }
 
 /** One generated sequence as a local engine returns it (`@sr1/model`'s `GeneratedSequence`). */
@@ -73,6 +75,7 @@ export function generatorFromEngine(
         ...(request.seed !== undefined ? { seed: request.seed } : {}),
         ...(onToken !== undefined ? { onToken } : {}),
         ...(request.signal !== undefined ? { signal: request.signal } : {}),
+        ...(request.sequenceSignals !== undefined ? { sequenceSignals: request.sequenceSignals } : {}),
       });
       if (!Array.isArray(sequences) || sequences.length !== request.prompts.length) {
         throw new GeneratorContractError(

@@ -1,6 +1,11 @@
+import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpenAICompletionsGenerator } from './openai-generator.js';
-import { type CompletionsServer, startCompletionsServer } from './openai-server.js';
+import {
+  type CompletionsServer,
+  type CompletionsServerOptions,
+  startCompletionsServer,
+} from './openai-server.js';
 import { encodePrompt } from './prompt.js';
 import { INVALID_ACTION_MESSAGE, informationBlock } from './protocol.js';
 import { runRollout } from './rollout.js';
@@ -23,12 +28,17 @@ function searchThenAnswer() {
 }
 
 const servers: CompletionsServer[] = [];
-async function serve(generator: Generator, maxBatchSize?: number): Promise<CompletionsServer> {
+async function serve(
+  generator: Generator,
+  maxBatchSize?: number,
+  extra: Partial<CompletionsServerOptions> = {},
+): Promise<CompletionsServer> {
   const server = await startCompletionsServer({
     generator,
     tokenizer,
     model: 'tiny',
     ...(maxBatchSize ? { maxBatchSize } : {}),
+    ...extra,
   });
   servers.push(server);
   return server;
@@ -197,7 +207,7 @@ describe('startCompletionsServer', () => {
     const responses = await Promise.all([first, ...rest]);
     expect(responses.map((r) => r.json.choices[0]!.token_ids)).toEqual([turn1, turn1, turn1, turn1]);
     expect(gated.batchSizes).toEqual([1, 3]);
-    expect(server.stats()).toEqual({ requests: 4, generateCalls: 2, pending: 0 });
+    expect(server.stats()).toMatchObject({ requests: 4, generateCalls: 2, pending: 0, running: 0 });
   });
 
   it('with OpenAICompletionsGenerator, runs a rollout over HTTP whose masks cover exactly the inserted tokens', async () => {
@@ -235,5 +245,166 @@ describe('startCompletionsServer', () => {
       expect(trajectory.tokenExact).toBe(true);
       expect(trajectory.text).not.toContain(INVALID_ACTION_MESSAGE);
     }
+  });
+
+  it('validates each request before it joins a batch: a bad one gets 400 naming the field, the rest of its batch 200', async () => {
+    const inner = searchThenAnswer();
+    let release: () => void = () => {};
+    let calls = 0;
+    const gated: Generator & { batchSizes: number[] } = {
+      batchSizes: [],
+      async generate(request: GenerationRequest): Promise<GenerationResult[]> {
+        gated.batchSizes.push(request.prompts.length);
+        // like a real engine, one bad prompt fails the whole call
+        if (request.prompts.some((ids) => ids.some((id) => id >= tokenizer.vocabSize))) {
+          throw new Error('token id outside the vocabulary');
+        }
+        if (calls++ === 0) await new Promise<void>((resolve) => (release = resolve));
+        return inner.generate(request);
+      },
+    };
+    const contextLength = prompt.length + 10;
+    const server = await serve(gated, undefined, { vocabSize: tokenizer.vocabSize, contextLength });
+    const body = { prompt, max_tokens: 200, stop: ['</search>'] };
+    const first = post(server, body);
+    while (gated.batchSizes.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    const good = Array.from({ length: 7 }, () => post(server, body));
+    const outOfVocabulary = post(server, { ...body, prompt: [...prompt, tokenizer.vocabSize + 5] });
+    const tooLong = post(server, { ...body, prompt: Array.from({ length: contextLength }, () => 5) });
+    const negative = post(server, {
+      ...body,
+      prompt: [
+        [1, 2],
+        [3, -1],
+      ],
+    });
+    while (server.stats().pending < 7) await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const responses = await Promise.all([first, ...good]);
+    expect(responses.map((r) => r.status)).toEqual(Array.from({ length: 8 }, () => 200));
+    expect(responses.map((r) => r.json.choices[0]!.token_ids)).toEqual(responses.map(() => turn1));
+    const bad = await outOfVocabulary;
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatchObject({ type: 'invalid_request_error', param: 'prompt' });
+    expect(bad.json.error.message).toMatch(/prompt\[0\]\[\d+\].*outside the vocabulary/);
+    expect((await tooLong).status).toBe(400);
+    expect((await tooLong).json.error.message).toMatch(
+      new RegExp(`${contextLength} tokens.*context length ${contextLength}`),
+    );
+    expect((await negative).status).toBe(400);
+    expect(gated.batchSizes).toEqual([1, 7]);
+  });
+
+  it('answers a failed batch per request: the others succeed when the generator fails on one prompt', async () => {
+    const inner = searchThenAnswer();
+    const poison = tokenizer.vocabSize + 1; // a prompt id this server does not check (no vocabSize given)
+    const picky: Generator = {
+      async generate(request: GenerationRequest): Promise<GenerationResult[]> {
+        if (request.prompts.some((ids) => ids.includes(poison))) throw new Error('engine failure');
+        return inner.generate(request);
+      },
+    };
+    let release: () => void = () => {};
+    let calls = 0;
+    const gated: Generator = {
+      async generate(request) {
+        if (calls++ === 0) await new Promise<void>((resolve) => (release = resolve));
+        return picky.generate(request);
+      },
+    };
+    const server = await serve(gated);
+    const body = { prompt, max_tokens: 200, stop: ['</search>'] };
+    const first = post(server, body);
+    while (calls === 0) await new Promise((resolve) => setImmediate(resolve));
+    const rest = [
+      post(server, body),
+      post(server, { ...body, prompt: [...prompt, poison] }),
+      post(server, body),
+    ];
+    while (server.stats().pending < 3) await new Promise((resolve) => setImmediate(resolve));
+    release();
+    const statuses = (await Promise.all([first, ...rest])).map((r) => r.status);
+    expect(statuses).toEqual([200, 200, 500, 200]);
+  });
+
+  it('answers an oversized body with 413, a non-JSON content type with 415 and an unknown model with 404', async () => {
+    const limit = JSON.stringify({ prompt }).length + 200;
+    const server = await serve(searchThenAnswer(), undefined, { maxBodyBytes: limit });
+    const big = await post(server, { prompt, padding: 'x'.repeat(limit) });
+    expect(big.status).toBe(413);
+    expect(big.json.error.message).toContain(`${limit} bytes`);
+    // without a content-length (chunked), the limit holds as the body streams in
+    const chunked = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const request = httpRequest(`${server.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
+      });
+      request.on('response', (response) => {
+        let body = '';
+        response.on('data', (chunk) => (body += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+      for (let i = 0; i < 10; i++) request.write('x'.repeat(limit / 5));
+      request.end();
+    });
+    expect(chunked.status).toBe(413);
+    expect(JSON.parse(chunked.body).error.type).toBe('invalid_request_error');
+
+    const plain = await fetch(`${server.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ prompt }),
+    });
+    expect(plain.status).toBe(415);
+    expect(((await plain.json()) as CompletionsBody).error.message).toMatch(/application\/json/);
+
+    const unknown = await post(server, { model: 'gpt-9', prompt });
+    expect(unknown.status).toBe(404);
+    expect(unknown.json.error).toMatchObject({ code: 'model_not_found', param: 'model' });
+    expect((await post(server, { model: 'tiny', prompt, max_tokens: 2 })).status).toBe(200);
+  });
+
+  it('stops generating for a client that disconnects', async () => {
+    const maxTokens = 10_000;
+    const seen: { signal?: AbortSignal; produced: number; settled: boolean } = {
+      produced: 0,
+      settled: false,
+    };
+    // A generator that makes one token per event-loop turn until its signals say stop.
+    const slow: Generator = {
+      async generate(request) {
+        if (request.signal !== undefined) seen.signal = request.signal;
+        try {
+          const tokenIds: number[] = [];
+          while (tokenIds.length < request.maxNewTokens) {
+            if (request.signal?.aborted || request.sequenceSignals?.[0]?.aborted) break;
+            tokenIds.push(5);
+            seen.produced += 1;
+            await new Promise((resolve) => setImmediate(resolve));
+          }
+          return request.prompts.map(() => ({
+            tokenIds,
+            text: tokenizer.decode(tokenIds),
+            logProbs: tokenIds.map(() => -1),
+            finishReason: 'length' as const,
+          }));
+        } finally {
+          seen.settled = true;
+        }
+      },
+    };
+    const server = await serve(slow);
+    const request = httpRequest(`${server.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
+    request.on('error', () => {});
+    request.end(JSON.stringify({ prompt, max_tokens: maxTokens }));
+    while (seen.produced < 10) await new Promise((resolve) => setImmediate(resolve));
+    request.destroy();
+    while (!seen.settled) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen.produced).toBeLessThan(maxTokens);
+    expect(server.stats()).toMatchObject({ cancelled: 1, running: 0, pending: 0, requests: 0 });
   });
 });
