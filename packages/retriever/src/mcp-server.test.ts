@@ -1,6 +1,7 @@
 // `sr1-retriever mcp` tested with the MCP SDK's own client (issue #17, item 7): the built CLI is
 // spawned over stdio by StdioClientTransport, and its `search` and `open` tools are called.
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,5 +124,37 @@ describe('sr1-retriever mcp', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('answers every request piped on stdin before it exits at end of input', () => {
+    const messages = [
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'sh', version: '0' } },
+      },
+      { jsonrpc: '2.0', method: 'notifications/initialized' },
+      {
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'search', arguments: { query: 'cold room', topk: 1 } },
+      },
+    ];
+    const result = spawnSync(process.execPath, [CLI, 'mcp', '--index', join(work, 'docs-index')], {
+      input: messages.map((message) => JSON.stringify(message)).join('\n') + '\n',
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(0);
+    const answers = result.stdout
+      .trim()
+      .split('\n')
+      .map(
+        (line) =>
+          JSON.parse(line) as { id: number; result: { structuredContent?: { results: SearchResult[] } } },
+      );
+    expect(answers.map((answer) => answer.id)).toEqual([1, 2]);
+    expect(answers[1]!.result.structuredContent!.results[0]!.source!.path).toBe('faq.txt');
   });
 });

@@ -40,6 +40,10 @@ export function describeSource(source: PassageSource): string {
   return `${where} (${page}chars ${source.start}–${source.end})`;
 }
 
+// Tool calls running now, per server: a client that pipes its requests and closes stdin still gets
+// every answer, because shutdown waits for these to finish.
+const callsInFlight = new WeakMap<object, { count: number }>();
+
 function formatHit(hit: SearchHit, rank: number): string {
   const lines = [`[${rank + 1}] id: ${hit.id}  score: ${hit.score.toFixed(4)}`];
   if (hit.source !== undefined) lines.push(`source: ${describeSource(hit.source)}`);
@@ -68,6 +72,17 @@ export async function createMcpServer(
     page: z.number().int().optional(),
     line: z.number().int().optional(),
   });
+  const calls = { count: 0 };
+  const tracked =
+    <A, R>(handler: (args: A) => Promise<R>) =>
+    async (args: A): Promise<R> => {
+      calls.count++;
+      try {
+        return await handler(args);
+      } finally {
+        calls.count--;
+      }
+    };
   const defaultTopk = options.defaultTopk ?? MCP_DEFAULTS.defaultTopk;
   const maxTopk = options.maxTopk ?? MCP_DEFAULTS.maxTopk;
   const server = new McpServer({ name: 'sr1-retriever', version: PACKAGE_VERSION });
@@ -104,7 +119,7 @@ export async function createMcpServer(
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ query, topk }) => {
+    tracked(async ({ query, topk }: { query: string; topk?: number | undefined }) => {
       const [hits = []] = await retriever.search([query], topk ?? defaultTopk);
       const results = hits.map((hit) => ({
         id: hit.id,
@@ -114,8 +129,8 @@ export async function createMcpServer(
         ...(hit.source !== undefined ? { source: hit.source } : {}),
       }));
       const text = hits.length === 0 ? 'no passages found' : hits.map(formatHit).join('\n\n');
-      return { content: [{ type: 'text', text }], structuredContent: { results } };
-    },
+      return { content: [{ type: 'text' as const, text }], structuredContent: { results } };
+    }),
   );
 
   server.registerTool(
@@ -135,22 +150,23 @@ export async function createMcpServer(
       },
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ id }) => {
+    tracked(async ({ id }: { id: string }) => {
       try {
         const document = retriever.openDocument(id);
         const header = document.source !== undefined ? `source: ${document.source.path}\n` : '';
         return {
-          content: [{ type: 'text', text: `${header}title: ${document.title}\n\n${document.text}` }],
+          content: [{ type: 'text' as const, text: `${header}title: ${document.title}\n\n${document.text}` }],
           structuredContent: { ...document },
         };
       } catch (error) {
         if (error instanceof RetrieverInputError) {
-          return { content: [{ type: 'text', text: error.message }], isError: true };
+          return { content: [{ type: 'text' as const, text: error.message }], isError: true };
         }
         throw error;
       }
-    },
+    }),
   );
+  callsInFlight.set(server, calls);
   return server;
 }
 
@@ -207,17 +223,23 @@ export async function runMcpCommand(args: string[], io: CliIo): Promise<void> {
   const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
   const transport = new StdioServerTransport();
   let closed = false;
-  const shutdown = () => {
+  const shutdown = async () => {
     if (closed) return;
     closed = true;
-    void server
-      .close()
-      .then(() => retriever.close())
-      .finally(() => process.exit(0));
+    // Requests read before stdin ended may not have reached their handler yet: wait until no call
+    // has run for three short turns, then until stdout has taken the last answer.
+    const calls = callsInFlight.get(server) ?? { count: 0 };
+    for (let idleTurns = 0; idleTurns < 3; ) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      idleTurns = calls.count === 0 ? idleTurns + 1 : 0;
+    }
+    await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+    await server.close().catch(() => {});
+    await retriever.close();
+    process.exit(0);
   };
-  process.stdin.once('end', shutdown);
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void shutdown());
+  process.stdin.once('end', () => void shutdown());
   await server.connect(transport);
   io.stderr(
     `sr1-retriever mcp: ${retriever.index.size} passages (${retriever.method}${retriever.sources !== undefined ? ', with sources' : ''}) from ${retriever.index.dir} on stdio\n`,
