@@ -231,7 +231,8 @@ export async function runEvalCommand(args: string[]): Promise<void> {
     tokenizer = await loadTokenizer(values.tokenizer);
     generator = new OpenAICompletionsGenerator({
       baseUrls: urls,
-      model: values['endpoint-model'],
+      // 'default': name no model, so the server serves its own (OpenAI servers 404 an unknown name)
+      ...(values['endpoint-model'] !== 'default' ? { model: values['endpoint-model'] } : {}),
       tokenizer,
     });
     modelEntry = {

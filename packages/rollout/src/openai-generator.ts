@@ -20,8 +20,12 @@ import type {
 export interface OpenAICompletionsGeneratorOptions {
   /** Server base URLs, e.g. `http://10.0.0.5:8000` or `http://host:8000/v1`. */
   baseUrls: readonly string[];
-  /** The `model` field of each request (servers with one model ignore it). */
-  model: string;
+  /**
+   * The `model` field of each request. Absent: not sent, and a server with one model
+   * (`sr1-model serve`, vLLM, llama.cpp) serves that one; a name the server does not serve is
+   * answered 404 `model_not_found`, as the OpenAI API does.
+   */
+  model?: string;
   /** The policy's tokenizer: decodes ids the server did not decode, re-encodes text-only output. */
   tokenizer: Tokenizer;
   /** Requests in flight per server. */
@@ -139,9 +143,9 @@ export function parseCompletionChoice(
 /** A `Generator` over a pool of OpenAI-compatible completions servers. */
 export class OpenAICompletionsGenerator implements Generator {
   private readonly options: Required<
-    Omit<OpenAICompletionsGeneratorOptions, 'apiKey' | 'extraBody' | 'fetch'>
+    Omit<OpenAICompletionsGeneratorOptions, 'apiKey' | 'extraBody' | 'fetch' | 'model'>
   > &
-    Pick<OpenAICompletionsGeneratorOptions, 'apiKey' | 'extraBody'>;
+    Pick<OpenAICompletionsGeneratorOptions, 'apiKey' | 'extraBody' | 'model'>;
   private readonly fetchFn: typeof fetch;
   /** Requests sent per base URL (for monitoring the pool). */
   readonly requestCounts: number[];
@@ -198,7 +202,7 @@ export class OpenAICompletionsGenerator implements Generator {
   private body(request: GenerationRequest, sequence: number): Record<string, unknown> {
     const prompt = request.prompts[sequence]!;
     return {
-      model: this.options.model,
+      ...(this.options.model !== undefined ? { model: this.options.model } : {}),
       prompt: this.options.promptFormat === 'token-ids' ? [...prompt] : this.options.tokenizer.decode(prompt),
       max_tokens: request.maxNewTokens,
       temperature: request.temperature,

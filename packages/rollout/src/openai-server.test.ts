@@ -363,6 +363,16 @@ describe('startCompletionsServer', () => {
     expect(unknown.status).toBe(404);
     expect(unknown.json.error).toMatchObject({ code: 'model_not_found', param: 'model' });
     expect((await post(server, { model: 'tiny', prompt, max_tokens: 2 })).status).toBe(200);
+    // a client that names no model gets the one the server serves
+    const [result] = await new OpenAICompletionsGenerator({ baseUrls: [server.url], tokenizer }).generate({
+      prompts: [prompt],
+      keys: ['a'],
+      maxNewTokens: 2,
+      stop: [],
+      temperature: 1,
+      topP: 1,
+    });
+    expect(result!.tokenIds).toEqual(turn1.slice(0, 2));
   });
 
   it('stops generating for a client that disconnects', async () => {
