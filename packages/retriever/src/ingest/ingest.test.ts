@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,7 @@ const FIXTURES = fileURLToPath(new URL('./__fixtures__/docs/', import.meta.url))
 const work = mkdtempSync(join(tmpdir(), 'sr1-ingest-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-/** A fresh copy of the fixture folder, plus three files that cannot be ingested. */
+/** A fresh copy of the fixture folder, plus four files that cannot be ingested. */
 function docsFolder(name: string): string {
   const docs = join(work, name);
   cpSync(FIXTURES, docs, { recursive: true });
@@ -21,6 +21,7 @@ function docsFolder(name: string): string {
     readFileSync(join(FIXTURES, 'safety-manual.pdf')).subarray(0, 1500),
   );
   writeFileSync(join(docs, 'notes.jsonl'), '{"text": "fine"}\n{"text": \n');
+  symlinkSync(join(docs, 'moved-away.md'), join(docs, 'dangling.md'));
   return docs;
 }
 
@@ -48,6 +49,7 @@ describe('ingestFolder', () => {
     ]);
     expect(summary.skipped).toEqual([
       { path: 'broken.pdf', reason: expect.stringMatching(/^not a readable PDF/) },
+      { path: 'dangling.md', reason: 'unreadable: no such file (a broken link?)' },
       { path: 'logo.png', reason: 'unsupported format (.png); supported: .md .html .pdf .txt .jsonl' },
       { path: 'notes.jsonl', reason: expect.stringMatching(/^line 2: not valid JSON/) },
     ]);
@@ -57,7 +59,7 @@ describe('ingestFolder', () => {
     expect(manifest.ingest!.files.map((file) => [file.path, file.sha256.length])).toEqual(
       summary.parsed.map((path) => [path, 64]),
     );
-    expect(manifest.ingest!.skipped).toHaveLength(3);
+    expect(manifest.ingest!.skipped).toHaveLength(4);
   });
 
   it('an ingested index answers with sources whose offsets point into the opened document', async () => {
