@@ -130,9 +130,9 @@ export async function runEvalCommand(args: string[]): Promise<void> {
   });
   const data = list(values.data);
   if (data.length === 0)
-    throw new InvalidInputError({ flag: '--data', reason: `is required.\n${EVAL_USAGE}` });
+    throw new InvalidInputError({ flag: '--data', reason: 'is required; see sr1-bench eval --help' });
   if (values.out === undefined)
-    throw new InvalidInputError({ flag: '--out', reason: `is required.\n${EVAL_USAGE}` });
+    throw new InvalidInputError({ flag: '--out', reason: 'is required; see sr1-bench eval --help' });
   if ((values.model === undefined) === (values.endpoint === undefined)) {
     throw new InvalidInputError({
       flag: '--model',
@@ -340,11 +340,20 @@ export async function runRetrievalQualityCommand(args: string[]): Promise<void> 
   });
   const data = list(values.data);
   if (data.length === 0)
-    throw new InvalidInputError({ flag: '--data', reason: `is required.\n${RETRIEVAL_QUALITY_USAGE}` });
+    throw new InvalidInputError({
+      flag: '--data',
+      reason: 'is required; see sr1-bench retrieval-quality --help',
+    });
   if (values.corpus === undefined)
-    throw new InvalidInputError({ flag: '--corpus', reason: `is required.\n${RETRIEVAL_QUALITY_USAGE}` });
+    throw new InvalidInputError({
+      flag: '--corpus',
+      reason: 'is required; see sr1-bench retrieval-quality --help',
+    });
   if (values.out === undefined)
-    throw new InvalidInputError({ flag: '--out', reason: `is required.\n${RETRIEVAL_QUALITY_USAGE}` });
+    throw new InvalidInputError({
+      flag: '--out',
+      reason: 'is required; see sr1-bench retrieval-quality --help',
+    });
   if (!existsSync(values.corpus))
     throw new InvalidInputError({ flag: '--corpus', file: values.corpus, reason: 'no such file' });
   const ks = list(values.ks).map((k) => positiveInt('--ks', k)!);

@@ -105,7 +105,10 @@ function flags(args: readonly string[]) {
     const message = (error as Error).message;
     const flag = /'(--?[a-z][\w-]*)/.exec(message)?.[1];
     throw new InvalidInputError(
-      { ...(flag !== undefined ? { flag } : {}), reason: `${message.split('. ')[0]}. Usage: ${PERF_USAGE}` },
+      {
+        ...(flag !== undefined ? { flag } : {}),
+        reason: `${message.split('. ')[0]}; see sr1-bench perf --help`,
+      },
       { cause: error },
     );
   }

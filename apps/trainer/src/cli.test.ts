@@ -1,23 +1,102 @@
-// Bad flags of the built `sr1-train` CLI: exit code 2 and a message naming the flag, before any work.
+// The built `sr1-train` CLI: bad flags fail before any work with exit code 2 and one line naming
+// the flag; `--help`/`-h` works on the program and every command; make-base never replaces a
+// folder (the committed base policy included) unless told to.
 
 import { spawnSync } from 'node:child_process';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { COMMITTED_BASE_POLICY, program } from './cli.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const run = (args: string[], cwd?: string) =>
+  spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', ...(cwd !== undefined ? { cwd } : {}) });
 
 describe('sr1-train flags', () => {
   it.each([
-    [['make-base', '--worlds', '0'], 'flag --worlds: expected at least 1, got 0'],
-    [['make-base', '--steps', '1.5'], "flag --steps: expected a non-negative integer, got '1.5'"],
-    [['make-base', '--lr', 'fast'], "flag --lr: expected a positive number, got 'fast'"],
-    [['demo', '--algorithm', 'sac'], "flag --algorithm: expected one of grpo, ppo, got 'sac'"],
-    [['demo', '--threads', 'two'], "flag --threads: expected a non-negative integer, got 'two'"],
+    [['make-base', '--out', '/tmp/x', '--worlds', '0'], 'flag --worlds: must be ≥ 1, got 0'],
+    [['make-base', '--out', '/tmp/x', '--steps', '1.5'], "flag --steps: expected an integer, got '1.5'"],
+    [['make-base', '--out', '/tmp/x', '--lr', 'fast'], "flag --lr: expected a number, got 'fast'"],
+    [['make-base', '--out', '/tmp/x', '--lr', '0'], 'flag --lr: must be > 0, got 0'],
+    [['make-base'], 'flag --out: is required'],
+    [['demo', '--algorithm', 'sac'], "flag --algorithm: unknown value 'sac'. Supported: [grpo, ppo]"],
+    [['demo', '--threads', 'two'], "flag --threads: expected an integer, got 'two'"],
+    [['demo', '--steps', '0'], 'flag --steps: must be ≥ 1, got 0'],
     [['rl'], 'flag --config: is required'],
+    [['sft', '--config', 'x.json', '--resume', '--force'], 'give at most one of --resume and --force'],
+    [['sft', '--confg', 'x.json'], "Unknown option '--confg'"],
     [['train'], "unknown command 'train'"],
-  ])('sr1-train %j fails naming the flag', (args, message) => {
-    const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  ])('sr1-train %j fails in one line naming the flag', (args, message) => {
+    const result = run(args);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain(message);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('a missing config file is one typed line, not a stack trace', () => {
+    const result = run(['sft', '--config', '/nonexistent/sft.json']);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('/nonexistent/sft.json');
+    expect(result.stderr).not.toContain('    at ');
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('sr1-train --help', () => {
+  const commands = Object.keys(program.commands);
+
+  it('lists every command', () => {
+    for (const flag of ['--help', '-h']) {
+      const result = run([flag]);
+      expect(result.status).toBe(0);
+      for (const command of commands) expect(result.stdout).toContain(command);
+    }
+    expect(commands).toEqual(expect.arrayContaining(['sft', 'rl', 'make-base', 'demo']));
+  });
+
+  it.each(['sft', 'rl', 'make-base', 'demo'])(
+    'sr1-train %s --help and -h exit 0 with its flags',
+    (command) => {
+      for (const flag of ['--help', '-h']) {
+        const result = run([command, flag]);
+        expect(result.status, result.stderr).toBe(0);
+        expect(result.stdout).toContain(`usage: sr1-train ${command}`);
+        expect(result.stdout).toContain('--quiet');
+      }
+    },
+  );
+
+  it('every registered command answers --help', () => {
+    for (const command of commands) {
+      const result = run([command, '--help']);
+      expect(result.status, `${command}: ${result.stderr}`).toBe(0);
+      expect(result.stdout).toContain(`sr1-train ${command}`);
+    }
+  });
+});
+
+describe('sr1-train make-base --out', () => {
+  it('refuses the committed base policy and any non-empty folder without --force, before any work', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'sr1-make-base-'));
+    const before = (await readdir(COMMITTED_BASE_POLICY)).sort();
+    const committed = run(
+      ['make-base', '--out', COMMITTED_BASE_POLICY, '--steps', '1', '--worlds', '1'],
+      cwd,
+    );
+    expect(committed.status).toBe(2);
+    expect(committed.stderr).toContain('the committed base policy');
+    expect(committed.stderr).toContain('--force');
+    expect((await readdir(COMMITTED_BASE_POLICY)).sort()).toEqual(before);
+
+    const other = join(cwd, 'model');
+    await import('node:fs/promises').then((fs) => fs.mkdir(other));
+    await writeFile(join(other, 'keep.txt'), 'mine');
+    const refused = run(['make-base', '--out', other, '--steps', '1', '--worlds', '1'], cwd);
+    expect(refused.status).toBe(2);
+    expect(await readdir(other)).toEqual(['keep.txt']);
+    // Nothing was started: no work folder under the current directory.
+    expect(await readdir(cwd)).toEqual(['model']);
   });
 });

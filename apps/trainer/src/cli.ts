@@ -1,12 +1,25 @@
 #!/usr/bin/env node
-// sr1-train: `sft --config FILE [--resume]`, `rl --config FILE [--resume]`, `make-base`, `demo`.
-// Bad flags and configs get typed errors naming the flag or the field; exit code 2.
+// sr1-train: `sft`, `rl`, `make-base` and `demo` on `@sr1/core`'s command layer: typed flags,
+// `--help`/`-h` on every command, and every error as one typed line (exit 2 for bad input).
 
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { InvalidInputError, Sr1Error } from '@sr1/core';
+import {
+  type CliIo,
+  type CliProgram,
+  CliUsageError,
+  type CommandSpec,
+  type FlagSpecs,
+  InvalidInputError,
+  isMainModule,
+  parseCommand,
+  runCli,
+  runProcess,
+} from '@sr1/core';
 import { runDemo } from './demo.js';
 import { makeBasePolicy } from './make-base.js';
+import { withDashboard, writeReport } from './report.js';
 import { loadRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { loadSftConfig } from './sft-config.js';
@@ -16,140 +29,247 @@ const asset = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.
 const modelAsset = (path: string) =>
   fileURLToPath(new URL(`../../../packages/model/${path}`, import.meta.url));
 
-const USAGE = `usage:
-  sr1-train sft --config FILE [--resume]      supervised training (HF folder or random init)
-  sr1-train rl --config FILE [--resume]       Search-R1 RL (GRPO) with the engine and a local index
-  sr1-train make-base [--out DIR] [--steps N] [--seed N] [--worlds N] [--from DIR --lr LR]
-                                              the toy world's base policy (SFT on demonstrations)
-  sr1-train demo [--steps N] [--out DIR] [--algorithm grpo|ppo] [--unmasked] [--seed N] [--base DIR] [--threads N]
-                                              the toy-world demo: baselines, RL, held-out table, report`;
+/** The committed base policy the demo starts from; `make-base` writes there only when told to. */
+export const COMMITTED_BASE_POLICY = asset('assets/base-policy');
 
-function flagNumber(value: string | undefined, flag: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 0) {
-    throw new InvalidInputError({ flag, reason: `expected a non-negative integer, got '${value}'` });
-  }
-  return number;
-}
+const runFlags = {
+  config: {
+    type: 'string',
+    required: true,
+    placeholder: 'FILE',
+    description: 'the run config (JSON; paths in it are relative to the file)',
+  },
+  resume: {
+    type: 'boolean',
+    description: "continue the output folder's run from its newest checkpoint",
+  },
+  force: {
+    type: 'boolean',
+    description: 'start over in an output folder that holds a run (deletes its metrics and checkpoints)',
+  },
+  quiet: { type: 'boolean', description: 'no progress display' },
+  dashboard: {
+    type: 'integer',
+    min: 0,
+    max: 65535,
+    placeholder: 'PORT',
+    description: 'serve the live report on http://127.0.0.1:PORT while the run lasts (0: any free port)',
+  },
+} as const satisfies FlagSpecs;
 
-function flagChoice<T extends string>(
-  value: string | undefined,
-  flag: string,
-  choices: readonly T[],
-  fallback: T,
-): T {
-  if (value === undefined) return fallback;
-  if (!(choices as readonly string[]).includes(value)) {
-    throw new InvalidInputError({ flag, reason: `expected one of ${choices.join(', ')}, got '${value}'` });
-  }
-  return value as T;
-}
+const RUN_NOTES =
+  'Without --resume or --force, an output folder that already holds a run (metrics.jsonl or checkpoints/) is refused.';
 
-function atLeastOne(value: number, flag: string): number {
-  if (value < 1) throw new InvalidInputError({ flag, reason: `expected at least 1, got ${value}` });
-  return value;
-}
+const sftSpec = {
+  name: 'sr1-train sft',
+  summary: 'supervised training (HF folder or random init)',
+  flags: runFlags,
+  notes: `${RUN_NOTES}\nConfig fields: apps/trainer/README.md; a runnable example: examples/sft.json.`,
+} as const satisfies CommandSpec;
 
-function flagRate(value: string, flag: string): number {
-  const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) {
-    throw new InvalidInputError({ flag, reason: `expected a positive number, got '${value}'` });
-  }
-  return number;
-}
+const rlSpec = {
+  name: 'sr1-train rl',
+  summary: 'Search-R1 RL (PPO or GRPO) with the engine and a local index',
+  flags: runFlags,
+  notes: `${RUN_NOTES}\nConfig fields: apps/trainer/README.md; a runnable example: examples/rl.json.`,
+} as const satisfies CommandSpec;
 
-async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      config: { type: 'string' },
-      resume: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      steps: { type: 'string' },
-      from: { type: 'string' },
-      seed: { type: 'string' },
-      lr: { type: 'string' },
-      worlds: { type: 'string' },
-      algorithm: { type: 'string' },
-      unmasked: { type: 'boolean', default: false },
-      base: { type: 'string' },
-      threads: { type: 'string' },
-      quiet: { type: 'boolean', default: false },
+const makeBaseSpec = {
+  name: 'sr1-train make-base',
+  summary: "the toy world's base policy (SFT on demonstrations)",
+  flags: {
+    out: {
+      type: 'string',
+      required: true,
+      placeholder: 'DIR',
+      description: 'folder for the trained base policy (the committed one: apps/trainer/assets/base-policy)',
     },
-    strict: true,
-  });
-  const needConfig = (): string => {
-    if (values.config === undefined) throw new InvalidInputError({ flag: '--config', reason: 'is required' });
-    return values.config;
-  };
-  switch (command) {
-    case 'sft': {
-      const result = await runSft(await loadSftConfig(needConfig()), {
-        resume: values.resume,
-        quiet: values.quiet,
-      });
-      process.stdout.write(
-        `sft done: ${result.steps} steps, last loss ${result.lastLoss.toFixed(4)}, ` +
-          `${result.tokensPerSecond.toFixed(0)} tokens/s; model in ${result.finalDir}\n`,
-      );
-      return;
-    }
-    case 'rl': {
-      const result = await runRl(await loadRlConfig(needConfig()), {
-        resume: values.resume,
-        quiet: values.quiet,
-      });
-      const last = result.validations.at(-1);
-      process.stdout.write(
-        `rl done: ${result.steps} steps; validation EM ${last?.summary.exactMatch.toFixed(3) ?? 'n/a'}; metrics in ${result.metricsFile}\n`,
-      );
-      return;
-    }
-    case 'make-base': {
-      const result = await makeBasePolicy({
-        out: values.out ?? asset('assets/base-policy'),
-        workDir: `runs/make-base-seed${flagNumber(values.seed, '--seed', 11)}`,
-        modelConfig: asset('assets/base-model-config.json'),
-        tokenizer: modelAsset('assets/tokenizer-small'),
-        seed: flagNumber(values.seed, '--seed', 11),
-        worlds: atLeastOne(flagNumber(values.worlds, '--worlds', 60), '--worlds'),
-        questionsPerType: 20,
-        steps: flagNumber(values.steps, '--steps', 1000),
-        ...(values.from !== undefined ? { from: values.from } : {}),
-        ...(values.lr !== undefined ? { lr: flagRate(values.lr, '--lr') } : {}),
-        quiet: values.quiet,
-      });
-      process.stdout.write(
-        `base policy: SFT loss ${result.lastLoss.toFixed(4)}, ${result.tokensPerSecond.toFixed(0)} tokens/s\n`,
-      );
-      return;
-    }
-    case 'demo': {
-      await runDemo({
-        out: values.out ?? 'runs/demo',
-        basePolicy: values.base ?? asset('assets/base-policy'),
-        steps: flagNumber(values.steps, '--steps', 100),
-        algorithm: flagChoice(values.algorithm, '--algorithm', ['grpo', 'ppo'] as const, 'grpo'),
-        maskRetrievedTokens: !values.unmasked,
-        seed: flagNumber(values.seed, '--seed', 1),
-        ...(values.threads !== undefined ? { threads: flagNumber(values.threads, '--threads', 0) } : {}),
-        quiet: values.quiet,
-      });
-      return;
-    }
-    default:
-      throw new InvalidInputError({ reason: `unknown command '${command ?? ''}'\n${USAGE}` });
+    force: { type: 'boolean', description: 'replace an existing, non-empty --out folder' },
+    steps: { type: 'integer', default: 1000, min: 0, description: 'SFT steps' },
+    seed: { type: 'integer', default: 11, min: 0, description: 'seed of the pretraining worlds and the run' },
+    worlds: { type: 'integer', default: 60, min: 1, description: 'pretraining worlds' },
+    from: { type: 'string', placeholder: 'DIR', description: 'continue from this model folder' },
+    lr: { type: 'number', placeholder: 'LR', description: 'peak learning rate (> 0; default 2e-3)' },
+    quiet: { type: 'boolean', description: 'no progress display' },
+  },
+  notes:
+    'Work files (worlds, demonstrations, the SFT run) go to runs/make-base-seedN under the current folder.',
+} as const satisfies CommandSpec;
+
+const demoSpec = {
+  name: 'sr1-train demo',
+  summary: 'the toy-world demo: baselines, RL, held-out table, report',
+  flags: {
+    steps: { type: 'integer', default: 100, min: 1, description: 'RL steps' },
+    out: { type: 'string', default: 'runs/demo', placeholder: 'DIR', description: 'output folder' },
+    algorithm: { type: 'choice', choices: ['grpo', 'ppo'], default: 'grpo', description: 'RL algorithm' },
+    unmasked: { type: 'boolean', description: 'keep retrieved tokens in the loss (the ablation)' },
+    seed: { type: 'integer', default: 1, min: 0, description: 'seed of the RL run' },
+    base: {
+      type: 'string',
+      placeholder: 'DIR',
+      description: 'base policy folder (default: the committed apps/trainer/assets/base-policy)',
+    },
+    threads: {
+      type: 'integer',
+      min: 0,
+      description: "ORT threads per session (1: bit-for-bit repeatable; default ORT's choice)",
+    },
+    quiet: { type: 'boolean', description: 'no progress display' },
+    dashboard: runFlags.dashboard,
+  },
+  notes: 'An existing --out folder is resumed: the RL run continues from its newest checkpoint.',
+} as const satisfies CommandSpec;
+
+const reportSpec = {
+  name: 'sr1-train report',
+  summary: 'one HTML report over run folders, overlaid (curves, held-out table, trajectories)',
+  flags: {
+    out: {
+      type: 'string',
+      placeholder: 'FILE',
+      description: 'the HTML file (default: RUN_DIR/report.html for one run, ./report.html for several)',
+    },
+    title: { type: 'string', placeholder: 'TEXT', description: "the page title (default: the runs' names)" },
+  },
+  positionals: { name: 'RUN_DIR...', min: 1 },
+  notes:
+    'A run folder is an `sft`/`rl` output folder (metrics.jsonl, config.resolved.json) or a demo folder\n' +
+    '(rl-run/, results.json, trajectories.jsonl). The page is self-contained: open it from disk.',
+} as const satisfies CommandSpec;
+
+/** The live dashboard's announcement goes where the run's own summary goes. */
+const announce = (io: CliIo) => (line: string) => io.stdout(`${line}\n`);
+
+function resumeOrForce(values: { resume: boolean; force: boolean }): void {
+  if (values.resume && values.force) {
+    throw new CliUsageError('--force', 'give at most one of --resume and --force');
   }
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
-  if (error instanceof Sr1Error || (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
-    process.stderr.write(`sr1-train: ${(error as Error).message}\n`);
-    process.exitCode = 2;
-  } else {
-    process.stderr.write(`sr1-train: ${(error as Error).stack ?? String(error)}\n`);
-    process.exitCode = 1;
-  }
-});
+/** An existing, non-empty folder is replaced only with --force (the committed base policy too). */
+function checkMakeBaseOut(out: string, force: boolean): void {
+  if (force || !existsSync(out)) return;
+  if (readdirSync(out).length === 0) return;
+  throw new InvalidInputError({
+    code: 'output_exists',
+    file: out,
+    flag: '--out',
+    reason: `exists and is not empty${resolve(out) === resolve(COMMITTED_BASE_POLICY) ? ' (the committed base policy)' : ''}; pass --force to replace it, or choose another folder`,
+  });
+}
+
+/** The `sr1-train` program: its subcommands, as `@sr1/core`'s `runCli` dispatches them. */
+export const program: CliProgram = {
+  name: 'sr1-train',
+  summary: 'SFT and Search-R1 RL training on the ONNX engine, and the toy-world demo',
+  commands: {
+    sft: {
+      summary: sftSpec.summary,
+      async run(args, io) {
+        const { values } = parseCommand(sftSpec, args);
+        resumeOrForce(values);
+        const config = await loadSftConfig(values.config);
+        const result = await withDashboard(
+          values.dashboard,
+          { runDirs: [config.output.dir], title: `sr1-train sft: ${config.output.dir}` },
+          announce(io),
+          () => runSft(config, values),
+        );
+        io.stdout(
+          `sft done: ${result.steps} steps, last loss ${result.lastLoss.toFixed(4)}, ` +
+            `${result.tokensPerSecond.toFixed(0)} tokens/s; model in ${result.finalDir}\n`,
+        );
+      },
+    },
+    rl: {
+      summary: rlSpec.summary,
+      async run(args, io) {
+        const { values } = parseCommand(rlSpec, args);
+        resumeOrForce(values);
+        const config = await loadRlConfig(values.config);
+        const result = await withDashboard(
+          values.dashboard,
+          { runDirs: [config.output.dir], title: `sr1-train rl: ${config.output.dir}` },
+          announce(io),
+          () => runRl(config, values),
+        );
+        const last = result.validations.at(-1);
+        io.stdout(
+          `rl done: ${result.steps} steps; validation EM ${last?.summary.exactMatch.toFixed(3) ?? 'n/a'}; metrics in ${result.metricsFile}\n`,
+        );
+      },
+    },
+    'make-base': {
+      summary: makeBaseSpec.summary,
+      async run(args, io) {
+        const { values } = parseCommand(makeBaseSpec, args);
+        if (values.lr !== undefined && !(values.lr > 0)) {
+          throw new CliUsageError('--lr', `must be > 0, got ${values.lr}`);
+        }
+        checkMakeBaseOut(values.out, values.force);
+        const result = await makeBasePolicy({
+          out: values.out,
+          workDir: `runs/make-base-seed${values.seed}`,
+          modelConfig: asset('assets/base-model-config.json'),
+          tokenizer: modelAsset('assets/tokenizer-small'),
+          seed: values.seed,
+          worlds: values.worlds,
+          questionsPerType: 20,
+          steps: values.steps,
+          ...(values.from !== undefined ? { from: values.from } : {}),
+          ...(values.lr !== undefined ? { lr: values.lr } : {}),
+          quiet: values.quiet,
+        });
+        io.stdout(
+          `base policy: SFT loss ${result.lastLoss.toFixed(4)}, ${result.tokensPerSecond.toFixed(0)} tokens/s → ${resolve(values.out)}\n`,
+        );
+      },
+    },
+    demo: {
+      summary: demoSpec.summary,
+      async run(args, io) {
+        const { values } = parseCommand(demoSpec, args);
+        const demo = { runDirs: [values.out], title: `sr1-train demo: ${values.out}` };
+        await withDashboard(values.dashboard, demo, announce(io), () =>
+          runDemo({
+            out: values.out,
+            basePolicy: values.base ?? COMMITTED_BASE_POLICY,
+            steps: values.steps,
+            algorithm: values.algorithm as 'grpo' | 'ppo',
+            maskRetrievedTokens: !values.unmasked,
+            seed: values.seed,
+            ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),
+            quiet: values.quiet,
+          }),
+        );
+      },
+    },
+    report: {
+      summary: reportSpec.summary,
+      async run(args, io) {
+        const { values, positionals } = parseCommand(reportSpec, args);
+        const out =
+          values.out ?? (positionals.length === 1 ? join(positionals[0]!, 'report.html') : 'report.html');
+        const file = await writeReport({
+          runDirs: positionals,
+          out,
+          ...(values.title !== undefined ? { title: values.title } : {}),
+        });
+        io.stdout(`report: ${file} (${positionals.length} run${positionals.length === 1 ? '' : 's'})\n`);
+      },
+    },
+  },
+  notes: 'Every command answers --help. Examples to run as written: examples/README.md.',
+};
+
+/** Runs `sr1-train` with `argv` (without node and the script), writing to `io`; returns the exit code. */
+export function runTrainCli(argv: readonly string[], io?: CliIo): Promise<number> {
+  return runCli(program, argv, io);
+}
+
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  await runProcess(program, argv);
+}
+
+if (isMainModule(import.meta.url)) void main();

@@ -3,7 +3,7 @@
 
 import { dirname, resolve } from 'node:path';
 import { KL_ESTIMATOR_NAMES, type KlEstimator } from '@sr1/rl';
-import { ConfigReader, readConfigFile } from '@sr1/train';
+import { ConfigReader, DEFAULT_MAX_NON_FINITE_STEPS, readConfigFile } from '@sr1/train';
 
 export interface RlConfig {
   policy: string;
@@ -38,6 +38,8 @@ export interface RlConfig {
   };
   validateEvery: number;
   output: { dir: string; saveEvery: number };
+  /** Non-finite actor updates in a row (skipped) after which the run stops with NonFiniteStepsError. */
+  maxNonFiniteSteps: number;
   engine: { device: 'cpu' | 'cuda'; threads: number };
   seed: number;
 }
@@ -98,6 +100,7 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     'output',
     'engine',
     'seed',
+    'maxNonFiniteSteps',
   ]);
   const preset = root.has('preset')
     ? PAPER_PRESETS[root.choice('preset', ['ppo', 'grpo'] as const, 'grpo')]
@@ -177,6 +180,10 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
       device: engine.choice('device', ['cpu', 'cuda'] as const, 'cpu'),
       threads: engine.number('threads', 0, { integer: true, min: 0 }), // 0: ORT picks
     },
+    maxNonFiniteSteps: root.number('maxNonFiniteSteps', DEFAULT_MAX_NON_FINITE_STEPS, {
+      integer: true,
+      min: 1,
+    }), // 10: rides out a rare overflow, stops a diverged run (actorLr too high) within seconds
     seed: root.number('seed', 0, { integer: true, min: 0 }),
   };
 }

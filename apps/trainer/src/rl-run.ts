@@ -4,7 +4,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createRng, Xoshiro128 } from '@sr1/core';
+import { createRng, InvalidInputError, Xoshiro128 } from '@sr1/core';
 import {
   cloneWeights,
   loadModelFolder,
@@ -21,9 +21,15 @@ import { InProcessRetriever } from '@sr1/retriever';
 import { exactMatch, formatReward } from '@sr1/reward';
 import { encodePrompt, runRollout } from '@sr1/rollout';
 import {
+  checkpointStateFields,
+  checkRunDir,
+  clearRunHistory,
   epochOrder,
+  inReferenceOrder,
+  type LoadedCheckpoint,
   loadLatestCheckpoint,
   MetricsWriter,
+  NonFiniteStepGuard,
   Progress,
   type RlSample,
   rlUpdate,
@@ -48,12 +54,44 @@ interface TrainerState {
   validations: { step: number; summary: EvalSummary }[];
 }
 
+/** The RL loop's state saved in a checkpoint, validated before anything in the run folder changes. */
+function restoreTrainerState(checkpoint: LoadedCheckpoint): TrainerState {
+  const saved = checkpointStateFields(checkpoint, ['epoch', 'cursor']);
+  const file = join(checkpoint.dir, 'trainer-state.json');
+  const rng = saved.rng as { s?: unknown; spare?: unknown } | undefined;
+  if (
+    typeof rng !== 'object' ||
+    rng === null ||
+    !Array.isArray(rng.s) ||
+    rng.s.length !== 4 ||
+    !rng.s.every((word) => Number.isInteger(word) && word >= 0 && word < 2 ** 32) ||
+    !(rng.spare === null || typeof rng.spare === 'number')
+  ) {
+    throw new InvalidInputError({
+      code: 'checkpoint',
+      file,
+      field: 'state.rng',
+      reason: 'expected {"s": [four uint32], "spare": number | null}',
+    });
+  }
+  if (!Array.isArray(saved.validations)) {
+    throw new InvalidInputError({
+      code: 'checkpoint',
+      file,
+      field: 'state.validations',
+      reason: 'expected an array',
+    });
+  }
+  return saved as unknown as TrainerState;
+}
+
 export async function runRl(
   config: RlConfig,
-  options: { resume: boolean; quiet?: boolean },
+  options: { resume: boolean; force?: boolean; quiet?: boolean },
 ): Promise<RlRunResult> {
-  await mkdir(config.output.dir, { recursive: true });
-  await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
+  // Everything is read and validated before the run folder is touched: a refused or failed start
+  // leaves an earlier run's metrics.jsonl, checkpoints and resolved config as they were.
+  checkRunDir(config.output.dir, options);
   const base = await loadModelFolder(config.policy);
   const tokenizer = await loadTokenizer(config.policy);
   const engineOptions = {
@@ -61,7 +99,16 @@ export async function runRl(
     ...(config.engine.threads > 0 ? { threads: config.engine.threads } : {}),
   };
   const checkpoint = options.resume ? await loadLatestCheckpoint(config.output.dir) : null;
-  const weights = checkpoint === null ? base.weights : (await loadModelFolder(checkpoint.dir)).weights;
+  const saved = checkpoint === null ? undefined : restoreTrainerState(checkpoint);
+  // The base model's tensor order, not the checkpoint file's (sorted): see inReferenceOrder.
+  const weights =
+    checkpoint === null
+      ? base.weights
+      : inReferenceOrder(
+          (await loadModelFolder(checkpoint.dir)).weights,
+          base.weights,
+          join(checkpoint.dir, 'model.safetensors'),
+        );
   const actor = await OrtTrainablePolicy.create(base.config, weights, engineOptions);
   // The reference is frozen: its own copy of the base weights, which the actor (and the runner,
   // which shares the actor's buffers) update in place when training starts from the base.
@@ -109,16 +156,21 @@ export async function runRl(
     totalSteps: config.steps,
     warmupRatio: config.warmupRatio,
   });
-  const saved = checkpoint?.trainerState as TrainerState | undefined;
   const rng = saved !== undefined ? Xoshiro128.restore(saved.rng) : createRng(config.seed);
   let epoch = saved?.epoch ?? 0;
   let cursor = saved?.cursor ?? 0;
   let order = epochOrder(train.length, config.seed, epoch);
   const validations = saved?.validations ?? [];
   const startStep = checkpoint?.step ?? 0;
+  if (options.force === true && !options.resume) await clearRunHistory(config.output.dir);
+  await mkdir(config.output.dir, { recursive: true });
+  await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
   const metrics = new MetricsWriter(join(config.output.dir, 'metrics.jsonl'));
-  if (options.resume) metrics.truncateAfter(startStep);
-  else metrics.truncateAfter(-1);
+  metrics.truncateAfter(options.resume ? startStep : -1);
+  const nonFinite = new NonFiniteStepGuard(
+    config.maxNonFiniteSteps,
+    `lower actorLr (${config.actorLr}) or check the policy`,
+  );
   const rolloutConfig = {
     maxTurns: config.rollout.maxTurns,
     maxTokensPerTurn: config.rollout.maxTokensPerTurn,
@@ -242,6 +294,7 @@ export async function runRl(
       ...update,
     };
     metrics.write(record);
+    nonFinite.record(step + 1, update['actor/skipped'] === 1);
     if ((step + 1) % config.validateEvery === 0 || step + 1 === config.steps) await validate(step + 1);
     progress?.update(step + 1, {
       reward: record['reward/mean'],

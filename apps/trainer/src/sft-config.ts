@@ -2,7 +2,7 @@
 // Errors name the file and the dotted field; the resolved config is written beside the run.
 
 import { dirname, resolve } from 'node:path';
-import { ConfigReader, readConfigFile } from '@sr1/train';
+import { ConfigReader, DEFAULT_MAX_NON_FINITE_STEPS, readConfigFile } from '@sr1/train';
 
 export interface SftConfig {
   model: { kind: 'path'; path: string } | { kind: 'init'; config: string; tokenizer: string; seed: number };
@@ -19,6 +19,7 @@ export interface SftConfig {
     beta2: number;
     maxGradNorm: number;
     seed: number;
+    maxNonFiniteSteps: number;
   };
   output: { dir: string; saveEvery: number; keep: number };
   engine: { device: 'cpu' | 'cuda'; threads: number };
@@ -69,6 +70,7 @@ export function parseSftConfig(json: Record<string, unknown>, file?: string): Sf
     'beta2',
     'maxGradNorm',
     'seed',
+    'maxNonFiniteSteps',
   ]);
   const batchSize = training.number('batchSize', 8, { integer: true, min: 1 }); // 8: fits 2 CPU cores at 512 tokens
   const microBatchSize = training.number('microBatchSize', Math.min(batchSize, 4), { integer: true, min: 1 }); // 4: bounds activation memory
@@ -98,6 +100,10 @@ export function parseSftConfig(json: Record<string, unknown>, file?: string): Sf
       beta2: training.number('beta2', 0.999, { min: 0, max: 0.999999 }), // torch's default
       maxGradNorm: training.number('maxGradNorm', 1, { min: 0, exclusiveMin: true }), // 1.0: veRL's grad_clip
       seed: training.number('seed', 0, { integer: true, min: 0 }),
+      maxNonFiniteSteps: training.number('maxNonFiniteSteps', DEFAULT_MAX_NON_FINITE_STEPS, {
+        integer: true,
+        min: 1,
+      }), // 10: rides out a rare overflow, stops a diverged run (lr too high) within seconds
     },
     output: {
       dir: path(output.string('dir')),

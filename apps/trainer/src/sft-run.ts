@@ -16,11 +16,15 @@ import {
 } from '@sr1/model';
 import { isNormOrBias } from '@sr1/optim';
 import {
+  checkRunDir,
+  clearRunHistory,
   INITIAL_SFT_STATE,
+  inReferenceOrder,
   loadLatestCheckpoint,
   MetricsWriter,
   Progress,
   readSftJsonl,
+  restoreSftState,
   type SftState,
   saveCheckpoint,
   tokenizeExample,
@@ -37,10 +41,11 @@ export interface SftRunResult {
 
 export async function runSft(
   config: SftConfig,
-  options: { resume: boolean; quiet?: boolean },
+  options: { resume: boolean; force?: boolean; quiet?: boolean },
 ): Promise<SftRunResult> {
-  await mkdir(config.output.dir, { recursive: true });
-  await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
+  // Everything is read and validated before the run folder is touched: a refused or failed start
+  // leaves an earlier run's metrics.jsonl, checkpoints and resolved config as they were.
+  checkRunDir(config.output.dir, options);
   let modelConfig: DecoderConfig;
   let weights: WeightMap;
   let tokenizerDir: string;
@@ -58,7 +63,12 @@ export async function runSft(
   }
   const tokenizer = await loadTokenizer(tokenizerDir);
   const checkpoint = options.resume ? await loadLatestCheckpoint(config.output.dir) : null;
-  if (checkpoint !== null) weights = (await loadModelFolder(checkpoint.dir)).weights;
+  const state: SftState = checkpoint === null ? INITIAL_SFT_STATE : restoreSftState(checkpoint);
+  // The fresh model's tensor order, not the checkpoint file's (sorted): see inReferenceOrder.
+  if (checkpoint !== null) {
+    const saved = await loadModelFolder(checkpoint.dir);
+    weights = inReferenceOrder(saved.weights, weights, join(checkpoint.dir, 'model.safetensors'));
+  }
   const examples = (await readSftJsonl(config.data.train)).map((segments) =>
     tokenizeExample(segments, tokenizer, config.data.maxLength),
   );
@@ -66,12 +76,11 @@ export async function runSft(
     device: config.engine.device,
     ...(config.engine.threads > 0 ? { threads: config.engine.threads } : {}),
   });
+  if (options.force === true && !options.resume) await clearRunHistory(config.output.dir);
+  await mkdir(config.output.dir, { recursive: true });
+  await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
   const metrics = new MetricsWriter(join(config.output.dir, 'metrics.jsonl'));
-  metrics.truncateAfter(checkpoint?.step ?? 0);
-  const state: SftState =
-    checkpoint === null
-      ? INITIAL_SFT_STATE
-      : { ...(checkpoint.trainerState as Omit<SftState, 'optimizer'>), optimizer: checkpoint.optimizer };
+  metrics.truncateAfter(state.step);
   const progress = options.quiet === true ? null : new Progress(config.training.steps, 'sft');
   progress?.start(state.step);
   let lastLoss = Number.NaN;
@@ -97,6 +106,7 @@ export async function runSft(
         noDecay: isNormOrBias,
       },
       seed: config.training.seed,
+      maxNonFiniteSteps: config.training.maxNonFiniteSteps,
     },
     state,
     {
