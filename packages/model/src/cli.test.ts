@@ -239,6 +239,25 @@ describe('sr1-model CLI', () => {
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(tinyHfConfig);
   });
 
+  it('init refuses an absurd config before allocating, naming the field, and writes nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sr1-cli-'));
+    const configFile = join(dir, 'huge.json');
+    await writeFile(configFile, JSON.stringify({ ...tinyHfConfig, num_hidden_layers: 1e9 }));
+    const result = await run([
+      'init',
+      '--config',
+      configFile,
+      '--tokenizer',
+      SMALL_TOKENIZER_DIR,
+      '--out',
+      join(dir, 'm'),
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/huge\.json: field 'num_hidden_layers': the weights need .* GiB/);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(await readdir(dir)).toEqual(['huge.json']);
+  });
+
   it('answers --help and -h on the program and on every subcommand with exit 0', async () => {
     for (const help of ['--help', '-h']) {
       const top = await run([help]);

@@ -2,7 +2,12 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decoderConfigToHfJson, loadDecoderConfig, parseDecoderConfig } from './config.js';
+import {
+  decoderConfigToHfJson,
+  estimateDecoderMemory,
+  loadDecoderConfig,
+  parseDecoderConfig,
+} from './config.js';
 import { MissingFileError, ModelConfigError } from './errors.js';
 
 // Qwen2.5-0.5B-Instruct's config.json, verbatim fields that matter.
@@ -127,5 +132,65 @@ describe('loadDecoderConfig', () => {
     await expect(loadDecoderConfig(dir)).rejects.toThrow(join(dir, 'config.json'));
     await writeFile(join(dir, 'config.json'), '{"model_type": ');
     await expect(loadDecoderConfig(dir)).rejects.toThrow(/config\.json: field '\(root\)': invalid JSON/);
+  });
+});
+
+describe('config sizes against memory', () => {
+  const GB = 1024 ** 3;
+
+  it('counts parameters exactly as the weights the config implies', async () => {
+    const { countParameters, initWeights } = await import('./weights.js');
+    const { createRng } = await import('@sr1/core');
+    for (const json of [
+      qwen05b,
+      { ...qwen05b, tie_word_embeddings: false },
+      {
+        model_type: 'llama',
+        vocab_size: 1000,
+        hidden_size: 64,
+        intermediate_size: 96,
+        num_hidden_layers: 3,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 32,
+        attention_bias: true,
+        mlp_bias: true,
+      },
+    ]) {
+      const config = parseDecoderConfig(json);
+      // its bias and tying flags, at sizes small enough to allocate here
+      const small = {
+        ...config,
+        vocabSize: 300,
+        hiddenSize: 32,
+        intermediateSize: 48,
+        numHiddenLayers: 2,
+        numAttentionHeads: 4,
+        numKeyValueHeads: 2,
+        headDim: 16, // ≠ hidden / heads, as llama allows
+      };
+      expect(estimateDecoderMemory(small).parameters).toBe(countParameters(initWeights(small, createRng(1))));
+    }
+  });
+
+  it('refuses num_hidden_layers 1e9 at once, naming the field, before anything is allocated', () => {
+    expect(() => parseDecoderConfig({ ...qwen05b, num_hidden_layers: 1e9 }, { file: 'c.json' })).toThrow(
+      /c\.json: field 'num_hidden_layers': .*weights need .*memory/,
+    );
+  });
+
+  it('names the field that makes the weights or the KV cache outgrow memory, or a tensor outgrow a typed array', () => {
+    const memory = { totalBytes: 16 * GB, freeBytes: 8 * GB };
+    // Qwen2.5-0.5B: 1.8 GiB of float32 weights, 0.75 GiB of KV cache per 32k-token sequence
+    expect(() => parseDecoderConfig(qwen05b, { memory })).not.toThrow();
+    const wide = () => parseDecoderConfig({ ...qwen05b, vocab_size: 5_000_000 }, { memory });
+    expect(wide).toThrow(ModelConfigError);
+    expect(wide).toThrow(/field 'vocab_size': .*embed_tokens.*typed array/);
+    expect(() => parseDecoderConfig({ ...qwen05b, intermediate_size: 44_000 }, { memory })).toThrow(
+      /field 'num_hidden_layers': the weights need 1\d\.\d GiB .*intermediate_size 44000.* 8\.0 GiB free of .* 16\.0 GiB/,
+    );
+    expect(() =>
+      parseDecoderConfig({ ...qwen05b, max_position_embeddings: 1_000_000_000 }, { memory }),
+    ).toThrow(/field 'max_position_embeddings': .*KV cache.* 16\.0 GiB/);
   });
 });

@@ -2,6 +2,7 @@
 // normalised DecoderConfig, validating every field, and writes a DecoderConfig back as HF JSON.
 
 import { readFile } from 'node:fs/promises';
+import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { DecoderConfig } from './engine-types.js';
 import { MissingFileError, ModelConfigError } from './errors.js';
@@ -17,6 +18,109 @@ export interface ParseConfigOptions {
   generationConfig?: unknown;
   /** Path shown in errors for `generation_config.json`. */
   generationConfigFile?: string;
+  /** Memory the sizes are checked against; default this machine's (`os.totalmem()`, `os.freemem()`). */
+  memory?: { totalBytes: number; freeBytes: number };
+}
+
+/**
+ * The most elements one weight tensor may have: sr1 holds each tensor in one Float32Array, and
+ * V8 allows at most 2^32 elements in a typed array (Node 20; `buffer.constants.MAX_LENGTH`).
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 32;
+
+/** What a config costs in memory, computed from its sizes alone (nothing is allocated). */
+export interface DecoderMemoryEstimate {
+  /** Parameters of all weights (what `countParameters(initWeights(config))` returns). */
+  parameters: number;
+  /** Parameters of the embedding and, when untied, the LM head. */
+  embeddingParameters: number;
+  /** Parameters of one decoder layer, and of its MLP alone. */
+  layerParameters: number;
+  mlpParameters: number;
+  /** Bytes of the weights as float32, what sr1 computes in. */
+  weightBytes: number;
+  /** Bytes of the float32 KV cache of one sequence at `maxPositionEmbeddings` positions. */
+  kvCacheBytesPerSequence: number;
+  /** The largest weight tensor, its element count, and the config field that sizes it. */
+  largestTensor: { name: string; elements: number; field: string };
+}
+
+/** Sizes of weights and KV cache implied by a config, from arithmetic on its fields. */
+export function estimateDecoderMemory(config: DecoderConfig): DecoderMemoryEstimate {
+  const h = config.hiddenSize;
+  const q = config.numAttentionHeads * config.headDim;
+  const kv = config.numKeyValueHeads * config.headDim;
+  const ff = config.intermediateSize;
+  const attention =
+    h * q + 2 * h * kv + q * h + (config.attentionBias ? q + 2 * kv : 0) + (config.outputBias ? h : 0);
+  const mlpParameters = 3 * h * ff + (config.mlpBias ? 2 * ff + h : 0);
+  const layerParameters = attention + mlpParameters + 2 * h; // two RMSNorms
+  const embeddingParameters = config.vocabSize * h * (config.tieWordEmbeddings ? 1 : 2);
+  const parameters = embeddingParameters + config.numHiddenLayers * layerParameters + h; // final norm
+  const tensors: { name: string; elements: number; field: string }[] = [
+    {
+      name: 'model.embed_tokens.weight',
+      elements: config.vocabSize * h,
+      field: config.vocabSize >= h ? 'vocab_size' : 'hidden_size',
+    },
+    { name: 'mlp.*_proj.weight', elements: ff * h, field: ff >= h ? 'intermediate_size' : 'hidden_size' },
+    {
+      name: 'self_attn.q_proj.weight',
+      elements: q * h,
+      field: q >= h ? 'num_attention_heads' : 'hidden_size',
+    },
+  ];
+  const largestTensor = tensors.reduce((a, b) => (b.elements > a.elements ? b : a));
+  return {
+    parameters,
+    embeddingParameters,
+    layerParameters,
+    mlpParameters,
+    weightBytes: parameters * 4,
+    kvCacheBytesPerSequence: config.numHiddenLayers * 2 * kv * config.maxPositionEmbeddings * 4,
+    largestTensor,
+  };
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+const count = (n: number) => (n >= 1e6 ? `${(n / 1e6).toPrecision(3)}M` : String(n));
+
+/**
+ * Refuses, before anything is allocated, a config whose weights cannot fit a typed array or this
+ * machine's free memory, or whose KV cache for one full-length sequence exceeds its total memory;
+ * the error names the field that makes it so.
+ */
+export function checkDecoderFitsMemory(
+  config: DecoderConfig,
+  file: string,
+  memory: { totalBytes: number; freeBytes: number } = { totalBytes: totalmem(), freeBytes: freemem() },
+): void {
+  const estimate = estimateDecoderMemory(config);
+  const { largestTensor } = estimate;
+  if (largestTensor.elements > MAX_TENSOR_ELEMENTS) {
+    throw new ModelConfigError(
+      file,
+      largestTensor.field,
+      `${largestTensor.name} would hold ${largestTensor.elements} elements; a tensor is one typed array of at most 2^32`,
+    );
+  }
+  const layersParameters = config.numHiddenLayers * estimate.layerParameters;
+  if (estimate.weightBytes > memory.freeBytes) {
+    throw new ModelConfigError(
+      file,
+      estimate.embeddingParameters > layersParameters ? 'vocab_size' : 'num_hidden_layers',
+      `the weights need ${gib(estimate.weightBytes)} as float32 (${count(estimate.parameters)} parameters: ` +
+        `${config.numHiddenLayers} layers × ${count(estimate.layerParameters)}, of which the MLP with intermediate_size ${config.intermediateSize} is ${count(estimate.mlpParameters)}, ` +
+        `+ ${count(estimate.embeddingParameters)} in embeddings), more than the ${gib(memory.freeBytes)} free of this machine's ${gib(memory.totalBytes)} of memory`,
+    );
+  }
+  if (estimate.kvCacheBytesPerSequence > memory.totalBytes) {
+    throw new ModelConfigError(
+      file,
+      'max_position_embeddings',
+      `the KV cache of one sequence of ${config.maxPositionEmbeddings} positions needs ${gib(estimate.kvCacheBytesPerSequence)}, more than this machine's ${gib(memory.totalBytes)} of memory`,
+    );
+  }
 }
 
 type Json = Record<string, unknown>;
@@ -165,7 +269,7 @@ export function parseDecoderConfig(json: unknown, options: ParseConfigOptions = 
   }
   if (bos.length > 1) throw new ModelConfigError(file, 'bos_token_id', 'expected a single token id');
 
-  return {
+  const config: DecoderConfig = {
     modelType,
     vocabSize,
     hiddenSize,
@@ -184,6 +288,8 @@ export function parseDecoderConfig(json: unknown, options: ParseConfigOptions = 
     bosTokenId: bos[0] ?? null,
     eosTokenIds: eos,
   };
+  checkDecoderFitsMemory(config, file, options.memory);
+  return config;
 }
 
 /** Reads `config.json` and, when present, `generation_config.json` from an HF model folder. */

@@ -26,10 +26,13 @@ export {
 } from './errors.js';
 
 // Config
-export type { ParseConfigOptions } from './config.js';
+export type { DecoderMemoryEstimate, ParseConfigOptions } from './config.js';
 export {
+  checkDecoderFitsMemory,
   decoderConfigToHfJson,
+  estimateDecoderMemory,
   loadDecoderConfig,
+  MAX_TENSOR_ELEMENTS,
   parseDecoderConfig,
   SUPPORTED_MODEL_TYPES,
 } from './config.js';
