@@ -17,7 +17,7 @@ import {
   runCli as runProgram,
 } from '@sr1/core';
 import { saveTrainedTokenizer, trainBpeTokenizer } from './bpe-trainer.js';
-import { parseDecoderConfig } from './config.js';
+import { checkDecoderFitsMemory, parseDecoderConfig } from './config.js';
 import { createRunner, ENGINE_NAMES, type EngineName } from './engine.js';
 import { CliUsageError, ModelConfigError, TokenizerError } from './errors.js';
 import { generate } from './generate.js';
@@ -242,6 +242,7 @@ async function init(args: string[], io: CliIo): Promise<void> {
       `vocab_size ${config.vocabSize} is smaller than the tokenizer's ${tokenizer.vocabSize} ids`,
     );
   }
+  checkDecoderFitsMemory(config, configFile, undefined, 'free'); // initWeights allocates them next
   const weights = initWeights(config, createRng(seed), values['init-std']);
   await saveModelFolderAtomically(out, { config, weights }, { tokenizerDir, overwrite: values.force });
   io.stdout(

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
+  checkDecoderFitsMemory,
   decoderConfigToHfJson,
   estimateDecoderMemory,
   loadDecoderConfig,
@@ -186,8 +187,13 @@ describe('config sizes against memory', () => {
     const wide = () => parseDecoderConfig({ ...qwen05b, vocab_size: 5_000_000 }, { memory });
     expect(wide).toThrow(ModelConfigError);
     expect(wide).toThrow(/field 'vocab_size': .*embed_tokens.*typed array/);
-    expect(() => parseDecoderConfig({ ...qwen05b, intermediate_size: 44_000 }, { memory })).toThrow(
+    // 12 GiB of weights: possible on this machine, not with 8 GiB free
+    const wideMlp = parseDecoderConfig({ ...qwen05b, intermediate_size: 44_000 }, { memory });
+    expect(() => checkDecoderFitsMemory(wideMlp, 'c.json', memory, 'free')).toThrow(
       /field 'num_hidden_layers': the weights need 1\d\.\d GiB .*intermediate_size 44000.* 8\.0 GiB free of .* 16\.0 GiB/,
+    );
+    expect(() => parseDecoderConfig({ ...qwen05b, intermediate_size: 80_000 }, { memory })).toThrow(
+      /field 'num_hidden_layers': the weights need 19\.9 GiB .*5\.34B parameters.* more than this machine's 16\.0 GiB/,
     );
     expect(() =>
       parseDecoderConfig({ ...qwen05b, max_position_embeddings: 1_000_000_000 }, { memory }),

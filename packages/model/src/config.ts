@@ -83,17 +83,27 @@ export function estimateDecoderMemory(config: DecoderConfig): DecoderMemoryEstim
 }
 
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-const count = (n: number) => (n >= 1e6 ? `${(n / 1e6).toPrecision(3)}M` : String(n));
+const count = (n: number) =>
+  n >= 1e12
+    ? n.toExponential(2)
+    : n >= 1e9
+      ? `${(n / 1e9).toPrecision(3)}B`
+      : n >= 1e6
+        ? `${(n / 1e6).toPrecision(3)}M`
+        : String(n);
 
 /**
- * Refuses, before anything is allocated, a config whose weights cannot fit a typed array or this
- * machine's free memory, or whose KV cache for one full-length sequence exceeds its total memory;
- * the error names the field that makes it so.
+ * Refuses, before anything is allocated, a config whose largest tensor cannot be one typed array,
+ * whose float32 weights exceed the machine's memory — its total (`against: 'total'`, what
+ * `parseDecoderConfig` checks: the model can never fit) or what is free now (`'free'`, checked
+ * right before the weights are allocated or read) — or whose KV cache for one full-length
+ * sequence exceeds its total memory. The error names the field that makes it so.
  */
 export function checkDecoderFitsMemory(
   config: DecoderConfig,
   file: string,
   memory: { totalBytes: number; freeBytes: number } = { totalBytes: totalmem(), freeBytes: freemem() },
+  against: 'total' | 'free' = 'total',
 ): void {
   const estimate = estimateDecoderMemory(config);
   const { largestTensor } = estimate;
@@ -105,13 +115,17 @@ export function checkDecoderFitsMemory(
     );
   }
   const layersParameters = config.numHiddenLayers * estimate.layerParameters;
-  if (estimate.weightBytes > memory.freeBytes) {
+  const available = against === 'free' ? memory.freeBytes : memory.totalBytes;
+  if (estimate.weightBytes > available) {
     throw new ModelConfigError(
       file,
       estimate.embeddingParameters > layersParameters ? 'vocab_size' : 'num_hidden_layers',
       `the weights need ${gib(estimate.weightBytes)} as float32 (${count(estimate.parameters)} parameters: ` +
         `${config.numHiddenLayers} layers × ${count(estimate.layerParameters)}, of which the MLP with intermediate_size ${config.intermediateSize} is ${count(estimate.mlpParameters)}, ` +
-        `+ ${count(estimate.embeddingParameters)} in embeddings), more than the ${gib(memory.freeBytes)} free of this machine's ${gib(memory.totalBytes)} of memory`,
+        `+ ${count(estimate.embeddingParameters)} in embeddings), more than ` +
+        (against === 'free'
+          ? `the ${gib(memory.freeBytes)} free of this machine's ${gib(memory.totalBytes)} of memory`
+          : `this machine's ${gib(memory.totalBytes)} of memory`),
     );
   }
   if (estimate.kvCacheBytesPerSequence > memory.totalBytes) {

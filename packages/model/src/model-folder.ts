@@ -3,7 +3,7 @@
 
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { decoderConfigToHfJson, loadDecoderConfig, readJsonFile } from './config.js';
+import { checkDecoderFitsMemory, decoderConfigToHfJson, loadDecoderConfig, readJsonFile } from './config.js';
 import type { DecoderConfig, WeightDtype, WeightMap } from './engine-types.js';
 import { MissingFileError, ModelFolderExistsError, SafetensorsFormatError } from './errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
@@ -28,6 +28,8 @@ export const TOKENIZER_FILES = [
 /** Reads config and weights of an HF model folder, checking every tensor against the config. */
 export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   const config = await loadDecoderConfig(dir);
+  // the weights are read next: they must fit in the memory free now, not only in the machine's
+  checkDecoderFitsMemory(config, join(dir, 'config.json'), undefined, 'free');
   const weights = await loadWeights(dir, config);
   return { dir, config, weights };
 }
