@@ -16,8 +16,9 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { analyze } from './analysis.js';
+import { IndexCorruptError } from './errors.js';
 import { type ScoredIndex, TopK } from './top-k.js';
 
 /** BM25 parameters. */
@@ -327,11 +328,23 @@ export class Bm25Index {
   private readonly touched: Uint32Array;
 
   private constructor(dir: string, options: Bm25LoadOptions) {
-    const meta = JSON.parse(readFileSync(join(dir, FILES.meta), 'utf8')) as Bm25Meta;
+    const corrupt = (file: string, reason: string) =>
+      new IndexCorruptError(dirname(dir), join(dir, file), reason);
+    let meta: Bm25Meta;
+    try {
+      meta = JSON.parse(readFileSync(join(dir, FILES.meta), 'utf8')) as Bm25Meta;
+    } catch (error) {
+      throw corrupt(FILES.meta, `not valid JSON (${(error as Error).message})`);
+    }
     if (meta.format !== 'sr1-bm25' || meta.version !== 1) {
-      throw new Error(
-        `${dir}: not an sr1 BM25 index (format ${String(meta.format)} v${String(meta.version)})`,
+      throw corrupt(
+        FILES.meta,
+        `not an sr1 BM25 index (format ${String(meta.format)} v${String(meta.version)})`,
       );
+    }
+    for (const field of ['documents', 'terms', 'postings'] as const) {
+      if (!Number.isSafeInteger(meta[field]) || meta[field] < 0)
+        throw corrupt(FILES.meta, `field '${field}' is ${String(meta[field])}, expected a count`);
     }
     this.parameters = { k1: meta.k1, b: meta.b };
     this.documents = meta.documents;
@@ -340,22 +353,47 @@ export class Bm25Index {
     this.lexicon = new Map();
     this.dfs = new Uint32Array(meta.terms);
     this.offsets = new Float64Array(meta.terms);
+    // The lexicon is checked entry by entry: each term's postings must start where the previous
+    // one's ended, so the offsets, the counts and the postings file's size all agree.
     const lexicon = readFileSync(join(dir, FILES.lexicon));
     let position = 0;
+    let expectedOffset = 0;
+    let postingCount = 0;
     for (let termIndex = 0; termIndex < meta.terms; termIndex++) {
+      if (position + 2 > lexicon.length)
+        throw corrupt(
+          FILES.lexicon,
+          `truncated at term ${termIndex} of ${meta.terms} (${lexicon.length} bytes)`,
+        );
       const length = lexicon.readUInt16LE(position);
       position += 2;
+      if (position + length + 12 > lexicon.length)
+        throw corrupt(
+          FILES.lexicon,
+          `truncated at term ${termIndex} of ${meta.terms} (${lexicon.length} bytes)`,
+        );
       this.lexicon.set(lexicon.toString('utf8', position, position + length), termIndex);
       position += length;
-      this.dfs[termIndex] = lexicon.readUInt32LE(position);
-      this.offsets[termIndex] = lexicon.readDoubleLE(position + 4);
+      const df = lexicon.readUInt32LE(position);
+      const offset = lexicon.readDoubleLE(position + 4);
+      if (df < 1 || df > meta.documents || offset !== expectedOffset)
+        throw corrupt(
+          FILES.lexicon,
+          `entry ${termIndex} is damaged (df ${df}, offset ${offset}, expected offset ${expectedOffset})`,
+        );
+      this.dfs[termIndex] = df;
+      this.offsets[termIndex] = offset;
+      expectedOffset += df * 8;
+      postingCount += df;
       position += 12;
     }
+    if (position !== lexicon.length)
+      throw corrupt(FILES.lexicon, `${lexicon.length - position} unexpected bytes after ${meta.terms} terms`);
+    if (postingCount !== meta.postings)
+      throw corrupt(FILES.lexicon, `holds ${postingCount} postings, ${FILES.meta} says ${meta.postings}`);
     const lengthsRaw = readFileSync(join(dir, FILES.lengths));
     if (lengthsRaw.length !== meta.documents * 4) {
-      throw new Error(
-        `${dir}: ${FILES.lengths} holds ${lengthsRaw.length / 4} lengths, expected ${meta.documents}`,
-      );
+      throw corrupt(FILES.lengths, `holds ${lengthsRaw.length / 4} lengths, expected ${meta.documents}`);
     }
     this.lengthNorms = new Float32Array(meta.documents);
     const { k1, b } = this.parameters;
@@ -365,6 +403,11 @@ export class Bm25Index {
     }
     const postingsFile = join(dir, FILES.postings);
     const postingsBytes = statSync(postingsFile).size;
+    if (postingsBytes !== expectedOffset)
+      throw corrupt(
+        FILES.postings,
+        `${postingsBytes} bytes, the lexicon's ${meta.postings} postings need ${expectedOffset}`,
+      );
     const inMemory = options.postingsInMemory ?? postingsBytes <= 1 << 30;
     if (inMemory) {
       const raw = readFileSync(postingsFile);
@@ -380,7 +423,8 @@ export class Bm25Index {
 
   /** Opens the BM25 index in `dir`. */
   static load(dir: string, options: Bm25LoadOptions = {}): Bm25Index {
-    if (!existsSync(join(dir, FILES.meta))) throw new Error(`${dir}: no ${FILES.meta}`);
+    if (!existsSync(join(dir, FILES.meta)))
+      throw new IndexCorruptError(dirname(dir), join(dir, FILES.meta), 'missing');
     return new Bm25Index(dir, options);
   }
 

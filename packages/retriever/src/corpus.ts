@@ -2,10 +2,11 @@
 // first line of `contents`) and an on-disk document store with random access, so a server never
 // needs the passage text in RAM. Only the byte offsets (8 bytes per passage) stay in memory.
 
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { CorpusFormatError } from './errors.js';
+import { basename, dirname } from 'node:path';
+import { CorpusFormatError, IndexCorruptError } from './errors.js';
 
 /** One corpus passage as stored: the id and the raw `contents` ("\"Title\"\ntext"). */
 export interface Passage {
@@ -89,31 +90,155 @@ export interface CorpusDigest {
   passages: number;
 }
 
+/** What to do with a passage whose id an earlier passage already has. */
+export type DuplicateIdPolicy = 'error' | 'skip';
+/** What to do with a line that is not valid UTF-8. */
+export type InvalidUtf8Policy = 'error' | 'replace' | 'skip';
+
+/** Lines a read skipped or repaired under a non-`error` policy: how many, and the first few (1-based). */
+export interface CorpusIssue {
+  count: number;
+  lines: number[];
+}
+
+/** What `readCorpus` skipped or repaired. */
+export interface CorpusReport {
+  duplicateIds: CorpusIssue;
+  invalidUtf8: CorpusIssue;
+}
+
+/** Options of `readCorpus`. */
+export interface ReadCorpusOptions {
+  /** Filled with the file's sha256, size and passage count when the read completes. */
+  digest?: Partial<CorpusDigest>;
+  onProgress?: (progress: ReadProgress) => void;
+  /** `error` (default): a repeated id throws naming both lines; `skip`: keep the first, report the rest. */
+  duplicateIds?: DuplicateIdPolicy;
+  /** `error` (default): throw naming the line; `replace`: decode with U+FFFD; `skip`: drop the line. Both reported. */
+  invalidUtf8?: InvalidUtf8Policy;
+  /** Filled with what was skipped or repaired. */
+  report?: Partial<CorpusReport>;
+}
+
+const REPORTED_LINES = 10; // enough to find the problem; the count says how many there are
+
+function note(issue: CorpusIssue, line: number): void {
+  issue.count++;
+  if (issue.lines.length < REPORTED_LINES) issue.lines.push(line);
+}
+
+/**
+ * Remembers the ids seen so far and the line of each. Ordinal ids ("0", "1", …, the Search-R1
+ * corpora) cost 4 bytes each; from the first other id on, ids go into a map.
+ */
+class IdRegistry {
+  private ordinalLines = new Uint32Array(1024);
+  private ordinalCount = 0;
+  private others: Map<string, number> | undefined;
+
+  /** The line of an earlier passage with this id, or undefined (then the id is recorded at `line`). */
+  firstLineOf(id: string, line: number): number | undefined {
+    if (this.others === undefined && id === String(this.ordinalCount)) {
+      if (this.ordinalCount >= this.ordinalLines.length) {
+        const grown = new Uint32Array(this.ordinalLines.length * 2);
+        grown.set(this.ordinalLines);
+        this.ordinalLines = grown;
+      }
+      this.ordinalLines[this.ordinalCount++] = line;
+      return undefined;
+    }
+    if (/^(0|[1-9][0-9]*)$/.test(id)) {
+      const ordinal = Number(id);
+      if (ordinal < this.ordinalCount) return this.ordinalLines[ordinal];
+    }
+    this.others ??= new Map();
+    const first = this.others.get(id);
+    if (first !== undefined) return first;
+    this.others.set(id, line);
+    return undefined;
+  }
+}
+
+/** Splits a byte stream into lines (on \n, dropping a trailing \r), as raw bytes. */
+async function* rawLines(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  let carry: Buffer | undefined;
+  for await (const chunk of chunks) {
+    let start = 0;
+    for (let newline = chunk.indexOf(10); newline >= 0; newline = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, newline);
+      yield carry === undefined ? piece : Buffer.concat([carry, piece]);
+      carry = undefined;
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      const rest = chunk.subarray(start);
+      carry = carry === undefined ? Buffer.from(rest) : Buffer.concat([carry, rest]);
+    }
+  }
+  if (carry !== undefined && carry.length > 0) yield carry;
+}
+
 /**
  * Streams the passages of a Search-R1 JSONL corpus of any size, one at a time, in file order.
- * Blank lines are ignored; any other malformed line throws `CorpusFormatError`. When the iteration
- * finishes, `digest` (if given) is filled with the file's sha256 and the passage count.
+ * Blank lines are ignored; any other malformed line throws `CorpusFormatError` naming `file:line`,
+ * and so do a repeated id and a line that is not valid UTF-8 unless `options` say to skip (or
+ * replace) them, which `options.report` then records. When the iteration finishes, `digest` (if
+ * given) is filled with the file's sha256 and the passage count.
  */
-export async function* readCorpus(
-  file: string,
-  options: { digest?: Partial<CorpusDigest>; onProgress?: (progress: ReadProgress) => void } = {},
-): AsyncGenerator<Passage> {
+export async function* readCorpus(file: string, options: ReadCorpusOptions = {}): AsyncGenerator<Passage> {
   const totalBytes = statSync(file).size;
   const hash = createHash('sha256');
   const stream = createReadStream(file, { highWaterMark: 1 << 20 });
   let bytesRead = 0;
-  stream.on('data', (chunk) => {
-    hash.update(chunk as Buffer);
-    bytesRead += (chunk as Buffer).length;
-  });
-  const lines = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
+  const chunks = (async function* () {
+    for await (const chunk of stream) {
+      hash.update(chunk as Buffer);
+      bytesRead += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  })();
+  const duplicatePolicy = options.duplicateIds ?? 'error';
+  const utf8Policy = options.invalidUtf8 ?? 'error';
+  const report: CorpusReport = {
+    duplicateIds: { count: 0, lines: [] },
+    invalidUtf8: { count: 0, lines: [] },
+  };
+  const ids = new IdRegistry();
   let lineNumber = 0;
   let passages = 0;
   try {
-    for await (const line of lines) {
+    for await (let bytes of rawLines(chunks)) {
       lineNumber++;
+      if (lineNumber === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+        bytes = bytes.subarray(3); // BOM
+      if (bytes.length > 0 && bytes[bytes.length - 1] === 13) bytes = bytes.subarray(0, bytes.length - 1);
+      if (!isUtf8(bytes)) {
+        if (utf8Policy === 'error') {
+          throw new CorpusFormatError({
+            file,
+            line: lineNumber,
+            reason: 'not valid UTF-8; pass --invalid-utf8 replace or skip',
+          });
+        }
+        note(report.invalidUtf8, lineNumber);
+        if (utf8Policy === 'skip') continue;
+      }
+      const line = bytes.toString('utf8');
       if (line.trim().length === 0) continue;
       const passage = parseCorpusLine(line, file, lineNumber);
+      const firstLine = ids.firstLineOf(passage.id, lineNumber);
+      if (firstLine !== undefined) {
+        if (duplicatePolicy === 'error') {
+          throw new CorpusFormatError({
+            file,
+            line: lineNumber,
+            field: 'id',
+            reason: `duplicate id '${passage.id}' (first at line ${firstLine}); pass --duplicate-ids skip to keep the first and report the rest`,
+          });
+        }
+        note(report.duplicateIds, lineNumber);
+        continue;
+      }
       passages++;
       if (options.onProgress !== undefined && (passages & 1023) === 0) {
         options.onProgress({ bytesRead, totalBytes, passages });
@@ -121,8 +246,8 @@ export async function* readCorpus(
       yield passage;
     }
   } finally {
-    lines.close();
     stream.destroy();
+    if (options.report !== undefined) Object.assign(options.report, report);
   }
   options.onProgress?.({ bytesRead: totalBytes, totalBytes, passages });
   if (options.digest !== undefined) {
@@ -221,19 +346,24 @@ export class DocStore {
 
   /** Opens a store written by `DocStoreWriter`. `ordinalIds` = every id is its index as a string. */
   static open(docsFile: string, offsetsFile: string, ordinalIds: boolean): DocStore {
+    // A damaged store fails here, naming the file, rather than answering with wrong passages.
+    const corrupt = (file: string, reason: string) => new IndexCorruptError(dirname(file), file, reason);
     const raw = readFileSync(offsetsFile);
     if (raw.length % 8 !== 0 || raw.length < 8) {
-      throw new Error(`${offsetsFile}: expected n + 1 float64 offsets, got ${raw.length} bytes`);
+      throw corrupt(offsetsFile, `expected n + 1 float64 offsets, got ${raw.length} bytes`);
     }
     const offsets = new Float64Array(raw.length / 8);
     new Uint8Array(offsets.buffer).set(raw);
-    const fd = openSync(docsFile, 'r');
-    const expected = offsets[offsets.length - 1]!;
-    const actual = statSync(docsFile).size;
-    if (expected !== actual) {
-      closeSync(fd);
-      throw new Error(`${docsFile}: size ${actual} does not match the offsets file (${expected})`);
+    for (let index = 1; index < offsets.length; index++) {
+      if (!(offsets[index]! > offsets[index - 1]!) || offsets[0] !== 0)
+        throw corrupt(offsetsFile, `offsets are not increasing at passage ${index - 1}`);
     }
+    const actual = statSync(docsFile).size;
+    const expected = offsets[offsets.length - 1]!;
+    if (expected !== actual) {
+      throw corrupt(offsetsFile, `ends at byte ${expected}, but ${basename(docsFile)} holds ${actual} bytes`);
+    }
+    const fd = openSync(docsFile, 'r');
     return new DocStore(fd, offsets, ordinalIds);
   }
 

@@ -10,20 +10,47 @@ export class CorpusFormatError extends InvalidInputError {
   }
 }
 
-/** An index folder that is missing, damaged, or built for another corpus, encoder or format. */
-export class IndexMismatchError extends Sr1Error {
+/**
+ * An index folder that is missing, damaged, or built for another corpus, encoder or format. Bad
+ * input (the folder the user named), so the CLIs exit 2 with it.
+ */
+export class IndexMismatchError extends InvalidInputError {
   /** The index folder. */
   readonly dir: string;
-  constructor(dir: string, reason: string) {
-    super('index_mismatch', `${dir}: ${reason}`);
+  constructor(dir: string, reason: string, options: { code?: string; file?: string } = {}) {
+    super({ code: options.code ?? 'index_mismatch', file: options.file ?? dir, reason });
     this.dir = dir;
+  }
+}
+
+/**
+ * A file of an index folder that fails validation at load: wrong size, a checksum that differs
+ * from the manifest's, or a header or structure that does not hold. `file` names the file.
+ */
+export class IndexCorruptError extends IndexMismatchError {
+  constructor(dir: string, file: string, reason: string) {
+    super(dir, `${reason}; rebuild the index with sr1-retriever index`, { code: 'index_corrupt', file });
+  }
+}
+
+/** A corpus with no passages (empty, or only blank lines); names the file. */
+export class EmptyCorpusError extends InvalidInputError {
+  constructor(file: string) {
+    super({ code: 'corpus_empty', file, reason: 'the corpus holds no passages' });
   }
 }
 
 /** A search request whose shape or values are wrong (bad queries, topk, body); the server answers 4xx. */
 export class RetrieverInputError extends InvalidInputError {
+  constructor(field: string, reason: string, code = 'retriever_input') {
+    super({ code, field, reason });
+  }
+}
+
+/** A request whose work or response would exceed the server's per-request budget (HTTP 413). */
+export class RequestTooLargeError extends RetrieverInputError {
   constructor(field: string, reason: string) {
-    super({ code: 'retriever_input', field, reason });
+    super(field, reason, 'request_too_large');
   }
 }
 

@@ -5,6 +5,7 @@
 // Layout: manifest.json · docs.jsonl + docs.offsets (document store) · bm25/ (BM25 index) ·
 // dense/vectors.f32 (n × dimension float32) · dense/hnsw.bin · dense/hashing-idf.f32 (hashing only)
 
+import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   existsSync,
@@ -12,11 +13,14 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
+  rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import {
   Bm25Builder,
   type Bm25BuildOptions,
@@ -26,14 +30,17 @@ import {
 } from './bm25.js';
 import {
   type CorpusDigest,
+  type CorpusReport,
   DOC_STORE_FILES,
   DocStore,
   DocStoreWriter,
+  type DuplicateIdPolicy,
+  type InvalidUtf8Policy,
   readCorpus,
   sha256File,
 } from './corpus.js';
 import type { Encoder } from './encoder.js';
-import { IndexMismatchError, RetrieverInputError } from './errors.js';
+import { EmptyCorpusError, IndexCorruptError, IndexMismatchError, RetrieverInputError } from './errors.js';
 import { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';
 import { RRF_DEFAULTS, reciprocalRankFusion } from './hybrid.js';
 import type { IngestRecord } from './ingest/ingest.js';
@@ -61,7 +68,15 @@ export interface IndexManifest {
   version: 1;
   kind: IndexKind;
   createdAt: string;
-  corpus: { file: string; sha256: string; bytes: number; passages: number; ordinalIds: boolean };
+  corpus: {
+    file: string;
+    sha256: string;
+    bytes: number;
+    passages: number;
+    ordinalIds: boolean;
+    /** What the build skipped or repaired under `duplicateIds` / `invalidUtf8` (absent when nothing). */
+    report?: CorpusReport;
+  };
   bm25: (Bm25Parameters & { terms: number; postings: number }) | null;
   dense: {
     encoder:
@@ -79,8 +94,16 @@ export interface IndexManifest {
     vectors: number;
   } | null;
   hybrid: { method: 'rrf'; k: number; depth: number } | null;
+  /** Size and sha256 of every file of the folder but the manifest, checked at load (absent in older indexes). */
+  files?: Record<string, IndexFileEntry>;
   /** Present when the index was made by `ingest`: the documents folder, chunking, each file's sha256. */
   ingest?: IngestRecord;
+}
+
+/** One file of an index folder as the manifest records it. */
+export interface IndexFileEntry {
+  bytes: number;
+  sha256: string;
 }
 
 /** Progress of a build: phase, units done, units in total. */
@@ -108,6 +131,12 @@ export interface BuildIndexOptions {
   ingest?: IngestRecord;
   /** More files of the index (path relative to the folder → bytes), written before the manifest (`ingest`'s sources). */
   extraFiles?: Record<string, Uint8Array>;
+  /** Replace an `out` folder that holds anything besides an sr1 index (default: refuse). */
+  force?: boolean;
+  /** A passage whose id an earlier one has: `error` (default) or `skip` (kept first, reported in the manifest). */
+  duplicateIds?: DuplicateIdPolicy;
+  /** A corpus line that is not UTF-8: `error` (default), `replace` (U+FFFD) or `skip`; reported in the manifest. */
+  invalidUtf8?: InvalidUtf8Policy;
 }
 
 const MANIFEST = 'manifest.json';
@@ -119,28 +148,55 @@ const DENSE_FILES = {
 
 /** Builds an index folder from a corpus; returns the manifest it wrote. */
 export async function buildIndex(options: BuildIndexOptions): Promise<IndexManifest> {
-  const out = resolve(options.out);
+  const target = resolve(options.out);
   const kind = options.kind;
   if (!['bm25', 'dense', 'hybrid'].includes(kind)) {
     throw new RetrieverInputError('kind', `unknown index kind '${kind}'. Supported: [bm25, dense, hybrid]`);
   }
+  const encoderSpec: EncoderSpec = options.encoder ?? { type: 'hashing' };
+  if (!existsSync(options.corpus))
+    throw new RetrieverInputError('corpus', `${options.corpus} does not exist`);
+  checkOutput(target, options.corpus, options.force === true);
+  // Load a model before reading anything, so a wrong model folder fails fast.
+  const onnx =
+    kind !== 'bm25' && encoderSpec.type === 'onnx' ? await OnnxEncoder.load(encoderSpec) : undefined;
+  // Built into a temporary folder beside --out and switched in by rename when complete, so the old
+  // index stays whole (and servable) if the build fails or is killed.
+  const out = startBuild(target);
+  let manifest: IndexManifest;
+  try {
+    manifest = await writeIndex(out, options, onnx);
+  } catch (error) {
+    rmSync(out, { recursive: true, force: true });
+    throw error;
+  }
+  switchIn(out, target);
+  return manifest;
+}
+
+/** Writes a complete index into the (new, empty) folder `out`; the manifest last. */
+async function writeIndex(
+  out: string,
+  options: BuildIndexOptions,
+  onnx: OnnxEncoder | undefined,
+): Promise<IndexManifest> {
+  const kind = options.kind;
   const withBm25 = kind !== 'dense';
   const withDense = kind !== 'bm25';
   const encoderSpec: EncoderSpec = options.encoder ?? { type: 'hashing' };
   const progress = options.onProgress;
-  // Load a model before reading anything, so a wrong model folder fails fast.
-  const onnx = withDense && encoderSpec.type === 'onnx' ? await OnnxEncoder.load(encoderSpec) : undefined;
-  if (!existsSync(options.corpus))
-    throw new RetrieverInputError('corpus', `${options.corpus} does not exist`);
-  prepareOutput(out);
 
   // Pass 1: corpus → document store (+ BM25 postings, + hashing IDF statistics).
   const docs = new DocStoreWriter(join(out, DOC_STORE_FILES.docs), join(out, DOC_STORE_FILES.offsets));
   const bm25 = withBm25 ? new Bm25Builder(join(out, 'bm25'), options.bm25) : undefined;
   const fitter = withDense && encoderSpec.type === 'hashing' ? new HashingIdfFitter() : undefined;
   const digest: Partial<CorpusDigest> = {};
+  const report: Partial<CorpusReport> = {};
   for await (const passage of readCorpus(options.corpus, {
     digest,
+    report,
+    ...(options.duplicateIds !== undefined ? { duplicateIds: options.duplicateIds } : {}),
+    ...(options.invalidUtf8 !== undefined ? { invalidUtf8: options.invalidUtf8 } : {}),
     onProgress: (read) => progress?.({ phase: 'read', done: read.bytesRead, total: read.totalBytes }),
   })) {
     docs.add(passage);
@@ -148,6 +204,7 @@ export async function buildIndex(options: BuildIndexOptions): Promise<IndexManif
     fitter?.add(passage.contents);
   }
   const stored = docs.close();
+  if (stored.passages === 0) throw new EmptyCorpusError(options.corpus);
   progress?.({ phase: 'bm25', done: 0, total: 1 });
   const bm25Stats = bm25?.finish();
   progress?.({ phase: 'bm25', done: 1, total: 1 });
@@ -223,6 +280,11 @@ export async function buildIndex(options: BuildIndexOptions): Promise<IndexManif
       bytes: digest.bytes!,
       passages: stored.passages,
       ordinalIds: stored.ordinalIds,
+      ...(report.duplicateIds !== undefined &&
+      report.invalidUtf8 !== undefined &&
+      (report.duplicateIds.count > 0 || report.invalidUtf8.count > 0)
+        ? { report: { duplicateIds: report.duplicateIds, invalidUtf8: report.invalidUtf8 } }
+        : {}),
     },
     bm25:
       bm25Stats === undefined
@@ -236,25 +298,129 @@ export async function buildIndex(options: BuildIndexOptions): Promise<IndexManif
     mkdirSync(dirname(join(out, path)), { recursive: true });
     writeFileSync(join(out, path), bytes);
   }
+  manifest.files = await describeFiles(out);
   writeFileSync(join(out, `${MANIFEST}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`);
   renameSync(join(out, `${MANIFEST}.tmp`), join(out, MANIFEST)); // the manifest appears only when the index is complete
   return manifest;
 }
 
-function prepareOutput(out: string): void {
-  if (existsSync(out)) {
-    const entries = readdirSync(out);
-    const isIndex = entries.includes(MANIFEST) || entries.includes(DOC_STORE_FILES.docs);
-    if (entries.length > 0 && !isIndex) {
+/** Top-level entries an index folder may hold; anything else is the user's and needs --force. */
+const INDEX_ENTRIES = new Set([
+  MANIFEST,
+  `${MANIFEST}.tmp`,
+  ...Object.values(DOC_STORE_FILES),
+  'bm25',
+  'dense',
+  'ingest',
+]);
+const BUILD_MARK = '.sr1-build-'; // `.NAME.sr1-build-PID-RANDOM`: a build in progress beside NAME
+const OLD_MARK = '.sr1-old-'; // `.NAME.sr1-old-PID-RANDOM`: the previous index during the switch
+
+/**
+ * Refuses an `--out` that is a file, a folder holding anything that is not an sr1 index (unless
+ * `force`), and a corpus inside `--out` that the switch would delete (even with `force`; the
+ * index's own docs.jsonl is fine: the new index holds the same passages).
+ */
+function checkOutput(out: string, corpus: string, force: boolean): void {
+  if (!existsSync(out)) return;
+  if (!statSync(out).isDirectory())
+    throw new RetrieverInputError('out', `${out} is a file; --out names the index folder to write`);
+  const entries = readdirSync(out);
+  const isIndex = entries.includes(MANIFEST);
+  const foreign = entries.filter((entry) => !INDEX_ENTRIES.has(entry));
+  const realOut = realpathSync(out);
+  const realCorpus = realpathSync(corpus);
+  if (
+    realCorpus.startsWith(`${realOut}${sep}`) &&
+    !(isIndex && realCorpus === join(realOut, DOC_STORE_FILES.docs))
+  ) {
+    throw new RetrieverInputError(
+      'corpus',
+      `${corpus} is inside --out ${out}, which the build replaces; move the corpus out of it first`,
+    );
+  }
+  if (force || entries.length === 0) return;
+  if (!isIndex || foreign.length > 0) {
+    const listed = foreign.slice(0, 3).join(', ') + (foreign.length > 3 ? `, … (${foreign.length})` : '');
+    throw new RetrieverInputError(
+      'out',
+      `${out} ${isIndex ? 'holds files that are not part of an sr1 index' : 'exists and holds no sr1 index'} (${listed}); refusing to replace it without --force`,
+    );
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Cleans what killed builds of `target` left beside it (a previous index half-way through the
+ * switch is put back), then makes the temporary folder of this build.
+ */
+function startBuild(target: string): string {
+  const parent = dirname(target);
+  const name = basename(target);
+  mkdirSync(parent, { recursive: true });
+  for (const entry of readdirSync(parent)) {
+    if (!entry.startsWith(`.${name}.`)) continue;
+    const mark = entry.slice(name.length + 1);
+    if (!mark.startsWith(BUILD_MARK) && !mark.startsWith(OLD_MARK)) continue;
+    const pid = Number(
+      mark.slice(mark.startsWith(BUILD_MARK) ? BUILD_MARK.length : OLD_MARK.length).split('-')[0],
+    );
+    if (Number.isInteger(pid) && processAlive(pid)) {
       throw new RetrieverInputError(
         'out',
-        `${out} exists, is not empty and holds no sr1 index; refusing to write into it`,
+        `another build (pid ${pid}) is writing ${target}; wait for it to finish`,
       );
     }
-    for (const stale of [MANIFEST, `${MANIFEST}.tmp`])
-      if (existsSync(join(out, stale))) writeFileSync(join(out, stale), '');
+    const path = join(parent, entry);
+    if (mark.startsWith(OLD_MARK) && !existsSync(target))
+      renameSync(path, target); // killed mid-switch
+    else rmSync(path, { recursive: true, force: true });
   }
-  mkdirSync(out, { recursive: true });
+  const temp = join(parent, `.${name}${BUILD_MARK}${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(temp);
+  return temp;
+}
+
+/** Puts the complete index `built` in place of `target`: two renames, then the old one is deleted. */
+function switchIn(built: string, target: string): void {
+  if (!existsSync(target)) {
+    renameSync(built, target);
+    return;
+  }
+  const old = join(
+    dirname(target),
+    `.${basename(target)}${OLD_MARK}${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
+  renameSync(target, old);
+  renameSync(built, target);
+  // A server holding the old files open keeps reading them: deleting unlinks names, not open inodes.
+  rmSync(old, { recursive: true, force: true });
+}
+
+/** Size and sha256 of every file of a built index (paths relative to it, `/`-separated). */
+async function describeFiles(dir: string): Promise<Record<string, IndexFileEntry>> {
+  const files: Record<string, IndexFileEntry> = {};
+  const walk = async (relativeDir: string) => {
+    for (const entry of readdirSync(join(dir, relativeDir), { withFileTypes: true }).sort((x, y) =>
+      x.name < y.name ? -1 : 1,
+    )) {
+      const path = relativeDir === '' ? entry.name : `${relativeDir}/${entry.name}`;
+      if (entry.isDirectory()) await walk(path);
+      else if (path !== MANIFEST && path !== `${MANIFEST}.tmp`)
+        files[path] = { bytes: statSync(join(dir, path)).size, sha256: await sha256File(join(dir, path)) };
+    }
+  };
+  await walk('');
+  return files;
 }
 
 /** Options of `loadIndex`. */
@@ -269,6 +435,8 @@ export interface LoadIndexOptions {
   exact?: boolean;
   /** Hold the BM25 postings in memory (default: when ≤ 1 GiB). */
   postingsInMemory?: boolean;
+  /** File checks against the manifest's sizes and sha256s (default `auto`: checksums up to 2 GiB). */
+  verify?: VerifyMode;
 }
 
 /** Reads and checks `manifest.json` of an index folder. */
@@ -304,6 +472,7 @@ export async function loadIndex(dir: string, options: LoadIndexOptions = {}): Pr
       );
     }
   }
+  await verifyFiles(root, manifest, options.verify ?? 'auto');
   let docs: DocStore;
   try {
     docs = DocStore.open(
@@ -312,11 +481,60 @@ export async function loadIndex(dir: string, options: LoadIndexOptions = {}): Pr
       manifest.corpus.ordinalIds,
     );
   } catch (error) {
+    if (error instanceof IndexCorruptError) throw error;
     throw new IndexMismatchError(root, `document store unreadable: ${(error as Error).message}`);
   }
+  try {
+    return await openParts(root, manifest, docs, options);
+  } catch (error) {
+    docs.close();
+    throw error;
+  }
+}
+
+/** Verification of the files at load when the manifest records them. */
+export type VerifyMode = 'auto' | 'sizes' | 'checksums';
+
+const CHECKSUM_LIMIT_BYTES = 2 * 1024 ** 3; // 'auto' hashes up to 2 GiB (≈ 2 s at load); above, sizes and structure only
+
+/**
+ * Checks each file the manifest lists: it exists, has the recorded size, and (for `checksums`, or
+ * `auto` while the index is at most 2 GiB) the recorded sha256. Throws `IndexCorruptError` naming
+ * the first file that differs. Indexes built before the manifest had `files` pass unchecked here
+ * (their files are still checked structurally as they load).
+ */
+async function verifyFiles(root: string, manifest: IndexManifest, mode: VerifyMode): Promise<void> {
+  const files = manifest.files;
+  if (files === undefined) return;
+  let total = 0;
+  for (const [path, entry] of Object.entries(files)) {
+    const file = join(root, path);
+    let bytes: number;
+    try {
+      bytes = statSync(file).size;
+    } catch {
+      throw new IndexCorruptError(root, file, 'missing');
+    }
+    if (bytes !== entry.bytes)
+      throw new IndexCorruptError(root, file, `${bytes} bytes, the manifest says ${entry.bytes}`);
+    total += bytes;
+  }
+  if (mode === 'sizes' || (mode === 'auto' && total > CHECKSUM_LIMIT_BYTES)) return;
+  for (const [path, entry] of Object.entries(files)) {
+    const file = join(root, path);
+    if ((await sha256File(file)) !== entry.sha256)
+      throw new IndexCorruptError(root, file, "its sha256 differs from the manifest's: the file is damaged");
+  }
+}
+
+async function openParts(
+  root: string,
+  manifest: IndexManifest,
+  docs: DocStore,
+  options: LoadIndexOptions,
+): Promise<RetrievalIndex> {
   const expect = (what: string, actual: number, expected: number) => {
     if (actual !== expected) {
-      docs.close();
       throw new IndexMismatchError(root, `${what} holds ${actual} passages, the manifest says ${expected}`);
     }
   };
@@ -339,6 +557,12 @@ export async function loadIndex(dir: string, options: LoadIndexOptions = {}): Pr
       encoder = options.encoder;
     } else if (entry.type === 'hashing') {
       const raw = readFileSync(join(root, DENSE_FILES.idf));
+      if (raw.length !== 4 * (1 << HASHING_DEFAULTS.idfBits))
+        throw new IndexCorruptError(
+          root,
+          join(root, DENSE_FILES.idf),
+          `${raw.length} bytes, expected ${4 * (1 << HASHING_DEFAULTS.idfBits)}`,
+        );
       const idf = new Float32Array(raw.length / 4);
       new Uint8Array(idf.buffer).set(raw);
       encoder = new HashingEncoder({ dimension: entry.dimension, idf });
@@ -357,7 +581,6 @@ export async function loadIndex(dir: string, options: LoadIndexOptions = {}): Pr
       });
     }
     if (encoder.id !== entry.id || encoder.dimension !== entry.dimension) {
-      docs.close();
       throw new IndexMismatchError(
         root,
         `encoder mismatch: the index was built with '${entry.id}' (dimension ${entry.dimension}), got '${encoder.id}' (dimension ${encoder.dimension})`,
@@ -365,6 +588,12 @@ export async function loadIndex(dir: string, options: LoadIndexOptions = {}): Pr
     }
     if (options.exact === true) {
       const raw = readFileSync(join(root, DENSE_FILES.vectors));
+      if (raw.length !== manifest.corpus.passages * entry.dimension * 4)
+        throw new IndexCorruptError(
+          root,
+          join(root, DENSE_FILES.vectors),
+          `${raw.length} bytes, ${manifest.corpus.passages} vectors × ${entry.dimension} need ${manifest.corpus.passages * entry.dimension * 4}`,
+        );
       const floats = new Float32Array(raw.length / 4);
       new Uint8Array(floats.buffer).set(raw);
       vectors = new FlatIndex(floats, entry.dimension);
@@ -373,6 +602,10 @@ export async function loadIndex(dir: string, options: LoadIndexOptions = {}): Pr
         join(root, DENSE_FILES.hnsw),
         entry.dimension,
         options.ef ?? manifest.dense.hnsw.ef,
+        {
+          count: manifest.corpus.passages,
+          m: manifest.dense.hnsw.m,
+        },
       );
     }
     expect(

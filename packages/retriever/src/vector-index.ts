@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { requireOptional } from '@sr1/core';
 import type { HierarchicalNSW } from 'hnswlib-node';
+import { type HnswExpectation, validateHnswFile } from './hnsw-file.js';
 import { type ScoredIndex, TopK } from './top-k.js';
 
 const require = createRequire(import.meta.url);
@@ -133,8 +134,17 @@ export class HnswIndex implements VectorIndex {
     onProgress?.(count, count);
   }
 
-  /** Loads an index written by `save`. */
-  static load(file: string, dimension: number, ef: number): HnswIndex {
+  /**
+   * Loads an index written by `save`. The file is validated first (header, layout, every link in
+   * range), so hnswlib never reads a damaged file; a bad one throws `IndexCorruptError`.
+   */
+  static load(
+    file: string,
+    dimension: number,
+    ef: number,
+    expected: Omit<HnswExpectation, 'dimension'> = {},
+  ): HnswIndex {
+    validateHnswFile(file, { ...expected, dimension });
     const index = new (hnswlib().HierarchicalNSW)('ip', dimension);
     index.readIndexSync(file);
     return new HnswIndex(index, dimension, ef);
