@@ -1,4 +1,6 @@
 import { defineConfig } from 'tsup';
 import { library } from '../../tsup.shared';
 
-export default defineConfig(library(['src/index.ts', 'src/cli.ts', 'src/testing.ts']));
+export default defineConfig(
+  library(['src/index.ts', 'src/cli.ts', 'src/testing.ts', 'src/inference/engine-worker.ts']),
+);

@@ -87,6 +87,22 @@ export { GenerationAbortedError, generate } from './generate.js';
 export type { ScoredSequence, ScoreOptions } from './score.js';
 export { scoreSequences } from './score.js';
 
+// Inference off the main thread: continuous batching with KV reuse across turns, the engine worker
+export type {
+  SchedulerOptions,
+  SchedulerStats,
+  SchedulerTokenizer,
+  StartOptions,
+  StaticCacheRunner,
+  TurnOptions,
+  TurnResult,
+} from './inference/scheduler.js';
+export { ContinuousBatchScheduler, SessionBusyError, UnknownSessionError } from './inference/scheduler.js';
+export type { EngineWorkerOptions, WorkerGenerateOptions } from './inference/worker-client.js';
+export { defaultWorkerUrl, EngineWorker, EngineWorkerError } from './inference/worker-client.js';
+export type { SharedWeight } from './inference/shared-weights.js';
+export { isShared, shareWeights } from './inference/shared-weights.js';
+
 // Engines (the ort runner from src/graphs; a slow exact float64 reference runner for tests and parity)
 export type { CreateRunnerOptions, EngineName } from './engine.js';
 export { createRunner, ENGINE_NAMES } from './engine.js';

@@ -1,0 +1,144 @@
+import { rm } from 'node:fs/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GenerationAbortedError, generate } from '../generate.js';
+import { OrtDecoderRunner } from '../graphs/index.js';
+import { type LoadedModel, loadModelFolder } from '../model-folder.js';
+import { scoreSequences } from '../score.js';
+import { SMALL_TOKENIZER, tinyModelFolder } from '../testing.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer.js';
+import { cloneWeights } from '../weights.js';
+import { ContinuousBatchScheduler } from './scheduler.js';
+import { shareWeights } from './shared-weights.js';
+import { testWorkerUrl } from './test-worker.js';
+import { EngineWorker } from './worker-client.js';
+
+let dir: string;
+let model: LoadedModel;
+let tokenizer: Tokenizer;
+let runner: OrtDecoderRunner;
+let engine: EngineWorker;
+let workerUrl: URL;
+
+beforeAll(async () => {
+  dir = await tinyModelFolder(5);
+  model = await loadModelFolder(dir);
+  tokenizer = await loadTokenizer(dir);
+  runner = await OrtDecoderRunner.create(model.config, model.weights);
+  workerUrl = await testWorkerUrl();
+  engine = await EngineWorker.start({ modelDir: dir, workerUrl });
+});
+afterAll(async () => {
+  await engine?.close();
+  await runner?.dispose();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+const prompts = () =>
+  ['The capital of France is', '<search> moon </search>', 'Who'].map((text) => tokenizer.encode(text));
+
+/** setImmediate ticks the main thread runs until `work` settles. */
+async function ticksDuring(work: () => Promise<unknown>): Promise<number> {
+  let ticks = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    ticks++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  await work();
+  running = false;
+  return ticks;
+}
+
+describe('EngineWorker (the engine in a worker_thread)', () => {
+  it('generates and scores exactly as the in-process engine', async () => {
+    const options = { maxNewTokens: 8, temperature: 0.8, topP: 0.9, seed: 3, stop: ['</answer>'] };
+    const streamed: [number, number][] = [];
+    const remote = await engine.generate(prompts(), {
+      ...options,
+      onToken: (sequence, tokenId) => streamed.push([sequence, tokenId]),
+    });
+    const local = await generate(runner, tokenizer, prompts(), options);
+    expect(remote).toEqual(local);
+    expect(streamed.filter(([sequence]) => sequence === 1).map(([, id]) => id)).toEqual(local[1]!.tokenIds);
+    const sequences = prompts().map((prompt, i) => [...prompt, ...local[i]!.tokenIds]);
+    expect(await engine.score(sequences)).toEqual(await scoreSequences(runner, sequences));
+  });
+
+  it('keeps the main thread free while a forward pass runs in the worker', async () => {
+    // one long forward: a batch of 4 sequences of 400 tokens, scored with full logits
+    const long = tokenizer.encode('the moon landing was in 1972 and '.repeat(40)).slice(0, 400);
+    const batch = Array.from({ length: 4 }, () => long);
+    const inWorker = await ticksDuring(() => engine.score(batch));
+    const inProcess = await ticksDuring(() => scoreSequences(runner, batch));
+    // In process the pass and the log-softmax block the thread: a tick or two at its edges.
+    expect(inProcess).toBeLessThan(10);
+    expect(inWorker).toBeGreaterThan(10 * inProcess + 20);
+  });
+
+  it('cancels a generation through its AbortSignal and stays usable', async () => {
+    const controller = new AbortController();
+    let tokens = 0;
+    const running = engine.generate([prompts()[0]!], {
+      maxNewTokens: 400,
+      temperature: 0,
+      eosTokenIds: [],
+      signal: controller.signal,
+      onToken: () => {
+        tokens += 1;
+        if (tokens === 5) controller.abort();
+      },
+    });
+    await expect(running).rejects.toBeInstanceOf(GenerationAbortedError);
+    expect(tokens).toBeLessThan(400);
+    const [after] = await engine.generate([prompts()[2]!], { maxNewTokens: 3, temperature: 0 });
+    expect(after!.tokenIds.length).toBeGreaterThan(0);
+  });
+
+  it('runs scheduled session turns: start, continue on the cached prefix, release', async () => {
+    const local = new ContinuousBatchScheduler(runner, tokenizer);
+    const options = { maxNewTokens: 6, temperature: 0, eosTokenIds: [] };
+    const append = tokenizer.encode('\n\n<information>x</information>\n\n');
+    const [remote, mine] = await Promise.all([
+      engine.start(prompts()[0]!, options),
+      local.start(prompts()[0]!, options),
+    ]);
+    expect(remote.result).toEqual(mine.result);
+    const remoteNext = await engine.continue(remote.session, append, options);
+    const localNext = await local.continue(mine.session, append, options);
+    expect(remoteNext).toEqual(localNext);
+    expect(remoteNext.prefilledTokens).toBe(append.length + 1);
+    engine.release(remote.session);
+    await expect(engine.continue(remote.session, append, options)).rejects.toMatchObject({
+      code: 'unknown_session',
+    });
+  });
+
+  it('shared weights: the worker sees a trainer update at the next policy version, not before', async () => {
+    const weights = shareWeights(model.weights);
+    const shared = await EngineWorker.start({
+      shared: { config: model.config, weights, tokenizerDir: SMALL_TOKENIZER },
+      workerUrl,
+    });
+    try {
+      const options = { maxNewTokens: 6, temperature: 0, eosTokenIds: [] };
+      const before = await shared.generate(prompts(), options);
+      expect(before).toEqual(await generate(runner, tokenizer, prompts(), options));
+      // an in-place update, as an optimiser step makes it
+      for (const tensor of weights.values())
+        for (let i = 0; i < tensor.data.length; i += 3) tensor.data[i]! *= -1;
+      expect(await shared.generate(prompts(), options)).toEqual(before); // still the old snapshot
+      await shared.setPolicyVersion(1);
+      const updated = await OrtDecoderRunner.create(model.config, cloneWeights(weights)); // ORT reads no shared memory
+      const expected = await generate(updated, tokenizer, prompts(), options);
+      await updated.dispose();
+      const after = await shared.generate(prompts(), options);
+      expect(after).toEqual(expected);
+      expect(after).not.toEqual(before);
+      expect((await shared.stats()).policyVersion).toBe(1);
+    } finally {
+      await shared.close();
+    }
+  });
+});

@@ -1,0 +1,56 @@
+// The messages between `EngineWorker` (main thread) and `engine-worker.ts` (its worker_thread).
+// Internal: both ends are in this folder. Token ids and results cross by structured clone;
+// weights cross once, as SharedArrayBuffer-backed arrays (shared, not copied).
+
+import type { DecoderConfig } from '../engine-types.js';
+import type { GenerateOptions } from '../generate.js';
+import type { ScoreOptions } from '../score.js';
+import type { SchedulerOptions, StartOptions, TurnOptions } from './scheduler.js';
+import type { SharedWeight } from './shared-weights.js';
+
+/** Where the worker gets its model. */
+export type WorkerModelSource =
+  | { kind: 'folder'; dir: string }
+  | { kind: 'shared'; config: DecoderConfig; weights: SharedWeight[]; tokenizerDir: string };
+
+export interface EngineWorkerData {
+  model: WorkerModelSource;
+  runner: { device?: 'cpu' | 'cuda'; threads?: number; fused?: boolean };
+  scheduler: SchedulerOptions;
+}
+
+/** Options that cross the thread boundary: no callbacks, no signal, no Rng. */
+export type WireGenerateOptions = Omit<GenerateOptions, 'rng' | 'onToken' | 'signal'>;
+export type WireTurnOptions = Omit<TurnOptions, 'onToken' | 'signal'>;
+export type WireStartOptions = Omit<StartOptions, 'onToken' | 'signal'>;
+
+export type ClientMessage =
+  | { type: 'generate'; id: number; prompts: number[][]; options: WireGenerateOptions; stream: boolean }
+  | { type: 'score'; id: number; sequences: number[][]; options: ScoreOptions }
+  | { type: 'start'; id: number; promptTokenIds: number[]; options: WireStartOptions; stream: boolean }
+  | {
+      type: 'continue';
+      id: number;
+      session: number;
+      appendTokenIds: number[];
+      options: WireTurnOptions;
+      stream: boolean;
+    }
+  | { type: 'release'; session: number }
+  | { type: 'policy'; id: number; version: number }
+  | { type: 'stats'; id: number }
+  | { type: 'cancel'; id: number };
+
+export interface WireError {
+  name: string;
+  code: string;
+  message: string;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; config: DecoderConfig; eosTokenIds: number[] }
+  | { type: 'init-error'; error: WireError }
+  /** A sampled token of a streaming request; `sequence` indexes its prompts (0 for a session turn). */
+  | { type: 'token'; id: number; sequence: number; tokenId: number }
+  | { type: 'result'; id: number; value: unknown }
+  | { type: 'error'; id: number; error: WireError };
