@@ -83,7 +83,7 @@ const evalSpec = {
       type: 'string',
       default: 'default',
       placeholder: 'NAME',
-      description: 'model name sent to --endpoint',
+      description: "model name sent to --endpoint ('default': none, the server's own)",
     },
     tokenizer: { type: 'string', placeholder: 'DIR', description: 'tokenizer folder (with --endpoint)' },
     index: { type: 'string', placeholder: 'DIR', description: 'index folder searched in-process' },

@@ -6,19 +6,24 @@
 // Chromium is not an npm dependency: `apt-get update && apt-get install -y chromium` (Debian), or set CHROMIUM.
 
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { checkReportInBrowser, findChromium } from '../dist/index.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkReportInBrowser, findChromium, locateReport } from '../dist/index.js';
 
-const report = resolve(process.argv[2] ?? 'runs/demo/report.html');
+// npm runs this in apps/trainer; a relative path means the folder the command was typed in.
+const { file: report, tried } = locateReport(process.argv[2], {
+  initCwd: process.env.INIT_CWD ?? process.cwd(),
+  repoRoot: fileURLToPath(new URL('../../../', import.meta.url)),
+});
+if (!existsSync(report)) {
+  console.error(`check-report: no report at ${tried.join(' or ')}; run \`npm run demo\` first`);
+  process.exit(2);
+}
 let chromium;
 try {
   chromium = findChromium();
 } catch (error) {
   console.error(`check-report: ${error.message}`);
-  process.exit(2);
-}
-if (!existsSync(report)) {
-  console.error(`check-report: ${report} does not exist; run \`npm run demo\` first`);
   process.exit(2);
 }
 const screenshot = join(dirname(report), 'report.png');

@@ -198,5 +198,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     ],
   });
   log('');
+  // Where the results are: the trained policy is an HF folder (config, weights, tokenizer) that
+  // `sr1-model serve --model DIR` serves and `sr1-bench eval --model DIR` evaluates.
+  log(`trained model: ${checkpoint.dir}`);
   log(`report: ${reportFile}`);
 }

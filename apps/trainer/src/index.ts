@@ -30,6 +30,7 @@ export {
   withDashboard,
   writeReport,
 } from './report.js';
+export { DEMO_REPORT, locateReport } from './report-path.js';
 export type { RlConfig } from './rl-config.js';
 export { loadRlConfig, PAPER_PRESETS, parseRlConfig } from './rl-config.js';
 export { runRl } from './rl-run.js';
