@@ -13,7 +13,7 @@ import { loadLatestCheckpoint } from '@sr1/train';
 import { type EvalMethod, type EvalRecord, type EvalSummary, evaluate, summarize } from './agent-eval.js';
 import { engineGenerator } from './engine-generator.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
-import { RUN_FILES, reportTrajectory, writeReport } from './report.js';
+import { RUN_FILES, writeReport, writeTrajectories } from './report.js';
 import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { materializeWorld } from './toy-setup.js';
@@ -177,17 +177,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   // trajectories.jsonl (every held-out trajectory of the trained agent, searches with their hits).
   const tokenizer = await loadTokenizer(checkpoint.dir);
   const hitsRetriever = await InProcessRetriever.open(evalWorld.index);
-  const trajectories: string[] = [];
-  for (const record of after.get('agent')!) {
-    const question = heldOut.find((q) => q.id === record.id)!;
-    const line = await reportTrajectory(record, question, {
-      decode: (ids) => tokenizer.decode(ids),
-      lookupHits: async (query) => (await hitsRetriever.search([query], ROLLOUT.topk))[0] ?? [],
-    });
-    trajectories.push(JSON.stringify(line));
-  }
+  await writeTrajectories(join(out, RUN_FILES.trajectories), after.get('agent')!, heldOut, {
+    decode: (ids) => tokenizer.decode(ids),
+    lookupHits: async (query) => (await hitsRetriever.search([query], ROLLOUT.topk))[0] ?? [],
+  });
   await hitsRetriever.close();
-  await writeFile(join(out, RUN_FILES.trajectories), `${trajectories.join('\n')}\n`);
   await writeFile(join(out, RUN_FILES.results), `${JSON.stringify(rows, null, 2)}\n`);
   const reportFile = await writeReport({
     runDirs: [out],

@@ -17,7 +17,14 @@ export { CURVES, flatNote, planCharts } from './report/plan.js';
 export type { ReportData, ReportInput } from './report/render.js';
 export { renderReport, reportData } from './report/render.js';
 export type { ReportRun, ReportSearch, ReportTrajectory } from './report/run-data.js';
-export { loadRun, loadRuns, maskedSegments, RUN_FILES, reportTrajectory } from './report/run-data.js';
+export {
+  loadRun,
+  loadRuns,
+  maskedSegments,
+  RUN_FILES,
+  reportTrajectory,
+  writeTrajectories,
+} from './report/run-data.js';
 
 export interface WriteReportOptions {
   /** Run folders (`sr1-train sft|rl` output folders or demo folders), overlaid in this order. */

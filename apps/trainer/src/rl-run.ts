@@ -39,6 +39,7 @@ import { type EvalSummary, evaluate, summarize } from './agent-eval.js';
 import { engineGenerator } from './engine-generator.js';
 import { promptOptions } from './prompt-options.js';
 import { readQuestions } from './questions.js';
+import { RUN_FILES, writeTrajectories } from './report.js';
 import type { RlConfig } from './rl-config.js';
 
 export interface RlRunResult {
@@ -187,6 +188,11 @@ export async function runRl(
       prompt,
     });
     const summary = summarize('agent', records);
+    // The latest validation's trajectories, for `sr1-train report` and the live dashboard.
+    await writeTrajectories(join(config.output.dir, RUN_FILES.trajectories), records, validation, {
+      decode: (ids) => tokenizer.decode(ids),
+      lookupHits: async (query) => (await retriever.search([query], config.rollout.topk))[0] ?? [],
+    });
     validations.push({ step, summary });
     metrics.write({
       step,

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { tinyModelFolder } from '../test-support.js';
+import { tinyModelFolder, tinyPpoJson, tinyWorld } from '../test-support.js';
 import { checkReportInBrowser } from './browser-check.js';
+import { loadRun } from './run-data.js';
 
 const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const fixture = (name: string) => fileURLToPath(new URL(`./__fixtures__/${name}`, import.meta.url));
@@ -100,5 +101,32 @@ describe('sr1-train sft --dashboard', () => {
     expect(check.chartCanvases).toBeGreaterThanOrEqual(2); // loss, gradient norm, tokens/s
     expect(check.trajectories).toBe(0);
     expect(check.evaluationRows).toBe(0);
+  });
+});
+
+describe('sr1-train rl', () => {
+  it("leaves its latest validation's trajectories for the report", async () => {
+    const world = await tinyWorld(5);
+    const config = join(world.dir, 'rl.json');
+    const output = join(world.dir, 'rl-run');
+    await writeFile(
+      config,
+      JSON.stringify({
+        ...tinyPpoJson(world, await tinyModelFolder(4), 2),
+        data: { train: world.questions, validation: world.questions, validationLimit: 6 },
+        steps: 1,
+        output: { dir: output, saveEvery: 1 },
+      }),
+    );
+    const result = cli('rl', '--config', config, '--quiet');
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    const run = await loadRun(output);
+    expect(run.trajectories).toHaveLength(6);
+    expect(new Set(run.trajectories.map((t) => t.type)).size).toBeGreaterThan(1);
+    for (const trajectory of run.trajectories) {
+      expect(trajectory.segments.map((segment) => segment.text).join('')).not.toBe('');
+      for (const search of trajectory.searches) expect(search.hits.length).toBeGreaterThan(0);
+    }
   });
 });

@@ -3,7 +3,7 @@
 // evaluated trajectories, with each search's query and hits and the loss-masked tokens marked).
 
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
 import type { SearchHit } from '@sr1/rollout';
@@ -109,6 +109,26 @@ export async function reportTrajectory(
       parts.decode,
     ),
   };
+}
+
+/**
+ * Writes the viewer's records of evaluated trajectories as JSONL (`trajectories.jsonl` in a run
+ * folder); `questions` are those the records were evaluated on, found by id.
+ */
+export async function writeTrajectories(
+  file: string,
+  records: readonly EvalRecord[],
+  questions: readonly { id: string; question: string; golden_answers: string[] }[],
+  parts: Parameters<typeof reportTrajectory>[2],
+): Promise<void> {
+  const byId = new Map(questions.map((question) => [question.id, question]));
+  const lines: string[] = [];
+  for (const record of records) {
+    const question = byId.get(record.id);
+    if (question === undefined) throw new Error(`writeTrajectories: no question with id '${record.id}'`);
+    lines.push(JSON.stringify(await reportTrajectory(record, question, parts)));
+  }
+  await writeFile(file, lines.length === 0 ? '' : `${lines.join('\n')}\n`);
 }
 
 /** Reads a JSONL file; a bad line is an error naming file and line, except a torn last line when `live`. */
