@@ -107,6 +107,18 @@ describe('transformers AutoTokenizer with local files only', () => {
       const ours = await loadTokenizer(SMALL_TOKENIZER_DIR);
       const text = '<think> plan </think>\n<search> who wrote Hamlet? </search>';
       expect(auto.encode(text, { add_special_tokens: false })).toEqual(ours.encode(text));
+      // The chat template and decoding go through tokenizers.js and jinja directly: same text.
+      const messages = [
+        { role: 'system', content: 'Answer briefly.' },
+        { role: 'user', content: 'Who wrote Hamlet?' },
+      ];
+      expect(ours.applyChatTemplate(messages, { addGenerationPrompt: true })).toBe(
+        auto.apply_chat_template(messages, { tokenize: false, add_generation_prompt: true }),
+      );
+      const ids = ours.encode(ours.applyChatTemplate(messages));
+      expect(ours.decode(ids, { skipSpecialTokens: true })).toBe(
+        auto.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false }),
+      );
     } finally {
       env.allowRemoteModels = saved.allowRemoteModels;
       env.localModelPath = saved.localModelPath;

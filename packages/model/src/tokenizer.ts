@@ -1,10 +1,12 @@
-// A small Tokenizer interface over @huggingface/transformers' tokenizer, loaded from local files
-// only (tokenizer.json + tokenizer_config.json are read here and handed to the constructor, so
-// nothing is ever fetched), plus the ids generation needs: eos, pad, bos.
+// A small Tokenizer interface over Hugging Face's tokenizers.js (@huggingface/tokenizers, the
+// tokenizer @huggingface/transformers wraps, without its ONNX runtimes) and jinja for chat
+// templates, loaded from local files only (tokenizer.json + tokenizer_config.json are read here and
+// handed to the constructor, so nothing is ever fetched), plus the ids generation needs.
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PreTrainedTokenizer } from '@huggingface/transformers';
+import { Template } from '@huggingface/jinja';
+import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { MissingFileError, TokenizerError } from './errors.js';
 
 /** One chat turn for `applyChatTemplate`. */
@@ -46,13 +48,13 @@ export function createTokenizer(
     throw new TokenizerError(tokenizerFile, 'expected a JSON object');
   }
   const config = (tokenizerConfig ?? {}) as Record<string, unknown>;
-  let inner: PreTrainedTokenizer;
+  let inner: HfTokenizer;
   try {
-    inner = new PreTrainedTokenizer(tokenizerJson, config);
+    inner = new HfTokenizer(tokenizerJson, config);
   } catch (error) {
     throw new TokenizerError(
       tokenizerFile,
-      `transformers cannot build the tokenizer: ${(error as Error).message}`,
+      `tokenizers.js cannot build the tokenizer: ${(error as Error).message}`,
     );
   }
   const vocab = inner.get_vocab();
@@ -76,16 +78,17 @@ export function createTokenizer(
   }
   const chatTemplate = config.chat_template;
   const hasChatTemplate = typeof chatTemplate === 'string' || Array.isArray(chatTemplate);
+  let template: Template | undefined; // compiled on first use
   return {
     vocabSize,
     eosTokenIds: eos === null ? [] : [eos],
     padTokenId: pad ?? eos!,
     bosTokenId: bos,
     hasChatTemplate,
-    encode: (text) => inner.encode(text, { add_special_tokens: false }),
+    encode: (text) => inner.encode(text, { add_special_tokens: false }).ids,
     decode: (ids, options = {}) =>
       ids.length === 0
-        ? '' // transformers rejects an empty list
+        ? '' // tokenizers.js rejects an empty list
         : inner.decode([...ids], {
             skip_special_tokens: options.skipSpecialTokens ?? false,
             clean_up_tokenization_spaces: false,
@@ -93,13 +96,48 @@ export function createTokenizer(
     applyChatTemplate: (messages, options = {}) => {
       if (!hasChatTemplate)
         throw new TokenizerError(configFile, 'the tokenizer has no chat template', 'chat_template');
-      return inner.apply_chat_template(
-        messages.map((m) => ({ role: m.role, content: m.content })),
-        { tokenize: false, add_generation_prompt: options.addGenerationPrompt ?? false },
-      ) as string;
+      template ??= new Template(chatTemplateText(chatTemplate, configFile));
+      // What transformers' apply_chat_template passes: the messages, the flag and the special tokens.
+      return template.render({
+        messages: messages.map((m) => ({ role: m.role, content: m.content })),
+        add_generation_prompt: options.addGenerationPrompt ?? false,
+        tools: null,
+        documents: null,
+        ...specialTokens(config),
+      });
     },
     tokenToId: (token) => vocab.get(token),
   };
+}
+
+/** The template text: the string, or from a list of named templates the one named 'default'. */
+function chatTemplateText(value: unknown, configFile: string): string {
+  if (typeof value === 'string') return value;
+  const named = (value as { name?: unknown; template?: unknown }[]).find(
+    (entry) => entry?.name === 'default',
+  );
+  if (typeof named?.template !== 'string')
+    throw new TokenizerError(configFile, "no chat template named 'default'", 'chat_template');
+  return named.template;
+}
+
+/** bos_token, eos_token, … as strings (an AddedToken object gives its content), for the template. */
+function specialTokens(config: Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of [
+    'bos_token',
+    'eos_token',
+    'unk_token',
+    'sep_token',
+    'pad_token',
+    'cls_token',
+    'mask_token',
+  ]) {
+    const value = config[key];
+    const token = typeof value === 'string' ? value : (value as { content?: unknown } | null)?.content;
+    if (typeof token === 'string' && token !== '') out[key] = token;
+  }
+  return out;
 }
 
 /** Loads `tokenizer.json` (+ `tokenizer_config.json` when present) from a local folder; never fetches. */
