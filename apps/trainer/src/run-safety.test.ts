@@ -12,10 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@sr1/core';
 import { SMALL_TOKENIZER } from '@sr1/model/testing';
+import { NonFiniteStepsError } from '@sr1/train';
 import { describe, expect, it } from 'vitest';
+import { parseRlConfig } from './rl-config.js';
+import { runRl } from './rl-run.js';
 import { parseSftConfig, type SftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { readMetrics, tinyModelFolder } from './test-support.js';
+import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -160,5 +163,46 @@ describe('a model.init run', () => {
     }
     const final = (name: string) => readFile(join(dir, name, 'final', 'model.safetensors'));
     expect(Buffer.compare(await final('straight'), await final('resumed'))).toBe(0);
+  });
+});
+
+describe('a diverged run (lr 1e300)', () => {
+  it('sr1-train sft stops after maxNonFiniteSteps skipped steps in a row: one line, exit 1', async () => {
+    const { dir, json } = await sftSetup('path', 30);
+    const configFile = join(dir, 'diverging.json');
+    await writeFile(
+      configFile,
+      JSON.stringify({ ...json, training: { ...json.training, lr: 1e300, maxNonFiniteSteps: 4 } }),
+    );
+    const result = spawnSync(process.execPath, [CLI, 'sft', '--config', configFile, '--quiet'], {
+      encoding: 'utf8',
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toContain('training diverged: 4 steps in a row');
+    // Step 1 applied the absurd update; steps 2–5 were not finite; nothing ran after.
+    const records = await readMetrics(json.output.dir);
+    expect(records.map((m) => m.skipped)).toEqual([false, true, true, true, true]);
+  });
+
+  it('sr1-train rl stops the same way (actorLr 1e300)', async () => {
+    const world = await tinyWorld(5);
+    const modelDir = await tinyModelFolder(9);
+    const config = parseRlConfig({
+      ...tinyPpoJson(world, modelDir, 2),
+      preset: 'grpo',
+      rolloutsPerPrompt: 2,
+      actorLr: 1e300,
+      warmupRatio: 0,
+      steps: 12,
+      maxNonFiniteSteps: 3,
+      output: { dir: join(world.dir, 'rl'), saveEvery: 100 },
+    });
+    const error = await runRl(config, { resume: false, quiet: true }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(NonFiniteStepsError);
+    const steps = await readMetrics(config.output.dir, true);
+    expect(steps.length).toBeLessThan(12);
+    expect(steps.slice(-3).map((m) => m['actor/skipped'])).toEqual([1, 1, 1]);
+    expect((error as NonFiniteStepsError).step).toBe(steps.length);
   });
 });
