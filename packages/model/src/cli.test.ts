@@ -237,6 +237,16 @@ describe('sr1-model CLI', () => {
     expect(onFile.stderr).toContain('flag --out');
     expect(onFile.stderr.trim().split('\n')).toHaveLength(1);
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual(tinyHfConfig);
+    const tokenizerOnFile = await run([
+      'train-tokenizer',
+      '--corpus',
+      configFile,
+      '--vocab-size',
+      '300',
+      '--out',
+      file,
+    ]);
+    expect(tokenizerOnFile).toMatchObject({ code: 2, stderr: expect.stringContaining('flag --out') });
   });
 
   it('init refuses an absurd config before allocating, naming the field, and writes nothing', async () => {

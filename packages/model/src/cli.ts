@@ -190,6 +190,7 @@ const serveSpec = {
 async function trainTokenizer(args: string[], io: CliIo): Promise<void> {
   const { values } = parseCommand(trainTokenizerSpec, args);
   if (values.corpus.length === 0) throw new CliUsageError('--corpus', 'is required');
+  await checkNotAFile(values.out); // before the training, not after it
   const texts = await readTokenizerTrainingTexts({
     corpusFiles: values.corpus,
     questionFiles: values.questions,
@@ -201,15 +202,21 @@ async function trainTokenizer(args: string[], io: CliIo): Promise<void> {
   );
 }
 
-/** Refuses an --out that would lose data, before any work is done. */
-async function checkOutFolder(out: string, force: boolean): Promise<void> {
+/** Refuses an --out folder that is a file; true when the folder exists. */
+async function checkNotAFile(out: string): Promise<boolean> {
   let info: Awaited<ReturnType<typeof stat>>;
   try {
     info = await stat(out);
   } catch {
-    return; // missing: nothing to lose
+    return false; // missing: nothing to lose
   }
   if (!info.isDirectory()) throw new CliUsageError('--out', `${out} is a file, expected a folder`);
+  return true;
+}
+
+/** Refuses an --out that would lose data, before any work is done. */
+async function checkOutFolder(out: string, force: boolean): Promise<void> {
+  if (!(await checkNotAFile(out))) return;
   if (!force && (await readdir(out)).length > 0) {
     throw new CliUsageError('--out', `${out} already holds files; pass --force to replace it`);
   }
