@@ -41,6 +41,10 @@ export type {
 } from './rollout.js';
 export { DEFAULT_ROLLOUT_CONFIG, runRollout } from './rollout.js';
 export { rolloutMetrics } from './rollout-metrics.js';
+export type { AsyncRolloutOptions } from './async-rollout.js';
+export { runAsyncRollout } from './async-rollout.js';
+export type { SessionGenerator, SessionStartRequest, SessionTurnRequest } from './session-generator.js';
+export { sessionsFromGenerator } from './session-generator.js';
 
 // Generators and serving
 export type {

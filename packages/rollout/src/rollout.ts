@@ -114,7 +114,7 @@ export interface RolloutOptions {
   signal?: AbortSignal;
 }
 
-function resolveConfig(partial: Partial<RolloutConfig> | undefined): RolloutConfig {
+export function resolveConfig(partial: Partial<RolloutConfig> | undefined): RolloutConfig {
   const config = { ...DEFAULT_ROLLOUT_CONFIG, ...partial };
   const integers: [keyof RolloutConfig, number][] = [
     ['maxTurns', 0],
@@ -138,7 +138,8 @@ function resolveConfig(partial: Partial<RolloutConfig> | undefined): RolloutConf
   return config;
 }
 
-interface State {
+/** A trajectory while it runs (shared with the asynchronous loop). */
+export interface State {
   id: string;
   prompt: number[];
   tokens: number[];
@@ -154,7 +155,7 @@ interface State {
 }
 
 /** Appends inserted (mask 0) tokens, honouring the response budget. */
-function insert(
+export function insert(
   state: State,
   ids: readonly number[],
   text: string,
@@ -172,7 +173,7 @@ function insert(
   if (state.tokens.length >= budget) state.finishReason = 'length';
 }
 
-function checkResult(result: GenerationResult | undefined, sequence: number): GenerationResult {
+export function checkResult(result: GenerationResult | undefined, sequence: number): GenerationResult {
   if (result === undefined || !Array.isArray(result.tokenIds) || typeof result.text !== 'string') {
     throw new GeneratorContractError(
       `expected a result { tokenIds, text, logProbs } for sequence ${sequence}`,
@@ -186,19 +187,8 @@ function checkResult(result: GenerationResult | undefined, sequence: number): Ge
   return result;
 }
 
-/**
- * Runs the agent loop for a batch of prompts (reference §1): at most `maxTurns` rounds of
- * generate → act, then one final round with search disabled. Each round generates for every
- * active trajectory in one generator call and sends every search of the round to the retriever
- * in one call. Trajectories come back in the order of `prompts`.
- */
-export async function runRollout(
-  prompts: readonly RolloutPrompt[],
-  options: RolloutOptions,
-): Promise<Trajectory[]> {
-  const config = resolveConfig(options.config);
-  const { generator, retriever, tokenizer, onEvent } = options;
-  const emit = (event: RolloutEvent) => onEvent?.(event);
+/** Validates the prompts and makes one state per trajectory (prompt cut to `maxStartTokens`). */
+export function initialStates(prompts: readonly RolloutPrompt[], config: RolloutConfig): State[] {
   const seen = new Set<string>();
   const states: State[] = prompts.map((prompt, i) => {
     if (typeof prompt?.id !== 'string')
@@ -224,6 +214,115 @@ export async function runRollout(
       tokenExact: true,
     };
   });
+  return states;
+}
+
+/** What handling one generated turn needs. */
+export interface TurnContext {
+  config: RolloutConfig;
+  tokenizer: Tokenizer;
+  turn: number;
+  finalRound: boolean;
+  invalidIds: readonly number[];
+  emit: (event: RolloutEvent) => void;
+}
+
+/**
+ * Appends one turn's sampled tokens (mask 1) and acts on its text: an answer ends the trajectory,
+ * a search returns its query (the caller inserts the results with `applySearch`), anything else
+ * gets the invalid-action message. The one implementation both loops use.
+ */
+export function applyGeneration(state: State, result: GenerationResult, context: TurnContext): string | null {
+  const { config, tokenizer, turn, finalRound, invalidIds, emit } = context;
+  state.turns += 1;
+  if (result.tokenExact === false) state.tokenExact = false;
+  const room = config.maxResponseTokens - state.tokens.length;
+  const cut = result.tokenIds.length > room;
+  const tokenIds = cut ? result.tokenIds.slice(0, room) : result.tokenIds;
+  state.tokens.push(...tokenIds);
+  for (let i = 0; i < tokenIds.length; i++) {
+    state.mask.push(1);
+    state.logProbs.push(result.logProbs[i]!);
+  }
+  const text = cut ? tokenizer.decode(tokenIds) : result.text;
+  state.text += text;
+  const action = parseAction(text);
+  if (action.type === 'answer') {
+    state.answer = action.answer;
+    state.finishReason = 'answer';
+    emit({ type: 'answer-end', trajectoryId: state.id, turn, answer: action.answer });
+  } else if (cut || state.tokens.length >= config.maxResponseTokens) {
+    state.finishReason = 'length';
+  } else if (finalRound) {
+    state.finishReason = 'max-turns';
+  } else if (action.type === 'search') {
+    return action.query;
+  } else {
+    state.invalidActions += 1;
+    insert(state, invalidIds, INVALID_ACTION_MESSAGE, tokenizer, config.maxResponseTokens);
+  }
+  return null;
+}
+
+/** Inserts a search's results as the information block (mask 0), cut to `maxObsTokens`. */
+export function applySearch(
+  state: State,
+  query: string,
+  found: readonly SearchHit[],
+  context: Pick<TurnContext, 'config' | 'tokenizer' | 'turn' | 'emit'>,
+): void {
+  const { config, tokenizer, turn, emit } = context;
+  emit({ type: 'search-end', trajectoryId: state.id, turn, query, hits: found });
+  state.searches.push({
+    turn,
+    query,
+    documents: found.map((hit) => ({ id: hit.id, score: hit.score })),
+  });
+  const block = informationBlock(found);
+  const ids = tokenizer.encode(block);
+  const kept = ids.length > config.maxObsTokens ? ids.slice(0, config.maxObsTokens) : ids; // the reference cuts the tail
+  insert(
+    state,
+    kept,
+    kept.length === ids.length ? block : tokenizer.decode(kept),
+    tokenizer,
+    config.maxResponseTokens,
+  );
+}
+
+/** The finished trajectory of a state. */
+export function toTrajectory(state: State): Trajectory {
+  return {
+    id: state.id,
+    promptTokenIds: state.prompt,
+    responseTokenIds: state.tokens,
+    responseMask: Uint8Array.from(state.mask),
+    logProbs: Float64Array.from(state.logProbs),
+    text: state.text,
+    searches: state.searches,
+    turns: state.turns,
+    invalidActions: state.invalidActions,
+    answer: state.answer,
+    // Every trajectory ends in some round: the final one always sets a reason.
+    finishReason: state.finishReason ?? 'max-turns',
+    tokenExact: state.tokenExact,
+  };
+}
+
+/**
+ * Runs the agent loop for a batch of prompts (reference §1): at most `maxTurns` rounds of
+ * generate → act, then one final round with search disabled. Each round generates for every
+ * active trajectory in one generator call and sends every search of the round to the retriever
+ * in one call. Trajectories come back in the order of `prompts`.
+ */
+export async function runRollout(
+  prompts: readonly RolloutPrompt[],
+  options: RolloutOptions,
+): Promise<Trajectory[]> {
+  const config = resolveConfig(options.config);
+  const { generator, retriever, tokenizer, onEvent } = options;
+  const emit = (event: RolloutEvent) => onEvent?.(event);
+  const states = initialStates(prompts, config);
   const invalidIds = tokenizer.encode(INVALID_ACTION_MESSAGE);
 
   for (let turn = 0; turn <= config.maxTurns; turn++) {
@@ -274,33 +373,8 @@ export async function runRollout(
           tokenIds: result.tokenIds,
         });
       }
-      state.turns += 1;
-      if (result.tokenExact === false) state.tokenExact = false;
-      const room = config.maxResponseTokens - state.tokens.length;
-      const cut = result.tokenIds.length > room;
-      const tokenIds = cut ? result.tokenIds.slice(0, room) : result.tokenIds;
-      state.tokens.push(...tokenIds);
-      for (let i = 0; i < tokenIds.length; i++) {
-        state.mask.push(1);
-        state.logProbs.push(result.logProbs[i]!);
-      }
-      const text = cut ? tokenizer.decode(tokenIds) : result.text;
-      state.text += text;
-      const action = parseAction(text);
-      if (action.type === 'answer') {
-        state.answer = action.answer;
-        state.finishReason = 'answer';
-        emit({ type: 'answer-end', trajectoryId: state.id, turn, answer: action.answer });
-      } else if (cut || state.tokens.length >= config.maxResponseTokens) {
-        state.finishReason = 'length';
-      } else if (finalRound) {
-        state.finishReason = 'max-turns';
-      } else if (action.type === 'search') {
-        searches.push({ state, query: action.query });
-      } else {
-        state.invalidActions += 1;
-        insert(state, invalidIds, INVALID_ACTION_MESSAGE, tokenizer, config.maxResponseTokens);
-      }
+      const query = applyGeneration(state, result, { config, tokenizer, turn, finalRound, invalidIds, emit });
+      if (query !== null) searches.push({ state, query });
     });
 
     if (searches.length > 0) {
@@ -314,23 +388,7 @@ export async function runRollout(
         );
       }
       searches.forEach(({ state, query }, q) => {
-        const found = hits[q] ?? [];
-        emit({ type: 'search-end', trajectoryId: state.id, turn, query, hits: found });
-        state.searches.push({
-          turn,
-          query,
-          documents: found.map((hit) => ({ id: hit.id, score: hit.score })),
-        });
-        const block = informationBlock(found);
-        const ids = tokenizer.encode(block);
-        const kept = ids.length > config.maxObsTokens ? ids.slice(0, config.maxObsTokens) : ids; // the reference cuts the tail
-        insert(
-          state,
-          kept,
-          kept.length === ids.length ? block : tokenizer.decode(kept),
-          tokenizer,
-          config.maxResponseTokens,
-        );
+        applySearch(state, query, hits[q] ?? [], { config, tokenizer, turn, emit });
       });
     }
     for (const state of active) {
@@ -339,19 +397,5 @@ export async function runRollout(
     }
   }
 
-  return states.map((state) => ({
-    id: state.id,
-    promptTokenIds: state.prompt,
-    responseTokenIds: state.tokens,
-    responseMask: Uint8Array.from(state.mask),
-    logProbs: Float64Array.from(state.logProbs),
-    text: state.text,
-    searches: state.searches,
-    turns: state.turns,
-    invalidActions: state.invalidActions,
-    answer: state.answer,
-    // Every trajectory ends in some round: the final one always sets a reason.
-    finishReason: state.finishReason ?? 'max-turns',
-    tokenExact: state.tokenExact,
-  }));
+  return states.map(toTrajectory);
 }
