@@ -179,9 +179,10 @@ export async function createSession(
     sessionOptions.enableProfiling = true;
     sessionOptions.profileFilePrefix = options.profileFilePrefix;
   }
+  const runtime = loadOrt(); // outside the try: a missing package is not a CUDA problem
   let session: ort.InferenceSession;
   try {
-    session = await loadOrt().InferenceSession.create(bytes, sessionOptions);
+    session = await runtime.InferenceSession.create(bytes, sessionOptions);
   } catch (cause) {
     if (device === 'cuda') {
       throw new DeviceUnavailableError(
