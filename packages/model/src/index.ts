@@ -102,6 +102,8 @@ export type { EngineWorkerOptions, WorkerGenerateOptions } from './inference/wor
 export { defaultWorkerUrl, EngineWorker, EngineWorkerError } from './inference/worker-client.js';
 export type { SharedWeight } from './inference/shared-weights.js';
 export { isShared, shareWeights } from './inference/shared-weights.js';
+export type { SessionEngine, SessionGeneratorOptions } from './inference/session-generator.js';
+export { sessionGenerator } from './inference/session-generator.js';
 
 // Engines (the ort runner from src/graphs; a slow exact float64 reference runner for tests and parity)
 export type { CreateRunnerOptions, EngineName } from './engine.js';
