@@ -185,4 +185,47 @@ describe('sr1-model serve', () => {
       await server.close();
     }
   });
+
+  it('stops only the disconnected sequence of a batch: its neighbour runs to the end', async () => {
+    const dir = await tinyModelFolder(6);
+    const server = await serveModel({ model: dir, port: 0 });
+    try {
+      const tokenizer = await loadTokenizer(dir);
+      const prompt = tokenizer.encode('Question:');
+      const body = (maxTokens: number) =>
+        JSON.stringify({ prompt, max_tokens: maxTokens, temperature: 1, seed: 1 });
+      const post = (text: string) =>
+        fetch(`${server.url}/v1/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: text,
+        }).then(async (response) => ({
+          status: response.status,
+          json: (await response.json()) as { usage: { completion_tokens: number } },
+        }));
+      // A first request holds the engine, so the next two wait and then share one batch.
+      const blocker = post(body(40));
+      while (server.stats().running === 0) await new Promise((resolve) => setImmediate(resolve));
+      const leaving = httpRequest(`${server.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+      });
+      leaving.on('error', () => {});
+      leaving.end(body(500));
+      const staying = post(body(500));
+      while (server.stats().running < 2) await new Promise((resolve) => setImmediate(resolve));
+      leaving.destroy();
+      const [first, second] = await Promise.all([blocker, staying]);
+      expect(first.status).toBe(200);
+      expect(second.status).toBe(200);
+      const leftTokens =
+        server.stats().generatedTokens -
+        first.json.usage.completion_tokens -
+        second.json.usage.completion_tokens;
+      expect(server.stats()).toMatchObject({ cancelled: 1, requests: 2, generateCalls: 2 });
+      expect(leftTokens).toBeLessThan(second.json.usage.completion_tokens);
+    } finally {
+      await server.close();
+    }
+  });
 });
