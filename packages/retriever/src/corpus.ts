@@ -367,6 +367,11 @@ export class DocStore {
     return new DocStore(fd, offsets, ordinalIds);
   }
 
+  /** Bytes of all stored lines (the size of docs.jsonl when it was opened). */
+  get totalBytes(): number {
+    return this.offsets[this.size]!;
+  }
+
   /** The raw canonical JSON line of passage `index` (no newline), `{"id":…,"contents":…}`. */
   rawJson(index: number): string {
     if (!(index >= 0 && index < this.size)) {

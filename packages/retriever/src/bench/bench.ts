@@ -3,8 +3,7 @@
 
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { InvalidInputError } from '@sr1/core';
+import { type CommandSpec, InvalidInputError, parseCommand } from '@sr1/core';
 import { loadIndex } from '../index-folder.js';
 import { benchHnsw, HNSW_BENCH_DEFAULTS } from './hnsw.js';
 import { benchMemory, type MemoryPart, probeMemory, WIKI18_PASSAGES } from './memory.js';
@@ -32,33 +31,52 @@ function mib(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-export async function runBench(args: string[]): Promise<void> {
-  const [what, ...rest] = args;
-  const { values } = parseArgs({
-    args: rest,
-    options: {
-      index: { type: 'string' },
-      data: { type: 'string' },
-      json: { type: 'string' },
-      part: { type: 'string' },
-      queries: { type: 'string' },
-      m: { type: 'string' },
-      'ef-construction': { type: 'string' },
-      efs: { type: 'string' },
-      python: { type: 'string' },
-      clients: { type: 'string' },
-      requests: { type: 'string' },
-      batch: { type: 'string' },
-      method: { type: 'string' },
+const BENCHMARKS = ['quality', 'hnsw', 'server', 'memory', 'memory-probe'] as const;
+
+export const BENCH_SPEC = {
+  name: 'sr1-retriever bench',
+  summary:
+    'retriever benchmarks: quality | hnsw | server | memory (markdown table; --json FILE for raw numbers)',
+  flags: {
+    index: {
+      type: 'string',
+      required: true,
+      placeholder: 'DIR',
+      description: 'an index folder built by `sr1-retriever index`',
     },
-  });
-  const indexDir = values.index;
-  if (indexDir === undefined)
+    data: {
+      type: 'string',
+      default: DEFAULT_DATA_DIR,
+      placeholder: 'DIR',
+      description: 'the shared data folder',
+    },
+    json: { type: 'string', placeholder: 'FILE', description: 'write the raw numbers here' },
+    part: { type: 'string', description: '(memory-probe) the part to load' },
+    queries: { type: 'string', placeholder: 'N', description: '(hnsw) queries' },
+    m: { type: 'string', placeholder: 'N', description: '(hnsw) links per node' },
+    'ef-construction': { type: 'string', placeholder: 'N', description: '(hnsw) build candidate list' },
+    efs: { type: 'string', placeholder: 'N,N,…', description: '(hnsw) search candidate lists' },
+    python: { type: 'string', placeholder: 'PATH', description: '(hnsw) python with faiss for the peer' },
+    clients: { type: 'string', placeholder: 'N,N,…', description: '(server) concurrent clients' },
+    requests: { type: 'string', placeholder: 'N,N,…', description: '(server) requests per level' },
+    batch: { type: 'string', placeholder: 'N', description: '(server) queries in the batch request' },
+    method: { type: 'string', description: '(server) search method' },
+  },
+  positionals: { name: 'quality|hnsw|server|memory', min: 1, max: 1 },
+  notes: 'See docs/results.md for what each benchmark measures.',
+} as const satisfies CommandSpec;
+
+export async function runBench(args: string[]): Promise<void> {
+  const { values, positionals } = parseCommand(BENCH_SPEC, args);
+  const what = positionals[0] as (typeof BENCHMARKS)[number];
+  if (!(BENCHMARKS as readonly string[]).includes(what)) {
     throw new InvalidInputError({
-      flag: '--index',
-      reason: 'required (an index folder built by `sr1-retriever index`)',
+      field: 'bench',
+      reason: `unknown benchmark '${what}'. Supported: [quality, hnsw, server, memory]`,
     });
-  const dataDir = values.data ?? DEFAULT_DATA_DIR;
+  }
+  const indexDir = values.index;
+  const dataDir = values.data;
   if (what !== 'memory-probe' && what !== 'memory' && !existsSync(join(dataDir, 'corpus.jsonl'))) {
     throw new InvalidInputError({
       flag: '--data',
