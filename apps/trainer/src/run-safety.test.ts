@@ -79,9 +79,10 @@ describe('a run folder that holds an earlier run', () => {
       spawnSync(process.execPath, [CLI, 'sft', '--config', configFile, '--quiet', ...flags], {
         encoding: 'utf8',
       });
-    expect(run().status).toBe(0);
+    const first = run();
+    expect(first.status, first.stderr).toBe(0);
     const refused = run();
-    expect(refused.status).toBe(2);
+    expect(refused.status, refused.stderr).toBe(2);
     expect(refused.stderr.trim().split('\n')).toHaveLength(1);
     expect(refused.stderr).toMatch(/--resume.*--force/);
     const forced = run('--force');
