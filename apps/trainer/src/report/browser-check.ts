@@ -49,7 +49,10 @@ export interface ReportCheck {
   chartsWithTicks: number;
   /** The readout under the first chart while hovering it: "step N", and each run's value. */
   hoverStep: string;
+  /** Smoothed (default EMA) and raw values there, per run; and the values with smoothing at 0. */
   hoverValues: string[];
+  hoverRaw: string[];
+  unsmoothedValues: string[];
   /** Console errors and uncaught exceptions. */
   errors: string[];
   trajectories: number;
@@ -95,16 +98,20 @@ export async function checkReportInBrowser(
       );
     let hoverValues: string[] = [];
     let hoverStep = '';
+    let hoverRaw: string[] = [];
+    let unsmoothedValues: string[] = [];
     const firstChart = page.locator('#charts-main .chart .u-over').first();
     if ((await firstChart.count()) > 0) {
       const box = await firstChart.boundingBox();
       if (box !== null) await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
       hoverStep = (await page.locator('#charts-main .chart .readout .rv-step').first().textContent()) ?? '';
-      hoverValues = await page
-        .locator('#charts-main .chart')
-        .first()
-        .locator('.readout .value')
-        .allTextContents();
+      const readout = page.locator('#charts-main .chart').first().locator('.readout');
+      hoverValues = await readout.locator('.value').allTextContents();
+      hoverRaw = (await readout.locator('.raw').allTextContents()).map((text) =>
+        text.replace(/^ \(raw (.*)\)$/, '$1'),
+      );
+      await page.locator('#smoothing').fill('0'); // no smoothing: the bold curve is the raw data
+      unsmoothedValues = await readout.locator('.value').allTextContents();
     }
     await page.locator('#smoothing').fill('0.9'); // moving the slider redraws every chart
     const trajectories = await count('#trajectories details.traj');
@@ -146,6 +153,8 @@ export async function checkReportInBrowser(
       chartsWithTicks,
       hoverStep,
       hoverValues,
+      hoverRaw,
+      unsmoothedValues,
       errors,
       trajectories,
       byType,

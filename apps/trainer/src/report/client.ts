@@ -111,7 +111,7 @@ export const CLIENT_SCRIPT = `
         el('span', { className: 'swatch', style: 'background:' + color(r) }),
         run.label + ' ',
         el('b', { className: 'value', text: has ? fmt(shown[idx]) : '—' }),
-        has && raw ? el('span', { className: 'muted', text: ' (raw ' + fmt(raw[idx]) + ')' }) : null,
+        has && raw ? el('span', { className: 'muted raw', text: ' (raw ' + fmt(raw[idx]) + ')' }) : null,
         has && hovered == null ? el('span', { className: 'muted', text: ' @ ' + xs[idx] }) : null,
       ]));
     });

@@ -40,6 +40,10 @@ describe('the report in headless Chromium', () => {
     expect(check.hoverStep).toMatch(/^step \d+$/);
     expect(check.hoverValues).toHaveLength(runs.length);
     for (const value of check.hoverValues) expect(value).toMatch(/^-?\d/);
+    // The EMA is applied (smoothed differs from raw somewhere) and the slider at 0 turns it off.
+    expect(check.hoverRaw).toHaveLength(runs.length);
+    expect(check.hoverValues).not.toEqual(check.hoverRaw);
+    expect(check.unsmoothedValues).toEqual(check.hoverRaw);
 
     const trajectories = runs[0]!.trajectories;
     expect(check.trajectories).toBe(trajectories.length);
