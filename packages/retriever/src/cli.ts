@@ -22,7 +22,7 @@ import {
   type SearchMethod,
 } from './index-folder.js';
 import { ingestCommand } from './ingest/command.js';
-import { mcpCommand } from './mcp-server.js';
+import { describeSource, mcpCommand } from './mcp-server.js';
 import { QueryCache } from './query-cache.js';
 import { InProcessRetriever } from './retriever.js';
 import { SERVER_DEFAULTS, startServer } from './server.js';
@@ -270,6 +270,7 @@ async function commandQuery(args: string[], io: CliIo): Promise<void> {
         io.stdout(
           `  ${rank + 1}. [${hit.id}] ${hit.title} (${hit.score.toFixed(4)})\n     ${hit.text.slice(0, 160).replace(/\s+/g, ' ')}\n`,
         );
+        if (hit.source !== undefined) io.stdout(`     source: ${describeSource(hit.source)}\n`);
       });
     });
   } finally {

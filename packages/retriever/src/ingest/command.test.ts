@@ -54,6 +54,12 @@ describe('sr1-retriever ingest (built CLI)', () => {
     expect(second.stdout).toContain('removed: faq.txt');
   });
 
+  it('query prints the source under each hit', () => {
+    const result = run(['query', '--index', out, '--topk', '1', 'who do I call about a chemical spill']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/source: safety-manual\.pdf \(p\. 2, chars \d+–\d+\)/);
+  });
+
   it('names the flag of a usage mistake in one line, exit 2', () => {
     const result = run(['ingest', '--docs', docs, '--out', out, '--words', '50', '--overlap', '50']);
     expect(result.status).toBe(2);
