@@ -16,7 +16,17 @@ export { benchServer, SERVER_BENCH_DEFAULTS } from './bench/server-load.js';
 export type { Bm25BuildOptions, Bm25LoadOptions, Bm25Parameters } from './bm25.js';
 export { Bm25Builder, Bm25Index, DEFAULT_BM25_PARAMETERS } from './bm25.js';
 // Corpus and document store
-export type { CorpusDigest, ParsedPassage, Passage, ReadProgress } from './corpus.js';
+export type {
+  CorpusDigest,
+  CorpusIssue,
+  CorpusReport,
+  DuplicateIdPolicy,
+  InvalidUtf8Policy,
+  ParsedPassage,
+  Passage,
+  ReadCorpusOptions,
+  ReadProgress,
+} from './corpus.js';
 export {
   DocStore,
   DocStoreWriter,
@@ -29,7 +39,15 @@ export {
 export type { EncodeRole, Encoder } from './encoder.js';
 export { normalizeRows } from './encoder.js';
 // Errors
-export { CorpusFormatError, IndexMismatchError, RetrieverHttpError, RetrieverInputError } from './errors.js';
+export {
+  CorpusFormatError,
+  EmptyCorpusError,
+  IndexCorruptError,
+  IndexMismatchError,
+  RequestTooLargeError,
+  RetrieverHttpError,
+  RetrieverInputError,
+} from './errors.js';
 export type { HashingEncoderOptions } from './hashing-encoder.js';
 export { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';
 export { RRF_DEFAULTS, reciprocalRankFusion } from './hybrid.js';
@@ -38,10 +56,12 @@ export type {
   BuildIndexOptions,
   BuildProgress,
   EncoderSpec,
+  IndexFileEntry,
   IndexKind,
   IndexManifest,
   LoadIndexOptions,
   SearchMethod,
+  VerifyMode,
 } from './index-folder.js';
 export { buildIndex, loadIndex, RetrievalIndex, readManifest } from './index-folder.js';
 // Your own documents: `ingest` (parsers, chunker, incremental builds) and the sources it records
@@ -79,7 +99,7 @@ export type {
 } from './retriever.js';
 export { HttpRetriever, InProcessRetriever, toSearchHit } from './retriever.js';
 export type { ServerOptions } from './server.js';
-export { createServer, SERVER_DEFAULTS, startServer } from './server.js';
+export { createServer, resultBudget, SERVER_DEFAULTS, startServer } from './server.js';
 // Vector search and fusion
 export type { ScoredIndex } from './top-k.js';
 export { TopK } from './top-k.js';
