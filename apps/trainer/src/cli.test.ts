@@ -3,7 +3,7 @@
 // folder (the committed base policy included) unless told to.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,12 +91,31 @@ describe('sr1-train make-base --out', () => {
     expect((await readdir(COMMITTED_BASE_POLICY)).sort()).toEqual(before);
 
     const other = join(cwd, 'model');
-    await import('node:fs/promises').then((fs) => fs.mkdir(other));
+    await mkdir(other);
     await writeFile(join(other, 'keep.txt'), 'mine');
     const refused = run(['make-base', '--out', other, '--steps', '1', '--worlds', '1'], cwd);
     expect(refused.status).toBe(2);
     expect(await readdir(other)).toEqual(['keep.txt']);
     // Nothing was started: no work folder under the current directory.
     expect(await readdir(cwd)).toEqual(['model']);
+  });
+
+  it('with --force replaces the folder it is given, and writes nothing into the committed assets', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'sr1-make-base-'));
+    const committed = join(COMMITTED_BASE_POLICY, 'model.safetensors');
+    const before = await readFile(committed);
+    const out = join(cwd, 'model');
+    await mkdir(out);
+    await writeFile(join(out, 'keep.txt'), 'old');
+    const result = run(
+      ['make-base', '--out', out, '--force', '--steps', '1', '--worlds', '1', '--quiet'],
+      cwd,
+    );
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`→ ${out}`);
+    expect((await readdir(out)).sort()).toEqual(expect.arrayContaining(['README.md', 'model.safetensors']));
+    expect(await readdir(out)).not.toContain('keep.txt');
+    expect(await readFile(join(out, 'README.md'), 'utf8')).toContain(`make-base --out ${out} --seed 11`);
+    expect(Buffer.compare(await readFile(committed), before)).toBe(0);
   });
 });

@@ -89,7 +89,7 @@ export async function makeBasePolicy(
       `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(BASE_POLICY_MIX)}.`,
       `Final SFT loss ${result.lastLoss.toFixed(4)} after ${options.steps} steps.`,
       '',
-      `This stage: \`node apps/trainer/dist/cli.js make-base --seed ${options.seed} --steps ${options.steps} --worlds ${options.worlds}` +
+      `This stage: \`node apps/trainer/dist/cli.js make-base --out ${options.out} --seed ${options.seed} --steps ${options.steps} --worlds ${options.worlds}` +
         `${options.from !== undefined ? ` --from ${options.from} --lr ${options.lr ?? 2e-3}` : ''}\`` +
         ' (the recipe of the committed base policy is in apps/trainer/assets/base-policy/README.md).',
       '',
