@@ -159,6 +159,8 @@ interface Sequence {
   /** tokens[0, cached) have KV entries (in `own` or in the batch); the rest are pending. */
   cached: number;
   own?: OwnCache;
+  /** Its row in the decode batch buffers, while it decodes (its cache is then there, not in `own`). */
+  slot?: number;
   /** Where the sequence is: paused (no turn), queued/prefilling, or in the decode batch. */
   place: 'paused' | 'prefill' | 'decode';
   keepCache: boolean;
@@ -186,8 +188,13 @@ export class ContinuousBatchScheduler {
   private readonly waiting: Sequence[] = [];
   private prefilling: Sequence[] = [];
   private rows: Sequence[] = [];
-  private batch: { keys: Float32Array[]; values: Float32Array[]; capacity: number; rows: Sequence[] } | null =
-    null;
+  /** The decode batch: one row (slot) per decoding sequence, null where a sequence left. */
+  private batch: {
+    keys: Float32Array[];
+    values: Float32Array[];
+    capacity: number;
+    slots: (Sequence | null)[];
+  } | null = null;
   private nextId = 1;
   private clock = 0;
   private loop: Promise<void> | null = null;
@@ -450,8 +457,8 @@ export class ContinuousBatchScheduler {
       if (own !== undefined) this.copyRows(own, [0], target, start);
     }
     for (let layer = 0; layer < layers; layer++) {
-      this.writeEntries(target.keys[layer]!, target.capacity, out.newKeys[layer]!, [start], chunk);
-      this.writeEntries(target.values[layer]!, target.capacity, out.newValues[layer]!, [start], chunk);
+      this.writeEntries(target.keys[layer]!, target.capacity, out.newKeys[layer]!, start, 0, chunk);
+      this.writeEntries(target.values[layer]!, target.capacity, out.newValues[layer]!, start, 0, chunk);
     }
     sequence.own = target;
     sequence.cached = end;
@@ -467,40 +474,42 @@ export class ContinuousBatchScheduler {
   private async decodeStep(): Promise<void> {
     if (this.rows.length === 0) return;
     const { numHiddenLayers: layers, vocabSize: vocab } = this.runner.config;
-    this.rebuildBatch();
+    this.prepareBatch();
     const batch = this.batch!;
-    const rows = batch.rows;
-    const size = rows.length;
+    const size = batch.slots.length; // free slots ride along, masked, until the next compaction
     const capacity = batch.capacity;
     const inputIds = new BigInt64Array(size);
     const positionIds = new BigInt64Array(size);
     const attentionMask = new BigInt64Array(size * (capacity + 1));
-    rows.forEach((sequence, b) => {
+    batch.slots.forEach((sequence, b) => {
+      const base = b * (capacity + 1);
+      attentionMask[base + capacity] = 1n;
+      if (sequence === null) return;
       inputIds[b] = BigInt(sequence.tokens[sequence.cached]!);
       positionIds[b] = BigInt(sequence.cached);
-      const base = b * (capacity + 1);
       attentionMask.fill(1n, base, base + sequence.cached);
-      attentionMask[base + capacity] = 1n;
     });
     const out = await this.runner.runStatic(
       { inputIds, positionIds, attentionMask, batchSize: size, newLength: 1 },
       batch,
       true,
     );
-    const at = rows.map((sequence) => sequence.cached);
+    const occupied = batch.slots.flatMap((sequence, b) => (sequence === null ? [] : [{ sequence, b }]));
     for (let layer = 0; layer < layers; layer++) {
-      this.writeEntries(batch.keys[layer]!, capacity, out.newKeys[layer]!, at, 1);
-      this.writeEntries(batch.values[layer]!, capacity, out.newValues[layer]!, at, 1);
+      for (const { sequence, b } of occupied) {
+        this.writeEntries(batch.keys[layer]!, capacity, out.newKeys[layer]!, sequence.cached, b, 1);
+        this.writeEntries(batch.values[layer]!, capacity, out.newValues[layer]!, sequence.cached, b, 1);
+      }
     }
     this.counters.decodeSteps += 1;
-    this.counters.decodedTokens += size;
-    this.counters.maxBatch = Math.max(this.counters.maxBatch, size);
+    this.counters.decodedTokens += occupied.length;
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, occupied.length);
     const finished: Sequence[] = [];
-    rows.forEach((sequence, b) => {
+    for (const { sequence, b } of occupied) {
       sequence.cached += 1;
       this.sample(sequence, out.logits.subarray(b * vocab, (b + 1) * vocab));
       if (sequence.turn?.finish !== undefined) finished.push(sequence);
-    });
+    }
     if (finished.length > 0) {
       for (const sequence of finished) this.leaveBatch(sequence);
       for (const sequence of finished) this.finishTurn(sequence);
@@ -539,17 +548,18 @@ export class ContinuousBatchScheduler {
   /** Takes a row out of the decode batch, keeping its cache in its own buffers if asked. */
   private leaveBatch(sequence: Sequence): void {
     const batch = this.batch;
-    const index = batch?.rows.indexOf(sequence) ?? -1;
-    if (batch !== null && index >= 0) {
-      // Its cache is in the batch (a row that has not been through a rebuild still has its own).
+    if (batch !== null && sequence.slot !== undefined) {
+      // Its cache is in the batch (a row that joined this step still has its own).
       if (sequence.keepCache) {
         const own = this.newOwn(roomFor(sequence.cached + 1));
-        this.copyRows(batch, [index], own, sequence.cached);
+        this.copyRows(batch, [sequence.slot], own, sequence.cached);
         sequence.own = own;
       } else {
         sequence.own = undefined;
         sequence.cached = 0;
       }
+      batch.slots[sequence.slot] = null;
+      sequence.slot = undefined;
     }
     this.rows = this.rows.filter((row) => row !== sequence);
   }
@@ -599,6 +609,7 @@ export class ContinuousBatchScheduler {
     this.rows = [];
     this.batch = null;
     for (const sequence of all) {
+      sequence.slot = undefined;
       const turn = sequence.turn;
       sequence.turn = undefined;
       this.drop(sequence);
@@ -635,30 +646,46 @@ export class ContinuousBatchScheduler {
   }
 
   /**
-   * Makes the batch buffers hold exactly `this.rows`, in order, with room for one more token per
-   * row: rows that stay are copied from the old buffers, rows that join from their own caches.
+   * Gives every decoding row a slot with room for one more token. Joining rows take free slots
+   * (only their own cache is copied in); the buffers are rebuilt — every row copied — only when a
+   * row outgrows the capacity, there are too few free slots, more than a quarter of the slots would
+   * idle (they cost compute), or the capacity is over twice what the longest row needs.
    */
-  private rebuildBatch(): void {
+  private prepareBatch(): void {
     const old = this.batch;
     const needed = Math.max(...this.rows.map((sequence) => sequence.cached + 1));
-    // Rows that joined hold their cache in their own buffers: any join or leave rebuilds.
-    const same =
-      old !== null &&
-      old.rows.length === this.rows.length &&
-      old.rows.every((row, i) => row === this.rows[i] && row.own === undefined);
-    if (same && old.capacity >= needed) return;
-    const capacity = roomFor(needed);
-    const fresh = this.newBatch(this.rows.length, capacity);
-    this.rows.forEach((sequence, index) => {
-      const from = old?.rows.indexOf(sequence) ?? -1;
-      if (sequence.own !== undefined) {
-        if (sequence.cached > 0) this.copyRows(sequence.own, [0], fresh, sequence.cached, index);
-      } else if (from >= 0 && old !== null) {
-        this.copyRows(old, [from], fresh, sequence.cached, index);
+    const joining = this.rows.filter((sequence) => sequence.slot === undefined);
+    const free = old === null ? 0 : old.slots.filter((slot) => slot === null).length;
+    const rebuild =
+      old === null ||
+      old.capacity < needed ||
+      old.capacity > 2 * roomFor(needed) ||
+      joining.length > free ||
+      4 * (free - joining.length) > old.slots.length;
+    if (!rebuild) {
+      const slots = old.slots;
+      let next = 0;
+      for (const sequence of joining) {
+        while (slots[next] !== null) next++;
+        if (sequence.own !== undefined && sequence.cached > 0)
+          this.copyRows(sequence.own, [0], old, sequence.cached, next);
+        sequence.own = undefined; // its cache lives in the batch now
+        sequence.slot = next;
+        slots[next] = sequence;
       }
-      sequence.own = undefined; // its cache lives in the batch now
+      return;
+    }
+    const fresh = this.newBatch(this.rows.length, roomFor(needed));
+    this.rows.forEach((sequence, index) => {
+      if (sequence.slot !== undefined && old !== null) {
+        this.copyRows(old, [sequence.slot], fresh, sequence.cached, index);
+      } else if (sequence.own !== undefined && sequence.cached > 0) {
+        this.copyRows(sequence.own, [0], fresh, sequence.cached, index);
+      }
+      sequence.own = undefined;
+      sequence.slot = index;
     });
-    this.batch = { ...fresh, rows: [...this.rows] };
+    this.batch = { ...fresh, slots: [...this.rows] };
   }
 
   private newOwn(capacity: number): OwnCache {
@@ -705,23 +732,22 @@ export class ContinuousBatchScheduler {
   }
 
   /**
-   * Writes new entries (batch, kvHeads, newLength, headDim) of each row b into its slots
-   * [at[b], at[b] + newLength) of a (batch, kvHeads, capacity, headDim) buffer.
+   * Writes row `row`'s new entries, from (batch, kvHeads, newLength, headDim), into its slots
+   * [at, at + newLength) of row `row` of a (batch, kvHeads, capacity, headDim) buffer.
    */
   private writeEntries(
     target: Float32Array,
     capacity: number,
     entries: Float32Array,
-    at: readonly number[],
+    at: number,
+    row: number,
     newLength: number,
   ): void {
     const { numKeyValueHeads: kvHeads, headDim } = this.runner.config;
     const span = newLength * headDim;
-    at.forEach((slot, b) => {
-      for (let head = 0; head < kvHeads; head++) {
-        const block = b * kvHeads + head;
-        target.set(entries.subarray(block * span, (block + 1) * span), (block * capacity + slot) * headDim);
-      }
-    });
+    for (let head = 0; head < kvHeads; head++) {
+      const block = row * kvHeads + head;
+      target.set(entries.subarray(block * span, (block + 1) * span), (block * capacity + at) * headDim);
+    }
   }
 }
