@@ -34,6 +34,17 @@ describe('loadRun', () => {
     expect(run.trajectories.map((t) => t.type)).toEqual(['two-hop']);
   });
 
+  it("shows a demo's RL validation trajectories until its held-out ones are written", async () => {
+    const line = (id: string) => `${JSON.stringify({ id, type: 'two-hop', segments: [] })}\n`;
+    const dir = await folder({
+      'rl-run/metrics.jsonl': '{"step":1,"reward/mean":0.5}\n',
+      'rl-run/trajectories.jsonl': line('validation-q'),
+    });
+    expect((await loadRun(dir)).trajectories.map((t) => t.id)).toEqual(['validation-q']);
+    await writeFile(join(dir, 'trajectories.jsonl'), line('held-out-q'));
+    expect((await loadRun(dir)).trajectories.map((t) => t.id)).toEqual(['held-out-q']);
+  });
+
   it('names the file and line of a bad metrics line', async () => {
     const dir = await folder({ 'metrics.jsonl': '{"step":1}\n{"step":2,\n{"step":3}\n' });
     const error = await loadRun(dir).catch((e: unknown) => e);

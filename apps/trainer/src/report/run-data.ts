@@ -218,10 +218,13 @@ export async function loadRun(dir: string, options: { live?: boolean } = {}): Pr
       });
     }
   }
-  const trajectoriesFile = join(folder, RUN_FILES.trajectories);
-  const trajectories = existsSync(trajectoriesFile)
-    ? ((await readJsonl(trajectoriesFile, live)) as ReportTrajectory[])
-    : [];
+  // A demo's held-out trajectories; until they exist (during training), its RL run's latest validation.
+  const trajectoriesFile = [folder, metricsDir]
+    .filter((candidate): candidate is string => candidate !== undefined)
+    .map((candidate) => join(candidate, RUN_FILES.trajectories))
+    .find((file) => existsSync(file));
+  const trajectories =
+    trajectoriesFile === undefined ? [] : ((await readJsonl(trajectoriesFile, live)) as ReportTrajectory[]);
   return { label: basename(folder), dir: folder, description, metrics, summaries, trajectories };
 }
 
