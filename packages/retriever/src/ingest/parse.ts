@@ -9,13 +9,13 @@ import { IngestFileError } from './errors.js';
 // The parsers are loaded on first use: together they take seconds to import, and most users of
 // this package (the trainer, the server) never parse a document.
 const markdownParser = lazy(async () => {
-  const [{ fromMarkdown }, { gfmFromMarkdown }, { toString }, { gfm }] = await Promise.all([
+  const [{ fromMarkdown }, { gfmFromMarkdown }, { toString: mdastToString }, { gfm }] = await Promise.all([
     import('mdast-util-from-markdown'),
     import('mdast-util-gfm'),
     import('mdast-util-to-string'),
     import('micromark-extension-gfm'),
   ]);
-  return { fromMarkdown, gfmFromMarkdown, toString, gfm };
+  return { fromMarkdown, gfmFromMarkdown, mdastToString, gfm };
 });
 const htmlParser = lazy(async () => {
   const [{ Readability }, { parseHTML }] = await Promise.all([
@@ -114,7 +114,7 @@ function decodeUtf8(path: string, bytes: Uint8Array): string {
 function parseMarkdown(
   path: string,
   source: string,
-  { fromMarkdown, gfm, gfmFromMarkdown, toString: mdastToString }: Awaited<ReturnType<typeof markdownParser>>,
+  { fromMarkdown, gfm, gfmFromMarkdown, mdastToString }: Awaited<ReturnType<typeof markdownParser>>,
 ): ParsedDocument {
   const tree = fromMarkdown(source, { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] });
   const blocks: Block[] = [];
