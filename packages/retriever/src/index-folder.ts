@@ -131,6 +131,11 @@ export interface BuildIndexOptions {
   ingest?: IngestRecord;
   /** More files of the index (path relative to the folder → bytes), written before the manifest (`ingest`'s sources). */
   extraFiles?: Record<string, Uint8Array>;
+  /**
+   * Vectors computed before (`ingest` passes the previous index's): given the encoder's id and a
+   * batch of passage contents, each one's vector or undefined. Only the rest is encoded.
+   */
+  knownVectors?: (encoderId: string, contents: readonly string[]) => (Float32Array | undefined)[];
   /** Replace an `out` folder that holds anything besides an sr1 index (default: refuse). */
   force?: boolean;
   /** A passage whose id an earlier one has: `error` (default) or `skip` (kept first, reported in the manifest). */
@@ -251,7 +256,7 @@ async function writeIndex(
         for (let index = start; index < Math.min(start + batchSize, stored.passages); index++) {
           texts.push(store.get(index).contents);
         }
-        const vectors = await encoder.encode(texts, 'passage');
+        const vectors = await encodeUnknown(encoder, texts, options.knownVectors);
         writeSync(vectorsFd, new Uint8Array(vectors.buffer, vectors.byteOffset, vectors.byteLength));
         hnsw.addBatch(vectors, start);
         progress?.({ phase: 'encode', done: start + texts.length, total: stored.passages });
@@ -302,6 +307,34 @@ async function writeIndex(
   writeFileSync(join(out, `${MANIFEST}.tmp`), `${JSON.stringify(manifest, null, 2)}\n`);
   renameSync(join(out, `${MANIFEST}.tmp`), join(out, MANIFEST)); // the manifest appears only when the index is complete
   return manifest;
+}
+
+/** Encodes a batch of passages, taking the vectors `known` has instead of encoding them again. */
+async function encodeUnknown(
+  encoder: Encoder,
+  texts: string[],
+  known: BuildIndexOptions['knownVectors'],
+): Promise<Float32Array> {
+  const found = known?.(encoder.id, texts);
+  if (found === undefined || found.every((vector) => vector === undefined))
+    return encoder.encode(texts, 'passage');
+  const dimension = encoder.dimension;
+  const missing = texts.filter((_, i) => found[i] === undefined);
+  const fresh = missing.length > 0 ? await encoder.encode(missing, 'passage') : new Float32Array(0);
+  const vectors = new Float32Array(texts.length * dimension);
+  let next = 0; // row of `fresh` for the next text that was not known
+  for (let i = 0; i < texts.length; i++) {
+    let vector = found[i];
+    if (vector === undefined) {
+      vector = fresh.subarray(next * dimension, (next + 1) * dimension);
+      next++;
+    }
+    if (vector.length !== dimension) {
+      throw new Error(`a known vector has ${vector.length} values; the encoder's dimension is ${dimension}`);
+    }
+    vectors.set(vector, i * dimension);
+  }
+  return vectors;
 }
 
 /** Top-level entries an index folder may hold; anything else is the user's and needs --force. */

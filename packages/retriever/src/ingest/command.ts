@@ -62,6 +62,11 @@ export function formatIngestSummary(summary: IngestSummary, out: string): string
     `ingested ${summary.files} files → ${summary.documents} documents, ${summary.passages} passages (${summary.manifest.kind}) → ${out}`,
     `  parsed ${summary.parsed.length}, unchanged ${summary.unchanged.length}, removed ${summary.removed.length}, skipped ${summary.skipped.length}`,
   ];
+  if (summary.vectors !== null) {
+    lines.push(
+      `  vectors: ${summary.vectors.reused} reused from the previous index, ${summary.vectors.encoded} encoded`,
+    );
+  }
   for (const path of summary.removed) lines.push(`  removed: ${path}`);
   for (const skip of summary.skipped) lines.push(`  skipped: ${skip.path}: ${skip.reason}`);
   return `${lines.join('\n')}\n`;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadIndex, readManifest } from '../index-folder.js';
 import { InProcessRetriever } from '../retriever.js';
+import { writeTinyModelFolder } from '../tiny-model.js';
 import { ingestFolder } from './ingest.js';
 
 const FIXTURES = fileURLToPath(new URL('./__fixtures__/docs/', import.meta.url));
@@ -152,6 +153,35 @@ describe('ingestFolder', () => {
     } finally {
       await retriever.close();
     }
+  });
+
+  it('a dense re-ingest encodes only new text (ONNX encoder); the vectors equal a fresh build', async () => {
+    const model = join(work, 'tiny-e5');
+    const texts = [
+      readFileSync(join(FIXTURES, 'onboarding.md'), 'utf8'),
+      readFileSync(join(FIXTURES, 'faq.txt'), 'utf8'),
+    ];
+    writeTinyModelFolder(model, { texts, hidden: 16, seed: 3 });
+    const docs = docsFolder('docs-c');
+    const options = { docs, kind: 'dense' as const, encoder: { type: 'onnx' as const, modelDir: model } };
+    const first = await ingestFolder({ ...options, out: join(work, 'index-c') });
+    expect(first.vectors).toEqual({ reused: 0, encoded: first.passages });
+    writeFileSync(
+      join(docs, 'visitors.md'),
+      '# Visitors\n\nVisitors park in bay 9 and collect a badge at reception.\n',
+    );
+    rmSync(join(docs, 'faq.txt'));
+    const faqPassages = first.manifest.ingest!.files.find((file) => file.path === 'faq.txt')!.passages;
+    const second = await ingestFolder({ ...options, out: join(work, 'index-c') });
+    expect(second.vectors).toEqual({ reused: first.passages - faqPassages, encoded: 1 });
+    const fresh = await ingestFolder({ ...options, out: join(work, 'index-c-fresh') });
+    expect(fresh.vectors).toEqual({ reused: 0, encoded: second.passages });
+    expect(readFileSync(join(work, 'index-c', 'dense', 'vectors.f32'))).toEqual(
+      readFileSync(join(work, 'index-c-fresh', 'dense', 'vectors.f32')),
+    );
+    // another encoder: nothing is reused
+    const hashing = await ingestFolder({ docs, out: join(work, 'index-c'), kind: 'dense' });
+    expect(hashing.vectors).toEqual({ reused: 0, encoded: second.passages });
   });
 
   it('re-chunks everything when the chunking changes', async () => {

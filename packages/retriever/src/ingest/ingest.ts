@@ -4,7 +4,17 @@
 // deleted ones, and carries unchanged files' passages over from the previous index.
 
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
@@ -83,6 +93,8 @@ export interface IngestSummary {
   /** Files of the previous index that are gone from the folder, and so from the index. */
   removed: string[];
   skipped: SkippedFile[];
+  /** Dense and hybrid kinds: passage vectors taken from the previous index, and encoded now. */
+  vectors: { reused: number; encoded: number } | null;
   manifest: IndexManifest;
 }
 
@@ -230,6 +242,45 @@ function previousIngest(out: string, chunking: ChunkOptions): Map<string, FilePa
   return reusable;
 }
 
+/** The previous index's passage vectors, by a hash of each passage's contents, for reuse. */
+interface PreviousVectors {
+  encoderId: string;
+  dimension: number;
+  /** Open file descriptor of its `dense/vectors.f32` (row i = passage i), closed by the caller. */
+  fd: number;
+  rowOf: Map<string, number>;
+}
+
+const contentsKey = (contents: string) => createHash('sha256').update(contents).digest('base64');
+
+/** The vectors of a previous dense or hybrid index in `out`, when it has them and they are whole. */
+function previousVectors(out: string): PreviousVectors | undefined {
+  let manifest: IndexManifest;
+  try {
+    manifest = readManifest(out);
+  } catch {
+    return undefined;
+  }
+  if (manifest.dense === null || manifest.dense === undefined) return undefined;
+  const { id: encoderId, dimension } = manifest.dense.encoder;
+  const file = join(out, 'dense', 'vectors.f32'); // index-folder's layout: n × dimension float32
+  let docs: DocStore | undefined;
+  let fd: number | undefined;
+  try {
+    docs = DocStore.open(join(out, DOC_STORE_FILES.docs), join(out, DOC_STORE_FILES.offsets), false);
+    if (statSync(file).size !== docs.size * dimension * 4) return undefined;
+    const rowOf = new Map<string, number>();
+    for (let row = 0; row < docs.size; row++) rowOf.set(contentsKey(docs.get(row).contents), row);
+    fd = openSync(file, 'r');
+    return { encoderId, dimension, fd, rowOf };
+  } catch {
+    if (fd !== undefined) closeSync(fd);
+    return undefined; // unreadable: everything is encoded again
+  } finally {
+    docs?.close();
+  }
+}
+
 /**
  * Ingests a documents folder into an index folder. Unreadable or unparsable files are skipped and
  * reported (never silently); the build itself is `buildIndex`'s, atomic like every index build.
@@ -273,7 +324,7 @@ export async function ingestFolder(options: IngestOptions): Promise<IngestSummar
 
   const paths = listFiles(root);
   const kept: FilePassages[] = [];
-  const summary: Omit<IngestSummary, 'manifest' | 'files' | 'documents' | 'passages'> = {
+  const summary: Omit<IngestSummary, 'manifest' | 'files' | 'documents' | 'passages' | 'vectors'> = {
     parsed: [],
     unchanged: [],
     removed: [],
@@ -320,7 +371,29 @@ export async function ingestFolder(options: IngestOptions): Promise<IngestSummar
   }
 
   // The corpus goes through the ordinary index build; the sources ride along as extra index files.
+  const vectors = previousVectors(out);
   const staging = mkdtempSync(join(tmpdir(), 'sr1-ingest-'));
+  let vectorsReused = 0;
+  // A passage whose text the previous index has keeps its vector when the encoder is the same
+  // (its id names the model, or the hashing encoder's IDF table): only new text is encoded.
+  const knownVectors =
+    vectors === undefined
+      ? undefined
+      : (encoderId: string, contents: readonly string[]) =>
+          contents.map((text) => {
+            const row = encoderId === vectors.encoderId ? vectors.rowOf.get(contentsKey(text)) : undefined;
+            if (row === undefined) return undefined;
+            const vector = new Float32Array(vectors.dimension);
+            readSync(
+              vectors.fd,
+              new Uint8Array(vector.buffer),
+              0,
+              vector.byteLength,
+              row * vector.byteLength,
+            );
+            vectorsReused++;
+            return vector;
+          });
   try {
     const corpusLines: string[] = [];
     const sourceLines: string[] = [];
@@ -353,6 +426,7 @@ export async function ingestFolder(options: IngestOptions): Promise<IngestSummar
       ...(options.encoder !== undefined ? { encoder: options.encoder } : {}),
       ...(options.force !== undefined ? { force: options.force } : {}),
       ingest: record,
+      ...(knownVectors !== undefined ? { knownVectors } : {}),
       extraFiles: {
         [INGEST_FILES.sources]: sources.data,
         [INGEST_FILES.sourceOffsets]: sources.offsets,
@@ -366,9 +440,11 @@ export async function ingestFolder(options: IngestOptions): Promise<IngestSummar
       files: kept.length,
       documents: documentLines.length,
       passages,
+      vectors: manifest.dense === null ? null : { reused: vectorsReused, encoded: passages - vectorsReused },
       manifest,
     };
   } finally {
+    if (vectors !== undefined) closeSync(vectors.fd);
     rmSync(staging, { recursive: true, force: true });
   }
 }
