@@ -374,6 +374,7 @@ if (footprint) {
 }
 
 const seconds = Math.round((Date.now() - started) / 1000);
+// biome-ignore lint/suspicious/noUndeclaredEnvVars: a debugging switch of this script, not a turbo task input
 if (process.env.SR1_KEEP_CONSUMER === '1') console.log(`consumer: folders kept in ${work}`);
 else rmSync(work, { recursive: true, force: true });
 console.log(`consumer check: ${passes} passed, ${failures} failed in ${seconds} s`);
