@@ -46,7 +46,10 @@ describe('sr1-bench errors', () => {
     [['eval', '--datta', 'x'], "Unknown option '--datta'"],
     [['retrieval-quality', '--data', 'x'], 'flag --corpus: is required'],
     [['perf', '--only', 'nope', '--out', '-'], "flag --only: unknown benchmark 'nope'"],
-    [['perf', '--quick', '--threads', '0'], "flag --threads: expected a positive integer, got '0'"],
+    [
+      ['perf', '--quick', '--threads', '0'],
+      "flag --threads: expected positive integers like 1,2, got '0' in '0'",
+    ],
     [['check-train-step', 'extra'], "unexpected argument 'extra'"],
     [['bench'], "unknown command 'bench'"],
   ])('sr1-bench %j fails in one line naming the flag, exit 2', (args, message) => {

@@ -174,8 +174,13 @@ const perfSpec = {
     },
     threads: {
       type: 'string',
-      placeholder: 'N',
-      description: `threads of each engine and peer (default ${PERF_DEFAULTS.threads})`,
+      placeholder: 'LIST',
+      description: `thread counts to sweep; each engine and peer is reported at its best (default ${PERF_DEFAULTS.threads.join(',')}, 1..cores)`,
+    },
+    json: {
+      type: 'boolean',
+      description:
+        'print the rows as a JSON array [{id, what, sr1, peer, ratio, unit, …}]; writes no file without --out',
     },
   },
   notes:

@@ -48,6 +48,7 @@ describe('pickEf', () => {
 describe('hnswRows', () => {
   it('compares each side at its own first ef with recall ≥ 0.95, and the build times', () => {
     const [search, build] = hnswRows(hnswResult(true), 'hashing');
+    expect([search!.id, build!.id]).toEqual(['hnsw-query', 'hnsw-build']);
     expect(search!.sr1).toEqual({ value: 1000 / 3, unit: 'q/s' });
     expect(search!.peer).toEqual({ value: 500, unit: 'q/s' });
     expect(search!.better).toBe('higher');
@@ -69,21 +70,25 @@ describe('hnswRows', () => {
 });
 
 describe('trainRows', () => {
-  const result = {
+  const result = (sr1: number, torch: number, forward: number, step: number) => ({
     parameters: 1_050_752,
-    sr1TokensPerSecond: 3644,
-    torchTokensPerSecond: 2367,
+    sr1TokensPerSecond: sr1,
+    torchTokensPerSecond: torch,
     torchVersion: '2.13.0+cpu',
-    sr1ForwardSeconds: 0.186,
-    sr1ForwardBackwardSeconds: 0.562,
+    sr1ForwardSeconds: forward,
+    sr1ForwardBackwardSeconds: step,
     sr1PeakRssBytesPerParameter: 100,
-  };
+  });
+  // sr1 is best at 2 threads, PyTorch at 1; sr1's forward alone at 1
+  const runs = [
+    { threads: 1, result: result(3000, 2367, 0.186, 0.562) },
+    { threads: 2, result: result(3644, 1900, 0.2, 0.4) },
+  ];
   const setup = {
     configFile: 'apps/trainer/assets/base-model-config.json',
     modelType: 'qwen2',
     batchSize: 8,
     length: 256,
-    threads: 2,
     steps: 5,
     peer: {
       python: 'python3',
@@ -92,11 +97,13 @@ describe('trainRows', () => {
     },
   };
 
-  it('makes the tokens/s row against the peer, and the forward row only when asked', () => {
-    const rows = trainRows(result, { ...setup, withForwardRow: true });
-    expect(rows).toHaveLength(2);
+  it('compares each side at its own best thread count, and names both counts', () => {
+    const rows = trainRows(runs, { ...setup, first: true });
+    expect(rows.map((row) => row.id)).toEqual(['train-step', 'train-forward']);
     const row = toPerfRow(rows[0]!, { benchmark: 'train', command: '`c`', date: 'd', machine: 'm' });
     expect([row.sr1, row.peer, row.ratio]).toEqual(['3,644 tok/s', '2,367 tok/s', '1.54']);
+    expect(rows[0]!.threads).toEqual({ sr1: 2, peer: 1, tried: [1, 2] });
+    expect(rows[0]!.what).toContain('each side at its best of 1, 2 threads: sr1 2 threads, PyTorch 1 thread');
     expect(rows[0]!.what).toContain(
       'qwen2 model of 1.05M parameters (apps/trainer/assets/base-model-config.json)',
     );
@@ -104,36 +111,72 @@ describe('trainRows', () => {
     expect(rows[0]!.commandFlags).toEqual(['--torch-python', 'python3']);
     expect(rows[1]!.sr1).toEqual({ value: 0.186, unit: 's' });
     expect(rows[1]!.peer).toBeNull();
-    expect(rows[1]!.what).toContain('took 0.562 s, so a forward costs 33 % of a step');
-    expect(trainRows(result, { ...setup, withForwardRow: false })).toHaveLength(1);
+    expect(rows[1]!.threads).toEqual({ sr1: 1, tried: [1, 2] });
+    expect(rows[1]!.what).toContain('took 0.562 s at that count, so a forward costs 33 % of a step');
+  });
+
+  it('gives a second peer its own id and no forward row', () => {
+    const rows = trainRows(runs, { ...setup, first: false });
+    expect(rows.map((row) => row.id)).toEqual(['train-step:python3']);
+    expect(() => trainRows([], { ...setup, first: true })).toThrow(/no runs/);
   });
 });
 
 describe('llamaCppRows', () => {
-  it('makes prefill, decode at batch 1, and one aggregate row per sr1 batch, all against llama.cpp', () => {
-    const result: LlamaCppSpeedResult = {
-      parameters: 25_200_000,
-      threads: 2,
-      hidden: 512,
-      layers: 8,
-      prefillLength: 256,
-      decodeLength: 64,
-      llamaCppVersion: '3.21.1',
-      sr1: { prefillTokensPerSecond: 2091.5, decodeTokensPerSecond: { 1: 90.8, 8: 377.6, 32: 719.7 } },
-      llamaCpp: { prefillTokensPerSecond: 915.1, decodeTokensPerSecond: 56.7 },
-    };
+  // A 2-thread sweep shaped like issue 15's measurement: llama.cpp decodes far faster with 1 thread.
+  const result: LlamaCppSpeedResult = {
+    parameters: 25_200_000,
+    threads: [1, 2],
+    hidden: 512,
+    layers: 8,
+    prefillLength: 256,
+    decodeLength: 64,
+    llamaCppVersion: '3.21.1',
+    runs: [
+      {
+        threads: 1,
+        sr1: { prefillTokensPerSecond: 1800, decodeTokensPerSecond: { 1: 139, 8: 500, 32: 1270 } },
+        llamaCpp: { prefillTokensPerSecond: 1380, decodeTokensPerSecond: 174.6 },
+      },
+      {
+        threads: 2,
+        sr1: { prefillTokensPerSecond: 2553, decodeTokensPerSecond: { 1: 109, 8: 538, 32: 1027 } },
+        llamaCpp: { prefillTokensPerSecond: 1158, decodeTokensPerSecond: 45.7 },
+      },
+    ],
+  };
+
+  it('makes prefill, decode-b1 and decode-bN with each side at its best count for that row', () => {
     const rows = llamaCppRows(result);
+    expect(rows.map((row) => row.id)).toEqual(['prefill', 'decode-b1', 'decode-b8', 'decode-b32']);
     expect(rows.map((row) => [row.sr1.value, row.peer?.value])).toEqual([
-      [2091.5, 915.1],
-      [90.8, 56.7],
-      [377.6, 56.7],
-      [719.7, 56.7],
+      [2553, 1380],
+      [139, 174.6],
+      [538, 174.6],
+      [1270, 174.6],
+    ]);
+    expect(rows.map((row) => row.threads)).toEqual([
+      { sr1: 2, peer: 1, tried: [1, 2] },
+      { sr1: 1, peer: 1, tried: [1, 2] },
+      { sr1: 2, peer: 1, tried: [1, 2] },
+      { sr1: 1, peer: 1, tried: [1, 2] },
     ]);
     expect(rows[0]!.what).toContain(
       'Prefill tokens/s, 1 × 256 tokens, random Qwen2-shaped model (25.2M parameters',
     );
     expect(rows[0]!.what).toContain('node-llama-cpp 3.21.1');
+    expect(rows[0]!.what).toContain(
+      'each side at its best of 1, 2 threads: sr1 2 threads, llama.cpp 1 thread',
+    );
+    expect(rows[1]!.what).toContain('sr1 1 thread, llama.cpp 1 thread');
     expect(rows[3]!.what).toContain("sr1 at batch 32 vs llama.cpp's one sequence");
+  });
+
+  it('says when only one count was tried', () => {
+    const one = { ...result, threads: [2], runs: [result.runs[1]!] };
+    const [prefill] = llamaCppRows(one);
+    expect(prefill!.what).toContain('sr1 2 threads, llama.cpp 2 threads (the only count tried)');
+    expect(() => llamaCppRows({ ...result, runs: [] })).toThrow(/no runs/);
   });
 });
 
@@ -163,7 +206,11 @@ describe('serverRows', () => {
       batch: { batch: 512, repeats: 10, errors: 0, p50Ms: 141.5, maxMs: 160.25, queriesPerSecond: 3618.4 },
     };
     const rows = serverRows(result, 'hybrid', 13388);
-    expect(rows).toHaveLength(3);
+    expect(rows.map((row) => row.id)).toEqual([
+      'server-qps-hybrid-c1',
+      'server-qps-hybrid-c64',
+      'server-batch-hybrid',
+    ]);
     expect(rows.every((row) => row.peer === null)).toBe(true);
     expect(rows[0]!.what).toContain('hybrid search over 13,388 passages, 1 keep-alive client × 2,000');
     expect(rows[1]!.what).toContain(

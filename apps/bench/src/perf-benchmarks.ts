@@ -26,12 +26,14 @@ import {
 } from '@sr1/retriever';
 import type { TorchPeer } from './perf-plan.js';
 import type { MeasuredRow, PerfBenchmarkId } from './perf-report.js';
+import { bestThreadsText, pickBestThreads, type ThreadSample, threadsText } from './perf-threads.js';
 import { measureTrainThroughput, TRAIN_PERF_DEFAULTS, type TrainPerfResult } from './train-perf.js';
 
 /** The options of `measureLlamaCppSpeed` in packages/model/scripts/llama-cpp-speed.mjs. */
 export interface LlamaCppSpeedOptions {
   llamacppDir: string;
-  threads: number;
+  /** Every thread count to measure both engines at. */
+  threads: number[];
   hidden: number;
   layers: number;
   prefillLength: number;
@@ -39,17 +41,27 @@ export interface LlamaCppSpeedOptions {
   decodeBatches: number[];
 }
 
+/** Both engines at one thread count, as `measureLlamaCppSpeed` returns them. */
+export interface LlamaCppSpeedRun {
+  threads: number;
+  /** `decodeTokensPerSecond[b]`: sr1's aggregate decode at batch b (1 and each of decodeBatches). */
+  sr1: { prefillTokensPerSecond: number; decodeTokensPerSecond: Record<number, number> };
+  /** llama.cpp's one sequence. */
+  llamaCpp: { prefillTokensPerSecond: number; decodeTokensPerSecond: number };
+}
+
 /** What `measureLlamaCppSpeed` returns. */
 export interface LlamaCppSpeedResult {
   parameters: number;
-  threads: number;
+  /** The thread counts tried, in increasing order. */
+  threads: number[];
   hidden: number;
   layers: number;
   prefillLength: number;
   decodeLength: number;
   llamaCppVersion: string;
-  sr1: { prefillTokensPerSecond: number; decodeTokensPerSecond: Record<number, number> };
-  llamaCpp: { prefillTokensPerSecond: number; decodeTokensPerSecond: number };
+  /** One entry per thread count. */
+  runs: LlamaCppSpeedRun[];
 }
 
 interface LlamaCppSpeedScript {
@@ -91,76 +103,139 @@ export const HNSW_RECALL_TARGET = 0.95;
 
 const grouped = (value: number) => value.toLocaleString('en-US');
 
-/** Train rows: tokens/s against one PyTorch peer, and (once) the forward's share of a step. */
+/** `measureTrainThroughput` at one thread count (both sides at that count). */
+export interface TrainSweepRun {
+  threads: number;
+  result: TrainPerfResult;
+}
+
+/**
+ * Train rows from a thread sweep against one PyTorch peer: tokens/s with each side at its best
+ * count, and (once, for the first peer) the forward's share of a step at sr1's best forward count.
+ * The first peer's rows are `train-step` and `train-forward`; another peer's is
+ * `train-step:<its --torch-python>`.
+ */
 export function trainRows(
-  result: TrainPerfResult,
+  runs: readonly TrainSweepRun[],
   setup: {
     configFile: string;
     modelType: string;
     batchSize: number;
     length: number;
-    threads: number;
     steps: number;
     peer: TorchPeer;
-    withForwardRow: boolean;
+    /** The first peer: its rows have the plain ids, and it alone makes the forward row. */
+    first: boolean;
   },
 ): MeasuredRow[] {
-  const model = `${setup.modelType} model of ${(result.parameters / 1e6).toFixed(2)}M parameters (${setup.configFile})`;
-  const shape = `batch ${setup.batchSize} × ${setup.length}, ${setup.threads} threads each, ${setup.steps} timed ${setup.steps === 1 ? 'step' : 'steps'}`;
+  const first = runs[0];
+  if (first === undefined) throw new Error('train benchmark returned no runs; expected one per thread count');
+  const tried = runs.map((run) => run.threads);
+  const sample = (value: (result: TrainPerfResult) => number): ThreadSample[] =>
+    runs.map((run) => ({ threads: run.threads, value: value(run.result) }));
+  const sr1 = pickBestThreads(
+    sample((result) => result.sr1TokensPerSecond),
+    'higher',
+  );
+  const torch = pickBestThreads(
+    sample((result) => result.torchTokensPerSecond),
+    'higher',
+  );
+  const model = `${setup.modelType} model of ${(first.result.parameters / 1e6).toFixed(2)}M parameters (${setup.configFile})`;
+  const shape = `batch ${setup.batchSize} × ${setup.length}, ${setup.steps} timed ${setup.steps === 1 ? 'step' : 'steps'}`;
+  const threads = bestThreadsText(tried, [
+    { name: 'sr1', threads: sr1.threads },
+    { name: 'PyTorch', threads: torch.threads },
+  ]);
   const rows: MeasuredRow[] = [
     {
+      id: setup.first ? 'train-step' : `train-step:${setup.peer.python}`,
       what:
-        `Training tokens/s, forward + backward + AdamW, ${model}, ${shape}: sr1 (ORT CPU, one run of the ` +
-        `gradient graph) vs PyTorch ${result.torchVersion} (${setup.peer.executable}, autograd + torch.optim.AdamW)`,
-      sr1: { value: result.sr1TokensPerSecond, unit: 'tok/s' },
-      peer: { value: result.torchTokensPerSecond, unit: 'tok/s' },
+        `Training tokens/s, forward + backward + AdamW, ${model}, ${shape}, ${threads}: sr1 (ORT CPU, one run of the ` +
+        `gradient graph) vs PyTorch ${first.result.torchVersion} (${setup.peer.executable}, autograd + torch.optim.AdamW)`,
+      sr1: { value: sr1.value, unit: 'tok/s' },
+      peer: { value: torch.value, unit: 'tok/s' },
       better: 'higher',
       commandFlags: ['--torch-python', setup.peer.python],
+      threads: { sr1: sr1.threads, peer: torch.threads, tried },
     },
   ];
-  if (setup.withForwardRow) {
-    const share = (100 * result.sr1ForwardSeconds) / result.sr1ForwardBackwardSeconds;
+  if (setup.first) {
+    const forward = pickBestThreads(
+      sample((result) => result.sr1ForwardSeconds),
+      'lower',
+    );
+    const stepSeconds = runs.find((run) => run.threads === forward.threads)!.result.sr1ForwardBackwardSeconds;
+    const share = (100 * forward.value) / stepSeconds;
     rows.push({
+      id: 'train-forward',
       what:
-        `The RL seam's extra pass, same model and batch (sr1 only): one forward alone; a forward + backward + ` +
-        `AdamW step took ${result.sr1ForwardBackwardSeconds.toFixed(3)} s, so a forward costs ${share.toFixed(0)} % ` +
-        'of a step (what a second PPO mini-batch pays, see docs/architecture.md)',
-      sr1: { value: result.sr1ForwardSeconds, unit: 's' },
+        `The RL seam's extra pass, same model and batch (sr1 only, ${bestThreadsText(tried, [{ name: 'sr1', threads: forward.threads }])}): ` +
+        `one forward alone; a forward + backward + AdamW step took ${stepSeconds.toFixed(3)} s at that count, so a ` +
+        `forward costs ${share.toFixed(0)} % of a step (what a second PPO mini-batch pays, see docs/architecture.md)`,
+      sr1: { value: forward.value, unit: 's' },
       peer: null,
       better: 'lower',
       commandFlags: ['--torch-python', setup.peer.python],
+      threads: { sr1: forward.threads, tried },
     });
   }
   return rows;
 }
 
-/** llama.cpp rows: prefill, decode at batch 1, and sr1's batched decode vs llama.cpp's one sequence. */
+/**
+ * llama.cpp rows — `prefill`, `decode-b1`, and `decode-bN` (sr1's batched decode vs llama.cpp's one
+ * sequence) — each side at its own best thread count for that row's measurement.
+ */
 export function llamaCppRows(result: LlamaCppSpeedResult): MeasuredRow[] {
+  const first = result.runs[0];
+  if (first === undefined)
+    throw new Error('llama.cpp benchmark returned no runs; expected one per thread count');
+  const tried = result.runs.map((run) => run.threads);
+  const best = (value: (run: LlamaCppSpeedRun) => number | undefined) =>
+    pickBestThreads(
+      result.runs.map((run) => ({ threads: run.threads, value: value(run) ?? Number.NaN })),
+      'higher',
+    );
   const model =
     `random Qwen2-shaped model (${(result.parameters / 1e6).toFixed(1)}M parameters: hidden ${result.hidden}, ` +
-    `${result.layers} layers, vocab 2048, F32 on both sides), ${result.threads} threads each: sr1 ` +
+    `${result.layers} layers, vocab 2048, F32 on both sides): sr1 ` +
     `(OrtDecoderRunner) vs llama.cpp (node-llama-cpp ${result.llamaCppVersion}, GGUF from ` +
     '`sr1-model export-gguf`, flash attention off)';
-  const llamaDecode = { value: result.llamaCpp.decodeTokensPerSecond, unit: 'tok/s' };
+  const row = (id: string, what: string, sr1: ThreadSample, peer: ThreadSample): MeasuredRow => ({
+    id,
+    what: `${what}, ${bestThreadsText(tried, [
+      { name: 'sr1', threads: sr1.threads },
+      { name: 'llama.cpp', threads: peer.threads },
+    ])}`,
+    sr1: { value: sr1.value, unit: 'tok/s' },
+    peer: { value: peer.value, unit: 'tok/s' },
+    better: 'higher',
+    threads: { sr1: sr1.threads, peer: peer.threads, tried },
+  });
+  const llamaDecode = best((run) => run.llamaCpp.decodeTokensPerSecond);
   const rows: MeasuredRow[] = [
-    {
-      what: `Prefill tokens/s, 1 × ${result.prefillLength} tokens, ${model}`,
-      sr1: { value: result.sr1.prefillTokensPerSecond, unit: 'tok/s' },
-      peer: { value: result.llamaCpp.prefillTokensPerSecond, unit: 'tok/s' },
-      better: 'higher',
-    },
+    row(
+      'prefill',
+      `Prefill tokens/s, 1 × ${result.prefillLength} tokens, ${model}`,
+      best((run) => run.sr1.prefillTokensPerSecond),
+      best((run) => run.llamaCpp.prefillTokensPerSecond),
+    ),
   ];
-  for (const [batchText, tokensPerSecond] of Object.entries(result.sr1.decodeTokensPerSecond)) {
-    const batch = Number(batchText);
-    rows.push({
-      what:
+  const batches = Object.keys(first.sr1.decodeTokensPerSecond)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const batch of batches) {
+    rows.push(
+      row(
+        `decode-b${batch}`,
         batch === 1
           ? `Decode tokens/s at batch 1 (${result.decodeLength} greedy tokens after a 32-token prompt), same model and run`
           : `Aggregate decode tokens/s, sr1 at batch ${batch} vs llama.cpp's one sequence, same model and run`,
-      sr1: { value: tokensPerSecond, unit: 'tok/s' },
-      peer: llamaDecode,
-      better: 'higher',
-    });
+        best((run) => run.sr1.decodeTokensPerSecond[batch]),
+        llamaDecode,
+      ),
+    );
   }
   return rows;
 }
@@ -177,6 +252,7 @@ export function indexRow(manifest: IndexManifest, seconds: number, subset: boole
     ? `the first ${grouped(manifest.corpus.passages)} passages of the shared corpus`
     : `the ${grouped(manifest.corpus.passages)}-passage shared corpus`;
   return {
+    id: 'index-build',
     what: `@sr1/retriever index build (${parts.join(' + ')}) of ${corpus}`,
     sr1: { value: seconds, unit: 's' },
     peer: null,
@@ -217,6 +293,7 @@ export function hnswRows(
     `FAISS ${result.faiss.faiss} IndexHNSWFlat`;
   return [
     {
+      id: 'hnsw-query',
       what:
         `@sr1/retriever HNSW search, queries/s at the first ef with recall@${result.k} ≥ ${target} ` +
         `(${at('sr1', sr1)}; ${at('FAISS', faiss)}), ${setup}`,
@@ -225,6 +302,7 @@ export function hnswRows(
       better: 'higher',
     },
     {
+      id: 'hnsw-build',
       what: `@sr1/retriever HNSW build, ${setup}`,
       sr1: { value: result.sr1.buildSeconds, unit: 's' },
       peer: { value: result.faiss.build_seconds, unit: 's' },
@@ -233,10 +311,14 @@ export function hnswRows(
   ];
 }
 
-/** Server rows (no peer): requests/s per concurrency level, and the batched request's p50. */
+/**
+ * Server rows (no peer): requests/s per concurrency level (`server-qps-<method>-c<clients>`), and
+ * the batched request's p50 (`server-batch-<method>`).
+ */
 export function serverRows(result: ServerBenchResult, method: SearchMethod, passages: number): MeasuredRow[] {
   const server = `@sr1/retriever \`/retrieve\` server, ${method} search over ${grouped(passages)} passages`;
   const rows: MeasuredRow[] = result.load.map((load) => ({
+    id: `server-qps-${method}-c${load.clients}`,
     what:
       `${server}, ${load.clients} keep-alive ${load.clients === 1 ? 'client' : 'clients'} × ` +
       `${grouped(load.requests)} one-question requests (topk 3, scores), ${load.errors} errors, ` +
@@ -247,6 +329,7 @@ export function serverRows(result: ServerBenchResult, method: SearchMethod, pass
   }));
   const batch = result.batch;
   rows.push({
+    id: `server-batch-${method}`,
     what:
       `${server}, one ${batch.batch}-question request (topk 3, scores): p50 latency over ${batch.repeats} ` +
       `requests (max ${batch.maxMs.toFixed(1)} ms, ${grouped(Math.round(batch.queriesPerSecond))} questions/s ` +
@@ -303,7 +386,8 @@ export class PerfIndex {
 /** Everything a benchmark needs from the command line and the plan. */
 export interface PerfRunContext {
   sizes: PerfSizes;
-  threads: number;
+  /** The thread counts each threaded side is measured at; its best is reported. */
+  threads: number[];
   dataDir: string;
   trainConfigFile: string;
   torchPeers: readonly TorchPeer[];
@@ -319,16 +403,24 @@ async function runTrain(context: PerfRunContext): Promise<MeasuredRow[]> {
   const config = parseDecoderConfig(JSON.parse(readFileSync(file, 'utf8')), { file });
   const rows: MeasuredRow[] = [];
   for (const [i, peer] of context.torchPeers.entries()) {
-    context.log(`train: sr1 vs PyTorch ${peer.version} (${peer.executable})`);
-    const sizes = { ...context.sizes.train, threads: context.threads };
-    const result = await measureTrainThroughput({ config, ...sizes, python: peer.python });
+    const runs: TrainSweepRun[] = [];
+    for (const threads of context.threads) {
+      context.log(`train: sr1 vs PyTorch ${peer.version} (${peer.executable}), ${threadsText(threads)} each`);
+      const result = await measureTrainThroughput({
+        config,
+        ...context.sizes.train,
+        threads,
+        python: peer.python,
+      });
+      runs.push({ threads, result });
+    }
     rows.push(
-      ...trainRows(result, {
+      ...trainRows(runs, {
         configFile: file,
         modelType: config.modelType,
-        ...sizes,
+        ...context.sizes.train,
         peer,
-        withForwardRow: i === 0,
+        first: i === 0,
       }),
     );
   }

@@ -1,15 +1,22 @@
 // `sr1-bench perf`'s flags, the commands its rows carry, and one real run of the cheapest benchmark
 // (the index build over 300 shared-corpus passages) into a file that already has history and rows.
 
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@sr1/core';
 import { buildIndex } from '@sr1/retriever';
 import { describe, expect, it } from 'vitest';
 import { parsePerfArgs, rowCommand, runPerfCommand } from './perf-command.js';
-import { formatRow, PERF_BENCHMARKS, readSectionRows, renderSection, SECTION_BEGIN } from './perf-report.js';
+import {
+  formatRow,
+  PERF_BENCHMARKS,
+  type PerfJsonRow,
+  readSectionRows,
+  renderSection,
+  SECTION_BEGIN,
+} from './perf-report.js';
 
 const SHARED_DATA_DIR = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
 
@@ -45,6 +52,20 @@ describe('parsePerfArgs', () => {
     expect(parsePerfArgs(['--out', out, '--only', 'server, train']).only).toEqual(['train', 'server']);
   });
 
+  it('sweeps 1..cores by default and the given thread counts with --threads', () => {
+    const out = join(scratch(), 'b.md');
+    const cores = availableParallelism();
+    expect(parsePerfArgs(['--out', out]).threads).toEqual(Array.from({ length: cores }, (_, i) => i + 1));
+    expect(parsePerfArgs(['--out', out, '--threads', '2,1']).threads).toEqual([1, 2]);
+  });
+
+  it('--json writes no file unless --out says where', () => {
+    expect(parsePerfArgs(['--json'])).toMatchObject({ json: true, out: null });
+    const out = join(scratch(), 'b.md');
+    expect(parsePerfArgs(['--json', '--out', out])).toMatchObject({ json: true, out });
+    expect(parsePerfArgs(['--out', out]).json).toBe(false);
+  });
+
   it('prints quick runs instead of writing docs, unless --out says where', () => {
     expect(parsePerfArgs(['--quick']).out).toBeNull();
     expect(parsePerfArgs(['--out', '-']).out).toBeNull();
@@ -61,8 +82,12 @@ describe('parsePerfArgs', () => {
         /unknown benchmark 'gpu'. Supported: \[train, llama-cpp, index, hnsw, server\]/,
       ],
       [['--only', ','], '--only', /expected a comma-separated list/],
-      [['--threads', '0'], '--threads', /expected a positive integer, got '0'/],
+      [['--threads', '0'], '--threads', /expected positive integers like 1,2, got '0'/],
       [['--threads', 'two'], '--threads', /got 'two'/],
+      [['--threads', '1,x'], '--threads', /got 'x' in '1,x'/],
+      [['--threads', ','], '--threads', /got nothing/],
+      [['--threads'], '--threads', /argument missing/],
+      [['--json=yes'], '--json', /does not take an argument/],
       [['--data', '/nowhere'], '--data', /holds no corpus.jsonl/],
       [['--index', scratch()], '--index', /manifest/],
       [['--train-config', '/nowhere.json'], '--train-config', /does not exist/],
@@ -93,12 +118,20 @@ describe('parsePerfArgs', () => {
 describe('rowCommand', () => {
   it('repeats --quick and only the given flags that change what the benchmark measures', () => {
     const data = smallData(scratch());
-    const options = parsePerfArgs(['--quick', '--data', data, '--threads', '4', '--faiss-python', 'python3']);
+    const options = parsePerfArgs([
+      '--quick',
+      '--data',
+      data,
+      '--threads',
+      '1,4',
+      '--faiss-python',
+      'python3',
+    ]);
     expect(rowCommand('hnsw', options)).toBe(
       `\`npx sr1-bench perf --only hnsw --quick --data ${data} --faiss-python python3\``,
     );
     expect(rowCommand('train', options, ['--torch-python', '/usr/bin/python3'])).toBe(
-      '`npx sr1-bench perf --only train --quick --threads 4 --torch-python /usr/bin/python3`',
+      '`npx sr1-bench perf --only train --quick --threads 1,4 --torch-python /usr/bin/python3`',
     );
     const full = parsePerfArgs(['--out', '-']);
     expect(rowCommand('index', full)).toBe('`npx sr1-bench perf --only index`');
@@ -140,12 +173,52 @@ describe('runPerfCommand', () => {
     expect(readFileSync(out, 'utf8')).toBe('# Benchmarks\n');
   });
 
+  it('--dry-run names the thread counts the threaded benchmarks sweep', async () => {
+    const { output, io } = buffers();
+    await runPerfCommand(['--dry-run', '--out', '-', '--only', 'train,llama-cpp', '--threads', '1,2'], io);
+    const lines = output.stderr.split('\n');
+    for (const id of ['train', 'llama-cpp']) {
+      const line = lines.find((text) => text.startsWith(`  ${id} `));
+      expect(line, id).toBeDefined();
+      // run or skip depends on the peers installed here; a run line names the sweep
+      if (line!.includes(' run')) expect(line).toContain("threads 1,2 (each side's best kept)");
+    }
+  });
+
+  it('--json prints the rows as a JSON array on stdout and writes nothing', async () => {
+    const root = scratch();
+    const data = smallData(root);
+    const before = readdirSync(root).sort();
+    const { output, io } = buffers();
+    // full sizes (the 300-passage corpus is all of it): without --json they would go to docs/benchmarks.md
+    const outcomes = await runPerfCommand(['--only', 'index', '--json', '--data', data], io);
+    expect(outcomes).toEqual([{ benchmark: 'index', status: 'ran' }]);
+    expect(readdirSync(root).sort()).toEqual(before);
+    const rows = JSON.parse(output.stdout) as PerfJsonRow[];
+    expect(Array.isArray(rows)).toBe(true);
+    expect(rows).toHaveLength(1);
+    const row = rows[0]!;
+    expect(Object.keys(row)).toEqual(
+      expect.arrayContaining(['id', 'what', 'sr1', 'peer', 'ratio', 'unit', 'command', 'date', 'machine']),
+    );
+    expect(row.id).toBe('index-build');
+    expect(typeof row.sr1).toBe('number');
+    expect(row.sr1).toBeGreaterThan(0);
+    expect([row.peer, row.ratio, row.unit]).toEqual([null, null, 's']);
+    expect(row.command).toBe(`npx sr1-bench perf --only index --data ${data}`);
+    expect(row.what).toContain('of the 300-passage shared corpus');
+    // the progress and the markdown rows go to stderr, so stdout stays one JSON document
+    expect(output.stderr).toContain('index: running');
+    expect(output.stdout).not.toContain(SECTION_BEGIN);
+  });
+
   it('measures the index build and merges its row into the section, keeping history and other rows', async () => {
     const root = scratch();
     const data = smallData(root);
     const out = join(root, 'benchmarks.md');
     const oldTrain = {
       benchmark: 'train' as const,
+      id: 'train-step',
       what: 'Training tokens/s (an earlier run)',
       command: '`npx sr1-bench perf --only train`',
       sr1: '3,644 tok/s',
@@ -154,7 +227,13 @@ describe('runPerfCommand', () => {
       date: '2026-11-25',
       machine: 'CPU X, 2 cores, load 4.00 → 5.00, Node v20.20.2, ORT 1.30.0',
     };
-    const oldIndex = { ...oldTrain, benchmark: 'index' as const, what: 'old index row', ratio: '—' };
+    const oldIndex = {
+      ...oldTrain,
+      benchmark: 'index' as const,
+      id: 'index-build',
+      what: 'old index row',
+      ratio: '—',
+    };
     oldIndex.command = '`npx sr1-bench perf --only index`';
     const history =
       '## History\n\n| what | command | sr1 | peer | ratio | date |\n| a | `b` | 1 | 2 | 0.50 | 2026-11-25 |\n';
@@ -172,6 +251,7 @@ describe('runPerfCommand', () => {
     expect(written.endsWith(history)).toBe(true);
     const rows = readSectionRows(written, out);
     expect(rows.map((row) => row.benchmark)).toEqual(['train', 'index']);
+    expect(rows.map((row) => row.id)).toEqual(['train-step', 'index-build']);
     expect(rows[0]).toEqual(oldTrain);
     const index = rows[1]!;
     expect(index.what).toBe(

@@ -1,6 +1,8 @@
 // `sr1-bench perf`: runs the performance benchmarks of the other packages in one command — sr1's
 // engine vs PyTorch and llama.cpp, HNSW vs FAISS, index build and server load — skipping (and
-// saying why) those whose peer or input is missing, and writes their rows into docs/benchmarks.md.
+// saying why) those whose peer or input is missing, and writes their rows into docs/benchmarks.md
+// (or prints them as JSON with --json). Every threaded side is swept over thread counts and reported
+// at its best, so no peer is compared at its worst.
 
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -13,20 +15,24 @@ import { PERF_RUNNERS, PERF_SIZES, PerfIndex, type PerfRunContext } from './perf
 import { currentLoad, describeMachine, takeMachineSnapshot } from './perf-machine.js';
 import { type PerfEnvironment, type PerfPlan, planPerf, probeEnvironment } from './perf-plan.js';
 import {
+  checkUniqueIds,
   formatRow,
   mergeRows,
   PERF_BENCHMARKS,
   type PerfBenchmarkId,
+  type PerfJsonRow,
   type PerfRow,
   type RunOutcome,
   readSectionRows,
   renderSection,
   replaceSection,
+  toJsonRow,
   toPerfRow,
 } from './perf-report.js';
+import { defaultThreadCounts, parseThreadCounts } from './perf-threads.js';
 
 export const PERF_USAGE = `sr1-bench perf [--only ${PERF_BENCHMARKS.join(',')}] [--quick] [--out FILE|-] [--data DIR] [--dry-run]
-  [--index DIR] [--torch-python PY[,PY…]] [--faiss-python PY] [--llamacpp DIR] [--train-config FILE] [--threads N]`;
+  [--index DIR] [--torch-python PY[,PY…]] [--faiss-python PY] [--llamacpp DIR] [--train-config FILE] [--threads LIST] [--json]`;
 
 /** Defaults, relative to the repository root (where the command runs, as in CI). */
 export const PERF_DEFAULTS = {
@@ -36,7 +42,7 @@ export const PERF_DEFAULTS = {
   torchPythons: process.env.SR1_TORCH_PYTHON === undefined ? [TORCH_PYTHON, 'python3'] : [TORCH_PYTHON],
   faissPython: '/usr/bin/python3', // Debian's python3-faiss
   trainConfig: 'apps/trainer/assets/base-model-config.json', // the toy world's 1.05M-parameter policy
-  threads: 2, // each engine and peer, as on the 2-core machines the recorded numbers come from
+  threads: defaultThreadCounts(), // 1..cores: each side is reported at its best count, never pinned at its worst
 };
 
 /** The flags that change what a benchmark measures, repeated in its rows' commands when given. */
@@ -63,7 +69,10 @@ export interface PerfOptions {
   /** Where node-llama-cpp is installed; null for the bench script's default (/tmp/llamacpp). */
   llamacppDir: string | null;
   trainConfig: string;
-  threads: number;
+  /** The thread counts swept for train and llama-cpp, increasing; each side's best is reported. */
+  threads: number[];
+  /** Print the fresh rows as a JSON array on stdout (and write a file only when --out is given). */
+  json: boolean;
   /** The flags given on the command line, with their values. */
   given: Record<string, string>;
 }
@@ -94,6 +103,7 @@ function flags(args: readonly string[]) {
         llamacpp: { type: 'string' },
         'train-config': { type: 'string' },
         threads: { type: 'string' },
+        json: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -136,16 +146,8 @@ export function parsePerfArgs(args: readonly string[]): PerfOptions {
     only = PERF_BENCHMARKS.filter((id) => names.includes(id));
   }
 
-  let threads = PERF_DEFAULTS.threads;
-  if (values.threads !== undefined) {
-    threads = Number(values.threads);
-    if (!Number.isInteger(threads) || threads < 1) {
-      throw new InvalidInputError({
-        flag: '--threads',
-        reason: `expected a positive integer, got '${values.threads}'`,
-      });
-    }
-  }
+  const threads =
+    values.threads !== undefined ? parseThreadCounts(values.threads, '--threads') : PERF_DEFAULTS.threads;
 
   const dataDir = values.data ?? PERF_DEFAULTS.data;
   if (values.data !== undefined && !existsSync(join(dataDir, 'corpus.jsonl'))) {
@@ -189,8 +191,9 @@ export function parsePerfArgs(args: readonly string[]): PerfOptions {
     if (!existsSync(parent) || !statSync(parent).isDirectory()) {
       throw new InvalidInputError({ flag: '--out', reason: `folder ${parent} does not exist` });
     }
-  } else if (values.quick) {
-    out = null; // quick sizes are a smoke test: their numbers go to docs only when asked for with --out
+  } else if (values.quick || values.json) {
+    // quick sizes are a smoke test, and --json is for scripts: neither writes docs unless --out says where
+    out = null;
   } else if (!existsSync(out)) {
     throw new InvalidInputError({
       flag: '--out',
@@ -214,6 +217,7 @@ export function parsePerfArgs(args: readonly string[]): PerfOptions {
     llamacppDir,
     trainConfig,
     threads,
+    json: values.json,
     given,
   };
 }
@@ -256,6 +260,8 @@ function describePlan(plan: PerfPlan, environment: PerfEnvironment, options: Per
     const name = planned.benchmark.padEnd(width);
     if (planned.status === 'skip') return `  ${name}  skip: ${planned.reason}`;
     const details: string[] = [];
+    const threaded = planned.benchmark === 'train' || planned.benchmark === 'llama-cpp';
+    if (threaded) details.push(`threads ${options.threads.join(',')} (each side's best kept)`);
     if (planned.benchmark === 'train') {
       details.push(
         `vs ${plan.torchPeers.map((peer) => `PyTorch ${peer.version} (${peer.executable})`).join(', ')}`,
@@ -340,6 +346,7 @@ export async function runPerfCommand(
     log: (line) => io.stderr(`  ${line}\n`),
   };
   const fresh: PerfRow[] = [];
+  const json: PerfJsonRow[] = [];
   try {
     for (const outcome of outcomes) {
       if (outcome.status !== 'ran') continue;
@@ -349,15 +356,15 @@ export async function runPerfCommand(
       try {
         const measured = await PERF_RUNNERS[benchmark](context);
         const load = { before, after: currentLoad() };
-        const rows = measured.map((row) =>
-          toPerfRow(row, {
-            benchmark,
-            command: rowCommand(benchmark, options, row.commandFlags),
-            date,
-            machine: describeMachine(machine, load),
-          }),
-        );
+        const contexts = measured.map((row) => ({
+          benchmark,
+          command: rowCommand(benchmark, options, row.commandFlags),
+          date,
+          machine: describeMachine(machine, load),
+        }));
+        const rows = measured.map((row, i) => toPerfRow(row, contexts[i]!));
         fresh.push(...rows);
+        json.push(...measured.map((row, i) => toJsonRow(row, contexts[i]!)));
         io.stderr(`${rows.map(formatRow).join('\n')}\n`);
       } catch (error) {
         outcome.status = 'failed';
@@ -369,11 +376,13 @@ export async function runPerfCommand(
     index.dispose();
   }
 
+  checkUniqueIds(fresh);
   const ran = new Set(
     outcomes.filter((outcome) => outcome.status === 'ran').map((outcome) => outcome.benchmark),
   );
+  if (options.json) io.stdout(`${JSON.stringify(json, null, 2)}\n`);
   if (options.out === null) {
-    io.stdout(`${renderSection(mergeRows([], fresh, ran), outcomes, date)}\n`);
+    if (!options.json) io.stdout(`${renderSection(mergeRows([], fresh, ran), outcomes, date)}\n`);
   } else {
     const document = existsSync(options.out) ? readFileSync(options.out, 'utf8') : '# Benchmarks\n';
     const previous = readSectionRows(document, options.out);

@@ -1,10 +1,14 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import {
   benchmarkOfCommand,
+  checkUniqueIds,
   formatQuantity,
   formatRow,
   mergeRows,
+  NO_ID,
   type PerfRow,
   parseRow,
   readSectionRows,
@@ -13,6 +17,7 @@ import {
   SECTION_BEGIN,
   SECTION_END,
   speedRatio,
+  toJsonRow,
   toPerfRow,
 } from './perf-report.js';
 
@@ -24,6 +29,7 @@ const CONTEXT = {
 function row(benchmark: PerfRow['benchmark'], what: string, date = '2026-11-26'): PerfRow {
   return {
     benchmark,
+    id: `${benchmark}-${what.replace(/\W+/g, '-')}`,
     what,
     command: `\`npx sr1-bench perf --only ${benchmark}\``,
     sr1: '1 q/s',
@@ -56,7 +62,13 @@ describe('ratios and quantities', () => {
 describe('rows', () => {
   it('computes the ratio and says how a time ratio reads', () => {
     const timed = toPerfRow(
-      { what: 'build', sr1: { value: 15, unit: 's' }, peer: { value: 205, unit: 's' }, better: 'lower' },
+      {
+        id: 'hnsw-build',
+        what: 'build',
+        sr1: { value: 15, unit: 's' },
+        peer: { value: 205, unit: 's' },
+        better: 'lower',
+      },
       { benchmark: 'hnsw', command: '`npx sr1-bench perf --only hnsw`', ...CONTEXT },
     );
     expect(timed.ratio).toBe('13.67');
@@ -66,6 +78,7 @@ describe('rows', () => {
 
     const rate = toPerfRow(
       {
+        id: 'hnsw-query',
         what: 'search',
         sr1: { value: 716, unit: 'q/s' },
         peer: { value: 324, unit: 'q/s' },
@@ -77,7 +90,13 @@ describe('rows', () => {
     expect(rate.what).toBe('search');
 
     const alone = toPerfRow(
-      { what: 'index build', sr1: { value: 22.8, unit: 's' }, peer: null, better: 'lower' },
+      {
+        id: 'index-build',
+        what: 'index build',
+        sr1: { value: 22.8, unit: 's' },
+        peer: null,
+        better: 'lower',
+      },
       { benchmark: 'index', command: '`c`', ...CONTEXT },
     );
     expect([alone.what, alone.peer, alone.ratio]).toEqual(['index build', '—', '—']);
@@ -86,7 +105,7 @@ describe('rows', () => {
   it('refuses a row whose sides are in different units', () => {
     expect(() =>
       toPerfRow(
-        { what: 'x', sr1: { value: 1, unit: 's' }, peer: { value: 1, unit: 'ms' }, better: 'lower' },
+        { id: 'x', what: 'x', sr1: { value: 1, unit: 's' }, peer: { value: 1, unit: 'ms' }, better: 'lower' },
         { benchmark: 'hnsw', command: '`c`', ...CONTEXT },
       ),
     ).toThrow(/sr1 in s but peer in ms/);
@@ -96,7 +115,7 @@ describe('rows', () => {
     const original: PerfRow = { ...row('server', 'p50 | p99 of `/retrieve`'), sr1: '188 req/s' };
     const line = formatRow(original);
     expect(line).toBe(
-      '| p50 \\| p99 of `/retrieve` | `npx sr1-bench perf --only server` | 188 req/s | — | — | 2026-11-26 | ' +
+      '| server-p50-p99-of-retrieve- | p50 \\| p99 of `/retrieve` | `npx sr1-bench perf --only server` | 188 req/s | — | — | 2026-11-26 | ' +
         `${CONTEXT.machine} |`,
     );
     const parsed = parseRow(line);
@@ -107,10 +126,86 @@ describe('rows', () => {
   it('reads the benchmark from the command, and ignores lines that are not generated rows', () => {
     expect(benchmarkOfCommand('`npx sr1-bench perf --only llama-cpp --quick`')).toBe('llama-cpp');
     expect(benchmarkOfCommand('`npx sr1-bench perf --only nonsense`')).toBeNull();
-    expect(parseRow('| what | command | sr1 | peer | ratio | date | machine |')).toBeNull();
-    expect(parseRow('| ---- | ------- | --- | ---- | ----- | ---- | ------- |')).toBeNull();
+    expect(parseRow('| id | what | command | sr1 | peer | ratio | date | machine |')).toBeNull();
+    expect(parseRow('| -- | ---- | ------- | --- | ---- | ----- | ---- | ------- |')).toBeNull();
     expect(parseRow('| a | `node x.mjs` | 1 | 2 | 0.5 | 2026-11-25 |')).toBeNull();
     expect(parseRow('Last run 2026-11-26: ran train.')).toBeNull();
+  });
+
+  it('keeps a row written before rows had ids, with no id, so a partial run does not drop it', () => {
+    const legacy =
+      '| Decode tokens/s at batch 1 | `npx sr1-bench perf --only llama-cpp` | 109 tok/s | 45.7 tok/s | 2.39 | 2026-11-25 | m |';
+    const parsed = parseRow(legacy);
+    expect(parsed).toMatchObject({ benchmark: 'llama-cpp', id: NO_ID, what: 'Decode tokens/s at batch 1' });
+    expect(formatRow(parsed!)).toBe(`| ${NO_ID} |${legacy.slice(1)}`);
+  });
+
+  it('--json rows carry the id, numbers, one unit and the ratio as a number', () => {
+    const context = {
+      benchmark: 'llama-cpp' as const,
+      command: '`npx sr1-bench perf --only llama-cpp`',
+      ...CONTEXT,
+    };
+    const decode = toJsonRow(
+      {
+        id: 'decode-b1',
+        what: 'Decode tokens/s at batch 1',
+        sr1: { value: 139, unit: 'tok/s' },
+        peer: { value: 174.6, unit: 'tok/s' },
+        better: 'higher',
+        threads: { sr1: 1, peer: 1, tried: [1, 2] },
+      },
+      context,
+    );
+    expect(decode).toEqual({
+      id: 'decode-b1',
+      what: 'Decode tokens/s at batch 1',
+      sr1: 139,
+      peer: 174.6,
+      ratio: 139 / 174.6,
+      unit: 'tok/s',
+      better: 'higher',
+      benchmark: 'llama-cpp',
+      threads: { sr1: 1, peer: 1, tried: [1, 2] },
+      command: 'npx sr1-bench perf --only llama-cpp',
+      date: CONTEXT.date,
+      machine: CONTEXT.machine,
+    });
+    const alone = toJsonRow(
+      {
+        id: 'index-build',
+        what: 'index build',
+        sr1: { value: 22.8, unit: 's' },
+        peer: null,
+        better: 'lower',
+      },
+      { ...context, benchmark: 'index' },
+    );
+    expect([alone.peer, alone.ratio, alone.unit, 'threads' in alone]).toEqual([null, null, 's', false]);
+    const timed = toJsonRow(
+      {
+        id: 'hnsw-build',
+        what: 'build',
+        sr1: { value: 15, unit: 's' },
+        peer: { value: 205, unit: 's' },
+        better: 'lower',
+      },
+      { ...context, benchmark: 'hnsw' },
+    );
+    expect(timed.ratio).toBeCloseTo(205 / 15, 12);
+    expect(() =>
+      toJsonRow(
+        { id: 'x', what: 'x', sr1: { value: 1, unit: 's' }, peer: { value: 1, unit: 'ms' }, better: 'lower' },
+        context,
+      ),
+    ).toThrow(/sr1 in s but peer in ms/);
+  });
+
+  it('refuses two rows with one id', () => {
+    expect(() => checkUniqueIds([{ id: 'prefill' }, { id: 'decode-b1' }])).not.toThrow();
+    expect(() => checkUniqueIds([{ id: 'prefill' }, { id: 'prefill' }])).toThrow(
+      "two rows have the id 'prefill'",
+    );
   });
 });
 
@@ -183,6 +278,17 @@ describe('the generated section', () => {
     expect(text).toContain('keep the date and machine of the run that measured them');
     expect(text.startsWith(SECTION_BEGIN)).toBe(true);
     expect(text.endsWith(SECTION_END)).toBe(true);
+  });
+});
+
+describe('docs/benchmarks.md', () => {
+  it('has a generated section whose every row has a unique id, decode-b1 and prefill among them', () => {
+    const file = fileURLToPath(new URL('../../../docs/benchmarks.md', import.meta.url));
+    const rows = readSectionRows(readFileSync(file, 'utf8'), file);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.filter((row) => row.id === NO_ID)).toEqual([]);
+    checkUniqueIds(rows);
+    expect(rows.map((row) => row.id)).toEqual(expect.arrayContaining(['prefill', 'decode-b1']));
   });
 });
 
