@@ -4,7 +4,7 @@ import { gradients } from './autodiff.js';
 import { GradientError, GraphBuildError } from './errors.js';
 import { checkGradients } from './gradient-check.js';
 import { Graph } from './graph.js';
-import { pruneGraph } from './onnx-model.js';
+import { pruneGraph } from './prune.js';
 import type { HostValue } from './session.js';
 import { createSession } from './session.js';
 

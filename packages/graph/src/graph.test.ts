@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { GraphBuildError, GraphShapeError } from './errors.js';
 import { Graph } from './graph.js';
-import { decodeModel, pruneGraph, serializeGraph } from './onnx-model.js';
+import { decodeModel, serializeGraph } from './onnx-model.js';
+import { pruneGraph } from './prune.js';
 import { createSession } from './session.js';
 import { addDims, broadcastShapes, canonicalDim } from './shape.js';
 

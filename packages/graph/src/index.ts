@@ -1,7 +1,7 @@
 // @sr1/graph: a small compiler from TypeScript-built graphs to ONNX, with shape checking at build
 // time, reverse-mode autodiff emitted as standard ONNX ops, and onnxruntime-node sessions.
 // Modules (biome keeps exports sorted by path): autodiff, gradient-check, gradient-rules: the
-// autodiff and its checks; dtype, graph, shape: building graphs; onnx-model, optimize:
+// autodiff and its checks; dtype, graph, shape: building graphs; onnx-model, optimize, prune:
 // serialisation; session: running; errors: the typed errors.
 
 export type { GradientOptions, GradientTarget } from './autodiff.js';
@@ -15,18 +15,19 @@ export type { EmbeddingGradient, GradientContext, GradientRule } from './gradien
 export { GRADIENT_RULES, sumToShape } from './gradient-rules.js';
 export type { Attribute, ConstantData, GraphInput, InputOptions, Node, OpType, Tensor } from './graph.js';
 export { Graph, typedArrayOf } from './graph.js';
-export type { PrunedGraph, SerializeOptions } from './onnx-model.js';
+export type { SerializeOptions } from './onnx-model.js';
 export {
   DEFAULT_OPSET,
   decodeModel,
   onnxSchema,
-  pruneGraph,
   serializeGraph,
   toModelProto,
   valuesByName,
 } from './onnx-model.js';
 export type { FlatGraph, FlatNode, OptimizeStats } from './optimize.js';
 export { flattenGraph, optimizeGraph } from './optimize.js';
+export type { PrunedGraph } from './prune.js';
+export { pruneGraph } from './prune.js';
 export type { Device, GraphSession, HostValue, SessionOptions } from './session.js';
 export { createSession, missingCudaLibraries, ortBindingDir } from './session.js';
 export type { Dim, Shape } from './shape.js';

@@ -9,8 +9,9 @@ import protobuf from 'protobufjs';
 import type { DType } from './dtype.js';
 import { ONNX_DTYPE } from './dtype.js';
 import { GraphBuildError } from './errors.js';
-import type { Attribute, ConstantData, Graph, Node, Tensor } from './graph.js';
+import type { Attribute, ConstantData, Graph, Tensor } from './graph.js';
 import { flattenGraph, optimizeGraph } from './optimize.js';
+import { pruneGraph } from './prune.js';
 import { isUnknown } from './shape.js';
 
 /** Default ONNX opset: the newest that onnxruntime-node 1.30 runs with every op used here. */
@@ -41,32 +42,6 @@ export interface SerializeOptions {
   opset?: number;
   /** Run the small optimiser (shape folding, transpose folding, CSE); default true. */
   optimize?: boolean;
-}
-
-/** The pruned contents of a graph for a set of outputs. */
-export interface PrunedGraph {
-  nodes: Node[];
-  inputs: Tensor[];
-  initializers: { tensor: Tensor; value: ConstantData }[];
-  outputs: Tensor[];
-}
-
-/** Keeps the nodes, inputs and initializers that `outputs` depend on, in topological order. */
-export function pruneGraph(graph: Graph, outputs: readonly Tensor[] = graph.outputs): PrunedGraph {
-  const needed = new Set<Tensor>(outputs);
-  const keep = new Set<Node>();
-  for (let i = graph.nodes.length - 1; i >= 0; i--) {
-    const node = graph.nodes[i]!;
-    if (!node.outputs.some((o) => needed.has(o))) continue;
-    keep.add(node);
-    for (const input of node.inputs) if (input !== null) needed.add(input);
-  }
-  return {
-    nodes: graph.nodes.filter((n) => keep.has(n)),
-    inputs: graph.inputs.map((i) => i.tensor).filter((t) => needed.has(t)),
-    initializers: [...graph.initializers.values()].filter((i) => needed.has(i.tensor)),
-    outputs: [...outputs],
-  };
 }
 
 function rawBytes(value: ConstantData): Uint8Array {

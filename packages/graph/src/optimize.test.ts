@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { gradients } from './autodiff.js';
 import type { Tensor } from './graph.js';
 import { Graph } from './graph.js';
-import { pruneGraph, valuesByName } from './onnx-model.js';
+import { valuesByName } from './onnx-model.js';
 import { flattenGraph, optimizeGraph } from './optimize.js';
+import { pruneGraph } from './prune.js';
 import type { HostValue } from './session.js';
 import { createSession } from './session.js';
 

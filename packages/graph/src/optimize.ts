@@ -3,7 +3,7 @@
 // transposed weight), merges identical nodes (CSE), and drops what no output needs.
 
 import type { Attribute, ConstantData, Tensor } from './graph.js';
-import type { PrunedGraph } from './onnx-model.js';
+import type { PrunedGraph } from './prune.js';
 
 /** A node by value names, the form the optimiser rewrites. */
 export interface FlatNode {
