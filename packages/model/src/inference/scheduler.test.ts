@@ -94,6 +94,27 @@ describe('ContinuousBatchScheduler on a random tiny model (greedy)', () => {
     expect(result.stopString).toBe(stop);
   });
 
+  it('two stop strings completing at one token: the earlier in the text wins, whatever the list order', async () => {
+    const prompt = tokenizer.encode(PROMPTS[0]!);
+    const free = await alone(prompt, 12);
+    const late = tokenizer.decode(free.tokenIds.slice(5, 6)); // the text of token 5 alone
+    const early = tokenizer.decode(free.tokenIds.slice(4, 6)); // tokens 4–5: starts earlier, ends at the same token
+    expect(late.length).toBeGreaterThan(0);
+    expect(tokenizer.decode(free.tokenIds.slice(0, 5))).not.toContain(late); // neither completes before token 5
+    const stop = [late, early]; // the later match listed first
+    const expected = await alone(prompt, 12, stop);
+    expect(expected.stopString).toBe(early);
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer);
+    const { result } = await scheduler.start(prompt, {
+      maxNewTokens: 12,
+      temperature: 0,
+      stop,
+      eosTokenIds: [],
+    });
+    expectSame(result, expected);
+    expect(result.stopString).toBe(early);
+  });
+
   it('a paused session continues on its cached prefix: only the appended tokens are prefilled', async () => {
     const scheduler = new ContinuousBatchScheduler(runner, tokenizer, { prefillTokensPerStep: 8 });
     const prompts = [PROMPTS[0]!, PROMPTS[3]!].map((text) => tokenizer.encode(text));

@@ -4,7 +4,7 @@
 
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
-import { type FinishReason, GenerationAbortedError } from '../generate.js';
+import { earliestStop, type FinishReason, GenerationAbortedError } from '../generate.js';
 import { type SamplingParams, sampleToken, validateSamplingParams } from '../sampling.js';
 
 /**
@@ -530,7 +530,7 @@ export class ContinuousBatchScheduler {
     }
     if (turn.stops.length > 0) {
       const tail = this.tokenizer.decode(turn.generated.slice(-turn.stopWindow));
-      const hit = turn.stops.find((stop) => tail.includes(stop));
+      const hit = earliestStop(tail, turn.stops);
       if (hit !== undefined) {
         turn.finish = 'stop';
         turn.stopString = hit;
