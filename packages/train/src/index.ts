@@ -1,4 +1,4 @@
-// @sr1/train: the training loops of sr1 (SFT now, Search-R1 RL next) over a TrainablePolicy.
+// @sr1/train: the training loops of sr1 — SFT and the Search-R1 RL update (`rlUpdate`) — over a TrainablePolicy, with checkpoints and metrics.
 
 // @sr1/core's progress display under the name this package has always exported it by.
 export { ProgressDisplay as Progress } from '@sr1/core';
