@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { benchModelConfig } from './llama-cpp-speed.mjs';
 
 export const ENGINE_SPEED_DEFAULTS = {
   hidden: 512, // with 8 layers and vocab 2048: the 25.2M-parameter model of the llama.cpp rows
@@ -30,28 +31,6 @@ export const ENGINE_SPEED_DEFAULTS = {
   maxTurnTokens: 64,
   searchMs: 20, // simulated retrieval latency per search call
 };
-
-function modelConfig(hidden, layers) {
-  return {
-    modelType: 'qwen2',
-    vocabSize: 2048,
-    hiddenSize: hidden,
-    intermediateSize: hidden * 3,
-    numHiddenLayers: layers,
-    numAttentionHeads: hidden / 64,
-    numKeyValueHeads: Math.max(1, hidden / 256),
-    headDim: 64,
-    ropeTheta: 1000000,
-    rmsNormEps: 1e-6,
-    tieWordEmbeddings: true,
-    attentionBias: true,
-    outputBias: false,
-    mlpBias: false,
-    maxPositionEmbeddings: 4096,
-    bosTokenId: null,
-    eosTokenIds: [2047],
-  };
-}
 
 /** p99 of the main thread's event-loop delay, in ms, while `work` runs. */
 async function eventLoopP99(work) {
@@ -118,7 +97,7 @@ export async function measureEngineSpeed(overrides = {}) {
   const packageDir = fileURLToPath(new URL('..', import.meta.url));
   const sr1Model = await import(pathToFileURL(join(packageDir, 'dist', 'index.js')).href);
   const { createRng } = await import('@sr1/core');
-  const config = modelConfig(options.hidden, options.layers);
+  const config = benchModelConfig(options.hidden, options.layers);
   const weights = sr1Model.initWeights(config, createRng(1));
   const work = mkdtempSync(join(tmpdir(), 'sr1-engine-speed-'));
   try {

@@ -31,6 +31,29 @@ export const LLAMA_CPP_SPEED_DEFAULTS = {
   decodeBatches: [8, 32], // sr1's batched decode, against llama.cpp's one sequence
 };
 
+/** The benchmark's random Qwen2 shape: heads of 64, GQA 4:1 past 256 wide, vocab 2048 (also engine-speed.mjs). */
+export function benchModelConfig(hidden, layers) {
+  return {
+    modelType: 'qwen2',
+    vocabSize: 2048,
+    hiddenSize: hidden,
+    intermediateSize: hidden * 3,
+    numHiddenLayers: layers,
+    numAttentionHeads: hidden / 64,
+    numKeyValueHeads: Math.max(1, hidden / 256),
+    headDim: 64,
+    ropeTheta: 1000000,
+    rmsNormEps: 1e-6,
+    tieWordEmbeddings: true,
+    attentionBias: true,
+    outputBias: false,
+    mlpBias: false,
+    maxPositionEmbeddings: 4096,
+    bosTokenId: null,
+    eosTokenIds: [2047],
+  };
+}
+
 /** node-llama-cpp's entry point inside `llamacppDir`, or where it would be. */
 export function llamaCppEntry(llamacppDir) {
   return join(llamacppDir, 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
@@ -93,25 +116,7 @@ export async function measureLlamaCppSpeed(options = {}) {
   const { createRng } = await import('@sr1/core');
   const { getLlama } = await import(pathToFileURL(llamaCppEntry(llamacppDir)).href);
 
-  const config = {
-    modelType: 'qwen2',
-    vocabSize: 2048,
-    hiddenSize: hidden,
-    intermediateSize: hidden * 3,
-    numHiddenLayers: layers,
-    numAttentionHeads: hidden / 64,
-    numKeyValueHeads: Math.max(1, hidden / 256),
-    headDim: 64,
-    ropeTheta: 1000000,
-    rmsNormEps: 1e-6,
-    tieWordEmbeddings: true,
-    attentionBias: true,
-    outputBias: false,
-    mlpBias: false,
-    maxPositionEmbeddings: 4096,
-    bosTokenId: null,
-    eosTokenIds: [2047],
-  };
+  const config = benchModelConfig(hidden, layers);
   const work = mkdtempSync(join(tmpdir(), 'sr1-speed-'));
   try {
     const modelDir = join(work, 'model');
