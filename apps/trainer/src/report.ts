@@ -3,7 +3,7 @@
 // (filter by question type and outcome, each search's query and hits, loss-masked tokens
 // highlighted). `sr1-train report` writes it; `--dashboard PORT` serves it live during a run.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { renderReport } from './report/render.js';
 import { loadRuns } from './report/run-data.js';
@@ -45,6 +45,10 @@ export async function writeReport(options: WriteReportOptions): Promise<string> 
       : `sr1 runs: ${runs.map((run) => run.label).join(' vs ')}`);
   const file = resolve(options.out);
   await mkdir(dirname(file), { recursive: true });
-  await writeFile(file, renderReport({ title, notes: options.notes ?? [], runs }));
+  // Written beside and renamed in, so a killed run never leaves a half-written page (the live
+  // dashboard and a browser may be reading the previous one).
+  const temporary = `${file}.tmp-${process.pid}`;
+  await writeFile(temporary, renderReport({ title, notes: options.notes ?? [], runs }));
+  await rename(temporary, file);
   return file;
 }
