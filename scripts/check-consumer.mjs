@@ -32,6 +32,7 @@ const tarballs = join(work, 'tarballs');
 const LIGHT_LIMIT_MB = 80; // measured 61 MB on 2026-12-04, mostly the retriever's ingest and MCP dependencies (docs/install.md); one native peer alone is 290 MB
 // The optional peers at the versions the workspace tests (onnxruntime-node's postinstall would
 // fetch CUDA from NuGet on Linux x64: ONNXRUNTIME_NODE_INSTALL=skip keeps the install offline).
+// The heavy optional peers, measured one by one with --footprint.
 const PEERS = ['onnxruntime-node@1.30.0', 'hnswlib-node@3.0.0', '@huggingface/transformers@4.3.1'];
 const HEAVY = ['onnxruntime-node', 'onnxruntime-web', 'hnswlib-node', '@huggingface/transformers', 'sharp'];
 const BINS = {
@@ -140,6 +141,16 @@ const FOOTPRINT_STEPS = new Set(['build every workspace (turbo, cached)', 'npm p
 const packages = workspaces();
 const byName = new Map(packages.map((pkg) => [pkg.json.name, pkg]));
 const libraries = packages.filter((pkg) => pkg.json.private !== true);
+// Every optional peer any package declares, at the version its workspace tests with (devDependencies).
+const ALL_PEERS = [
+  ...new Set(
+    libraries.flatMap(({ json }) =>
+      Object.keys(json.peerDependencies ?? {}).map(
+        (name) => `${name}@${json.devDependencies?.[name] ?? json.peerDependencies[name]}`,
+      ),
+    ),
+  ),
+];
 
 check('build every workspace (turbo, cached)', () => {
   run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only'], { timeoutSeconds: 900 });
@@ -224,7 +235,7 @@ check('light consumer: BM25 works, HNSW says which package to install', () => {
     `import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildIndex, HnswIndex, InProcessRetriever } from '@sr1/retriever';
+import { buildIndex, createMcpServer, HnswIndex, InProcessRetriever, parseDocument } from '@sr1/retriever';
 const dir = mkdtempSync(join(tmpdir(), 'sr1-light-'));
 writeFileSync(join(dir, 'c.jsonl'), ['"Paris"\\nParis is in France.', '"Rome"\\nRome is in Italy.'].map((contents, id) => JSON.stringify({ id: String(id), contents })).join('\\n'));
 await buildIndex({ corpus: join(dir, 'c.jsonl'), out: join(dir, 'idx'), kind: 'bm25' });
@@ -232,6 +243,13 @@ const [hits] = await (await InProcessRetriever.open(join(dir, 'idx'))).search(['
 if (hits[0].title !== 'Rome') throw new Error('BM25 found ' + hits[0].title);
 try { HnswIndex.create(4, 10); throw new Error('HNSW worked without hnswlib-node'); }
 catch (error) { if (error.code !== 'missing_dependency' || error.packageName !== 'hnswlib-node') throw error; console.log(error.message); }
+for (const [what, use, name] of [
+  ['ingest', () => parseDocument('a.md', Buffer.from('# A'), 'markdown'), 'mdast-util-from-markdown'],
+  ['mcp', async () => createMcpServer(await InProcessRetriever.open(join(dir, 'idx'))), '@modelcontextprotocol/sdk'],
+]) {
+  try { await use(); throw new Error(what + ' worked without ' + name); }
+  catch (error) { if (error.code !== 'missing_dependency' || error.packageName !== name) throw error; console.log(error.message); }
+}
 `,
   );
   return run('node', ['probe.mjs'], { cwd: light }).trim();
@@ -262,7 +280,7 @@ if (sequence.tokenIds.length !== 2) throw new Error('generated ' + sequence.toke
 const full = newConsumer('full');
 check('full install: every tarball + optional peers + typescript', () => {
   const all = packages.map((pkg) => join(tarballs, pkg.tarball));
-  run('npm', ['install', ...all, ...PEERS, 'typescript@5.9.3', '@types/node@20'], {
+  run('npm', ['install', ...all, ...ALL_PEERS, 'typescript@5.9.3', '@types/node@20'], {
     cwd: full,
     timeoutSeconds: 900,
   });

@@ -131,6 +131,7 @@ const reportSpec = {
       description: 'the HTML file (default: RUN_DIR/report.html for one run, ./report.html for several)',
     },
     title: { type: 'string', placeholder: 'TEXT', description: "the page title (default: the runs' names)" },
+    force: { type: 'boolean', description: 'replace an existing report file' },
   },
   positionals: { name: 'RUN_DIR...', min: 1 },
   notes:
@@ -251,6 +252,14 @@ export const program: CliProgram = {
         const { values, positionals } = parseCommand(reportSpec, args);
         const out =
           values.out ?? (positionals.length === 1 ? join(positionals[0]!, 'report.html') : 'report.html');
+        if (!values.force && existsSync(out)) {
+          throw new InvalidInputError({
+            code: 'output_exists',
+            file: out,
+            flag: '--out',
+            reason: 'exists; pass --force to replace it, or choose another file with --out',
+          });
+        }
         const file = await writeReport({
           runDirs: positionals,
           out,

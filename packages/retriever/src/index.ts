@@ -81,7 +81,7 @@ export { formatOf, parseDocument } from './ingest/parse.js';
 export type { IngestedDocument, PassageSource } from './ingest/sources.js';
 export { IngestedSources } from './ingest/sources.js';
 // MCP server (`sr1-retriever mcp`)
-export type { McpServerOptions } from './mcp-server.js';
+export type { McpSearchServer, McpServerOptions } from './mcp-server.js';
 export { createMcpServer, MCP_DEFAULTS } from './mcp-server.js';
 export type { OnnxEncoderOptions } from './onnx-encoder.js';
 export { meanPool, ONNX_ENCODER_DEFAULTS, OnnxEncoder } from './onnx-encoder.js';

@@ -4,11 +4,31 @@
 // document the passage came from for an ingested index, the passage itself otherwise).
 
 import { createRequire } from 'node:module';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { type CliIo, type CommandSpec, parseCommand, type SubCommand } from '@sr1/core';
+import { type CliIo, type CommandSpec, importOptional, parseCommand, type SubCommand } from '@sr1/core';
 import { RetrieverInputError } from './errors.js';
 import type { PassageSource } from './ingest/sources.js';
 import { InProcessRetriever, type SearchHit } from './retriever.js';
+
+/**
+ * The MCP server `createMcpServer` returns: connect it to a transport of the official SDK (for
+ * example `new StdioServerTransport()` from `@modelcontextprotocol/sdk/server/stdio.js`). Typed
+ * without naming the SDK, so that using `@sr1/retriever` does not need it installed.
+ */
+export interface McpSearchServer {
+  /** Starts answering on `transport` (an SDK `Transport`). */
+  connect(transport: object): Promise<void>;
+  /** Closes the transport; calls in flight are dropped. */
+  close(): Promise<void>;
+}
+
+const MCP_FEATURE = 'the MCP server (sr1-retriever mcp)';
+const loadSdkServer = () =>
+  importOptional(
+    '@modelcontextprotocol/sdk',
+    MCP_FEATURE,
+    () => import('@modelcontextprotocol/sdk/server/mcp.js'),
+  );
+const loadZod = () => importOptional('zod', MCP_FEATURE, () => import('zod'));
 
 /** Options of `createMcpServer`. */
 export interface McpServerOptions {
@@ -58,11 +78,8 @@ function formatHit(hit: SearchHit, rank: number): string {
 export async function createMcpServer(
   retriever: InProcessRetriever,
   options: McpServerOptions = {},
-): Promise<McpServer> {
-  const [{ McpServer }, { z }] = await Promise.all([
-    import('@modelcontextprotocol/sdk/server/mcp.js'),
-    import('zod'),
-  ]);
+): Promise<McpSearchServer> {
+  const [{ McpServer }, { z }] = await Promise.all([loadSdkServer(), loadZod()]);
   const sourceSchema = z.object({
     path: z.string(),
     title: z.string(),
@@ -167,7 +184,7 @@ export async function createMcpServer(
     }),
   );
   callsInFlight.set(server, calls);
-  return server;
+  return server as McpSearchServer;
 }
 
 const MCP_SPEC = {
@@ -220,7 +237,11 @@ export async function runMcpCommand(args: string[], io: CliIo): Promise<void> {
     ...(values.cache > 0 ? { cache: { maxEntries: values.cache } } : {}),
   });
   const server = await createMcpServer(retriever, { defaultTopk: values.topk, maxTopk: values['max-topk'] });
-  const { StdioServerTransport } = await import('@modelcontextprotocol/sdk/server/stdio.js');
+  const { StdioServerTransport } = await importOptional(
+    '@modelcontextprotocol/sdk',
+    MCP_FEATURE,
+    () => import('@modelcontextprotocol/sdk/server/stdio.js'),
+  );
   const transport = new StdioServerTransport();
   let closed = false;
   const shutdown = async () => {

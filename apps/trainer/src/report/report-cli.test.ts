@@ -27,12 +27,24 @@ describe('sr1-train report', () => {
     const html = await readFile(out, 'utf8');
     expect(html).toContain('<title>sr1 runs: demo-masked vs demo-unmasked</title>');
     expect(html).toContain('"label":"demo-unmasked"');
+
+    // An existing page is kept unless --force says to replace it.
+    await writeFile(out, 'my notes');
+    const again = cli('report', fixture('demo-masked'), '--out', out);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toBe(
+      `sr1-train report: ${out}: flag --out: exists; pass --force to replace it, or choose another file with --out\n`,
+    );
+    expect(await readFile(out, 'utf8')).toBe('my notes');
+    const forced = cli('report', fixture('demo-masked'), '--out', out, '--force');
+    expect(forced.status).toBe(0);
+    expect(await readFile(out, 'utf8')).toContain('<title>');
   });
 
   it('answers --help and refuses bad input in one line with exit 2', async () => {
     const help = cli('report', '--help');
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('usage: sr1-train report [--out FILE] [--title TEXT] RUN_DIR...');
+    expect(help.stdout).toContain('usage: sr1-train report [--out FILE] [--title TEXT] [--force] RUN_DIR...');
     const none = cli('report');
     expect(none.status).toBe(2);
     expect(none.stderr).toBe(

@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
-import { InvalidInputError } from '@sr1/core';
+import { InvalidInputError, MissingDependencyError } from '@sr1/core';
 import { DOC_STORE_FILES, DocStore } from '../corpus.js';
 import {
   buildIndex,
@@ -354,6 +354,8 @@ export async function ingestFolder(options: IngestOptions): Promise<IngestSummar
           status = 'parsed';
         }
       } catch (error) {
+        // A missing parser package is not this file's fault: it stops the run, naming what to install.
+        if (error instanceof MissingDependencyError) throw error;
         summary.skipped.push({ path, reason: reasonOf(error) });
       }
     }

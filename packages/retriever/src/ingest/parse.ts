@@ -3,28 +3,32 @@
 // (main content only) on linkedom, PDF through unpdf (pdf.js), plain text by blank lines, JSONL by record.
 
 import { extname } from 'node:path';
+import { importOptional } from '@sr1/core';
 import type { Nodes as MdastNode } from 'mdast';
 import { IngestFileError } from './errors.js';
 
 // The parsers are loaded on first use: together they take seconds to import, and most users of
-// this package (the trainer, the server) never parse a document.
+// this package (the trainer, the server) never parse a document. They are optional peer
+// dependencies: a missing one is a MissingDependencyError naming the package to install.
+const FEATURE = 'ingesting documents (sr1-retriever ingest)';
+const optional = <T>(name: string, load: () => Promise<T>) => importOptional(name, FEATURE, load);
 const markdownParser = lazy(async () => {
   const [{ fromMarkdown }, { gfmFromMarkdown }, { toString: mdastToString }, { gfm }] = await Promise.all([
-    import('mdast-util-from-markdown'),
-    import('mdast-util-gfm'),
-    import('mdast-util-to-string'),
-    import('micromark-extension-gfm'),
+    optional('mdast-util-from-markdown', () => import('mdast-util-from-markdown')),
+    optional('mdast-util-gfm', () => import('mdast-util-gfm')),
+    optional('mdast-util-to-string', () => import('mdast-util-to-string')),
+    optional('micromark-extension-gfm', () => import('micromark-extension-gfm')),
   ]);
   return { fromMarkdown, gfmFromMarkdown, mdastToString, gfm };
 });
 const htmlParser = lazy(async () => {
   const [{ Readability }, { parseHTML }] = await Promise.all([
-    import('@mozilla/readability'),
-    import('linkedom'),
+    optional('@mozilla/readability', () => import('@mozilla/readability')),
+    optional('linkedom', () => import('linkedom')),
   ]);
   return { Readability, parseHTML };
 });
-const pdfParser = lazy(() => import('unpdf'));
+const pdfParser = lazy(() => optional('unpdf', () => import('unpdf')));
 
 function lazy<T>(load: () => Promise<T>): () => Promise<T> {
   let loaded: Promise<T> | undefined;
