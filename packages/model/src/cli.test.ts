@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { program, runCli } from './cli.js';
-import { loadModelFolder, saveModelFolder } from './model-folder.js';
+import { loadModelFolder, saveModelFolder } from './formats/model-folder.js';
+import { initWeights } from './formats/weights.js';
 import { referenceLogProbs } from './reference/reference-decoder.js';
-import { tinyQwen2 } from './test-configs.js';
-import { SMALL_TOKENIZER_DIR } from './test-paths.js';
-import { tinyModelFolder } from './testing.js';
-import { loadTokenizer } from './tokenizer.js';
-import { initWeights } from './weights.js';
+import { tinyModelFolder } from './testing/index.js';
+import { tinyQwen2 } from './testing/test-configs.js';
+import { SMALL_TOKENIZER_DIR } from './testing/test-paths.js';
+import { loadTokenizer } from './tokenizer/tokenizer.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';

@@ -16,18 +16,18 @@ import {
   runProcess,
   runCli as runProgram,
 } from '@sr1/core';
-import { saveTrainedTokenizer, trainBpeTokenizer } from './bpe-trainer.js';
-import { checkDecoderFitsMemory, parseDecoderConfig } from './config.js';
-import { createRunner, ENGINE_NAMES, type EngineName } from './engine.js';
 import { CliUsageError, ModelConfigError, TokenizerError } from './errors.js';
-import { generate } from './generate.js';
-import { exportGguf } from './gguf.js';
-import { loadModelFolder, saveModelFolderAtomically } from './model-folder.js';
-import { scoreSequences } from './score.js';
-import { serveModel } from './serve.js';
-import { loadTokenizer } from './tokenizer.js';
-import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
-import { countParameters, INITIALIZER_RANGE, initWeights } from './weights.js';
+import { checkDecoderFitsMemory, parseDecoderConfig } from './formats/config.js';
+import { exportGguf } from './formats/gguf.js';
+import { loadModelFolder, saveModelFolderAtomically } from './formats/model-folder.js';
+import { countParameters, INITIALIZER_RANGE, initWeights } from './formats/weights.js';
+import { createRunner, ENGINE_NAMES, type EngineName } from './inference/engine.js';
+import { generate } from './inference/generate.js';
+import { scoreSequences } from './inference/score.js';
+import { serveModel } from './serving/serve.js';
+import { saveTrainedTokenizer, trainBpeTokenizer } from './tokenizer/bpe-trainer.js';
+import { loadTokenizer } from './tokenizer/tokenizer.js';
+import { readTokenizerTrainingTexts } from './tokenizer/tokenizer-corpus.js';
 
 export type { CliIo } from '@sr1/core';
 

@@ -26,7 +26,7 @@ export {
 } from './errors.js';
 
 // Config
-export type { DecoderMemoryEstimate, ParseConfigOptions } from './config.js';
+export type { DecoderMemoryEstimate, ParseConfigOptions } from './formats/config.js';
 export {
   checkDecoderFitsMemory,
   decoderConfigToHfJson,
@@ -35,14 +35,14 @@ export {
   MAX_TENSOR_ELEMENTS,
   parseDecoderConfig,
   SUPPORTED_MODEL_TYPES,
-} from './config.js';
+} from './formats/config.js';
 
 // Safetensors
-export type { SafetensorsEntry, SafetensorsHeader } from './safetensors.js';
-export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './safetensors.js';
+export type { SafetensorsEntry, SafetensorsHeader } from './formats/safetensors.js';
+export { readSafetensors, readSafetensorsHeader, writeSafetensors } from './formats/safetensors.js';
 
 // Weights and model folders
-export type { WeightRole, WeightSpec } from './weights.js';
+export type { WeightRole, WeightSpec } from './formats/weights.js';
 export {
   cloneWeights,
   countParameters,
@@ -50,24 +50,24 @@ export {
   INITIALIZER_RANGE,
   initWeights,
   validateWeights,
-} from './weights.js';
+} from './formats/weights.js';
 export type {
   LoadedModel,
   SaveModelFolderAtomicallyOptions,
   SaveModelOptions,
-} from './model-folder.js';
+} from './formats/model-folder.js';
 export {
   loadModelFolder,
   loadWeights,
   saveModelFolder,
   saveModelFolderAtomically,
   TOKENIZER_FILES,
-} from './model-folder.js';
+} from './formats/model-folder.js';
 
 // Tokenizers
-export type { ChatMessage, Tokenizer } from './tokenizer.js';
-export { createTokenizer, loadTokenizer } from './tokenizer.js';
-export type { TrainBpeOptions, TrainedTokenizer } from './bpe-trainer.js';
+export type { ChatMessage, Tokenizer } from './tokenizer/tokenizer.js';
+export { createTokenizer, loadTokenizer } from './tokenizer/tokenizer.js';
+export type { TrainBpeOptions, TrainedTokenizer } from './tokenizer/bpe-trainer.js';
 export {
   bytesToUnicode,
   CHATML_SPECIAL_TOKENS,
@@ -76,16 +76,26 @@ export {
   QWEN2_PRETOKENIZE_PATTERN,
   saveTrainedTokenizer,
   trainBpeTokenizer,
-} from './bpe-trainer.js';
-export { readTokenizerTrainingTexts, SEARCH_R1_INSTRUCTION } from './tokenizer-corpus.js';
+} from './tokenizer/bpe-trainer.js';
+export { readTokenizerTrainingTexts, SEARCH_R1_INSTRUCTION } from './tokenizer/tokenizer-corpus.js';
 
 // Generation and scoring
-export type { SampledToken, SamplingParams } from './sampling.js';
-export { logProbAndEntropy, logSoftmaxAt, sampleToken, validateSamplingParams } from './sampling.js';
-export type { FinishReason, GeneratedSequence, GenerateOptions, GeneratePrompt } from './generate.js';
-export { GenerationAbortedError, generate } from './generate.js';
-export type { ScoredSequence, ScoreOptions } from './score.js';
-export { scoreSequences } from './score.js';
+export type { SampledToken, SamplingParams } from './inference/sampling.js';
+export {
+  logProbAndEntropy,
+  logSoftmaxAt,
+  sampleToken,
+  validateSamplingParams,
+} from './inference/sampling.js';
+export type {
+  FinishReason,
+  GeneratedSequence,
+  GenerateOptions,
+  GeneratePrompt,
+} from './inference/generate.js';
+export { GenerationAbortedError, generate } from './inference/generate.js';
+export type { ScoredSequence, ScoreOptions } from './inference/score.js';
+export { scoreSequences } from './inference/score.js';
 
 // Inference off the main thread: continuous batching with KV reuse across turns, the engine worker
 export type {
@@ -106,13 +116,13 @@ export type { SessionEngine, SessionGeneratorOptions } from './inference/session
 export { sessionGenerator } from './inference/session-generator.js';
 
 // Engines (the ort runner from src/graphs; a slow exact float64 reference runner for tests and parity)
-export type { CreateRunnerOptions, EngineName } from './engine.js';
-export { createRunner, ENGINE_NAMES } from './engine.js';
-export type { ReferenceRunnerStats } from './reference-runner.js';
-export { ReferenceDecoderRunner } from './reference-runner.js';
+export type { CreateRunnerOptions, EngineName } from './inference/engine.js';
+export { createRunner, ENGINE_NAMES } from './inference/engine.js';
+export type { ReferenceRunnerStats } from './reference/reference-runner.js';
+export { ReferenceDecoderRunner } from './reference/reference-runner.js';
 
 // GGUF export
-export type { GgufFile, GgufTensor, GgufTokenizer, GgufValue } from './gguf.js';
+export type { GgufFile, GgufTensor, GgufTokenizer, GgufValue } from './formats/gguf.js';
 export {
   exportGguf,
   ggufMetadata,
@@ -122,7 +132,7 @@ export {
   readGguf,
   readGgufTokenizer,
   writeGguf,
-} from './gguf.js';
+} from './formats/gguf.js';
 
 // Training: the decoder as a trainable policy (per-token log-probs/entropies, upstream gradients)
 export type { OrtPolicyOptions, PolicyTokenBatch, PolicyUpstream } from './training/ort-policy.js';
@@ -141,6 +151,6 @@ export type {
 export { buildDecoderGraph, DECODER_NAMES, OrtDecoderRunner } from './graphs/index.js';
 
 // Serving: an OpenAI-compatible /v1/completions endpoint over the engine
-export type { ServeOptions } from './serve.js';
-export { serveModel } from './serve.js';
+export type { ServeOptions } from './serving/serve.js';
+export { serveModel } from './serving/serve.js';
 export { OrtCritic } from './training/ort-critic.js';

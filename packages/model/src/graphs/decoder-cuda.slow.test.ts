@@ -6,8 +6,8 @@ import { createRng } from '@sr1/core';
 import { missingCudaLibraries } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { WeightMap } from '../engine-types.js';
-import { tinyLlama } from '../test-configs.js';
-import { expectedWeights } from '../weights.js';
+import { expectedWeights } from '../formats/weights.js';
+import { tinyLlama } from '../testing/test-configs.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 
 describe.skipIf(missingCudaLibraries().length > 0)('decoder on CUDA', () => {

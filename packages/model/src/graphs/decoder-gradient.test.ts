@@ -7,8 +7,8 @@ import type { GraphSession, HostValue } from '@sr1/graph';
 import { createSession } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
-import { tinyLlama, tinyQwen2 } from '../test-configs.js';
-import { expectedWeights } from '../weights.js';
+import { expectedWeights } from '../formats/weights.js';
+import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
 import { buildDecoderGraph, DECODER_NAMES as N } from './decoder-graph.js';
 
 const BATCH = 2;

@@ -4,9 +4,9 @@ import type { HostValue } from '@sr1/graph';
 import { createSession } from '@sr1/graph';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DecoderConfig, ForwardInputs, WeightMap } from '../engine-types.js';
+import { expectedWeights } from '../formats/weights.js';
 import { referenceForward, referenceLogProbs } from '../reference/reference-decoder.js';
-import { tinyLlama, tinyQwen2 } from '../test-configs.js';
-import { expectedWeights } from '../weights.js';
+import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
 import { buildDecoderGraph, DECODER_NAMES } from './decoder-graph.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 

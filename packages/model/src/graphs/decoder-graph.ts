@@ -6,7 +6,7 @@ import { InvalidInputError } from '@sr1/core';
 import type { DType, Tensor } from '@sr1/graph';
 import { Graph, gradients } from '@sr1/graph';
 import type { DecoderConfig } from '../engine-types.js';
-import { expectedWeights } from '../weights.js';
+import { expectedWeights } from '../formats/weights.js';
 
 /** Which graph to build. */
 export type DecoderMode = 'prefill' | 'decode' | 'train';

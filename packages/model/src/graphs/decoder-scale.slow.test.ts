@@ -6,8 +6,8 @@ import type { HostValue } from '@sr1/graph';
 import { createSession, serializeGraph } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
-import { tinyQwen2 } from '../test-configs.js';
-import { expectedWeights } from '../weights.js';
+import { expectedWeights } from '../formats/weights.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
 import { buildDecoderGraph, DECODER_NAMES as N } from './decoder-graph.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 

@@ -8,8 +8,8 @@ import type { HostValue } from '@sr1/graph';
 import { createSession } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
-import { tinyQwen2 } from '../test-configs.js';
-import { initWeights } from '../weights.js';
+import { initWeights } from '../formats/weights.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
 import { buildDecoderGraph, DECODER_NAMES as N } from './decoder-graph.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 

@@ -13,7 +13,7 @@ import type {
   KvCache,
   WeightMap,
 } from '../engine-types.js';
-import { expectedWeights } from '../weights.js';
+import { expectedWeights } from '../formats/weights.js';
 import type { DecoderGraphOptions } from './decoder-graph.js';
 import { buildDecoderGraph, DECODER_NAMES } from './decoder-graph.js';
 

@@ -8,11 +8,11 @@ import {
 } from '@sr1/rollout';
 import { InMemoryRetriever } from '@sr1/rollout/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generate } from '../generate.js';
+import { loadModelFolder } from '../formats/model-folder.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
-import { loadModelFolder } from '../model-folder.js';
-import { tinyModelFolder } from '../testing.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer.js';
+import { tinyModelFolder } from '../testing/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { generate } from './generate.js';
 import { ContinuousBatchScheduler } from './scheduler.js';
 import { sessionGenerator } from './session-generator.js';
 import { testWorkerUrl } from './test-worker.js';

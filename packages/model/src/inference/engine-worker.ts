@@ -5,12 +5,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Sr1Error } from '@sr1/core';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
-import { generate } from '../generate.js';
+import { loadModelFolder } from '../formats/model-folder.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
-import { loadModelFolder } from '../model-folder.js';
-import { scoreSequences } from '../score.js';
-import { loadTokenizer } from '../tokenizer.js';
+import { loadTokenizer } from '../tokenizer/tokenizer.js';
+import { generate } from './generate.js';
 import { ContinuousBatchScheduler } from './scheduler.js';
+import { scoreSequences } from './score.js';
 import type { ClientMessage, EngineWorkerData, WireError, WorkerMessage } from './worker-protocol.js';
 
 if (parentPort === null)

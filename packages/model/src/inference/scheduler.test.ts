@@ -1,12 +1,12 @@
 import { createRng } from '@sr1/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
-import { type GeneratedSequence, GenerationAbortedError, generate } from '../generate.js';
+import { initWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
-import { tinyQwen2 } from '../test-configs.js';
-import { SMALL_TOKENIZER_DIR } from '../test-paths.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer.js';
-import { initWeights } from '../weights.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
+import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { type GeneratedSequence, GenerationAbortedError, generate } from './generate.js';
 import { ContinuousBatchScheduler, type TurnResult, UnknownSessionError } from './scheduler.js';
 
 let tokenizer: Tokenizer;

@@ -4,8 +4,8 @@
 
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
-import { earliestStop, type FinishReason, GenerationAbortedError } from '../generate.js';
-import { type SamplingParams, sampleToken, validateSamplingParams } from '../sampling.js';
+import { earliestStop, type FinishReason, GenerationAbortedError } from './generate.js';
+import { type SamplingParams, sampleToken, validateSamplingParams } from './sampling.js';
 
 /**
  * What the scheduler needs from a runner: one forward over caller-owned cache buffers in the

@@ -14,10 +14,10 @@
 import { Worker } from 'node:worker_threads';
 import { InvalidInputError, Sr1Error } from '@sr1/core';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
-import { type GeneratedSequence, GenerationAbortedError } from '../generate.js';
-import type { ScoredSequence, ScoreOptions } from '../score.js';
+import { type GeneratedSequence, GenerationAbortedError } from './generate.js';
 import type { SchedulerOptions, SchedulerStats, StartOptions, TurnOptions, TurnResult } from './scheduler.js';
 import { SessionBusyError, UnknownSessionError } from './scheduler.js';
+import type { ScoredSequence, ScoreOptions } from './score.js';
 import { isShared } from './shared-weights.js';
 import type {
   ClientMessage,

@@ -3,9 +3,9 @@
 // weights cross once, as SharedArrayBuffer-backed arrays (shared, not copied).
 
 import type { DecoderConfig } from '../engine-types.js';
-import type { GenerateOptions } from '../generate.js';
-import type { ScoreOptions } from '../score.js';
+import type { GenerateOptions } from './generate.js';
 import type { SchedulerOptions, StartOptions, TurnOptions } from './scheduler.js';
+import type { ScoreOptions } from './score.js';
 import type { SharedWeight } from './shared-weights.js';
 
 /** Where the worker gets its model. */

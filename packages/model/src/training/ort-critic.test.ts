@@ -1,8 +1,8 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
-import { tinyQwen2 } from '../test-configs.js';
-import { initWeights } from '../weights.js';
+import { initWeights } from '../formats/weights.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
 import { OrtCritic } from './ort-critic.js';
 
 const CONFIG: DecoderConfig = { ...tinyQwen2(40), tieWordEmbeddings: false, maxPositionEmbeddings: 64 };

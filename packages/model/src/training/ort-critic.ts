@@ -5,8 +5,8 @@
 import type { Rng } from '@sr1/core';
 import type { HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { cloneWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
-import { cloneWeights } from '../weights.js';
 import type { OrtPolicyOptions, PolicyTokenBatch } from './ort-policy.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
 

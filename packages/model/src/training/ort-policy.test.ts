@@ -1,9 +1,9 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
+import { initWeights } from '../formats/weights.js';
 import { referenceLogProbs } from '../reference/reference-decoder.js';
-import { tinyQwen2 } from '../test-configs.js';
-import { initWeights } from '../weights.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 
 const CONFIG: DecoderConfig = {

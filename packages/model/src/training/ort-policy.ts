@@ -5,8 +5,8 @@
 
 import type { Device, HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { cloneWeights, expectedWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
-import { cloneWeights, expectedWeights } from '../weights.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
 
 /** A right-padded token batch (structurally @sr1/train's TokenBatch). */

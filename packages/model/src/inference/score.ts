@@ -2,7 +2,7 @@
 // primitive RL uses for old-policy and reference log-probs (one prefill with full logits).
 
 import { InvalidInputError } from '@sr1/core';
-import type { DecoderRunner } from './engine-types.js';
+import type { DecoderRunner } from '../engine-types.js';
 import { logProbAndEntropy } from './sampling.js';
 
 export interface ScoreOptions {

@@ -1,6 +1,6 @@
 // Tiny decoder configs shared by this package's tests (not part of the public API).
 
-import type { DecoderConfig } from './engine-types.js';
+import type { DecoderConfig } from '../engine-types.js';
 
 /** A tiny qwen2: GQA (4 heads over 2 kv heads), q/k/v biases, tied embeddings. */
 export function tinyQwen2(vocabSize = 64): DecoderConfig {

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { MissingFileError, TokenizerError } from './errors.js';
+import { MissingFileError, TokenizerError } from '../errors.js';
 
 /** One chat turn for `applyChatTemplate`. */
 export interface ChatMessage {

@@ -3,8 +3,8 @@
 // Reads go through a file handle, one tensor at a time, so a large file is read exactly once.
 
 import { open } from 'node:fs/promises';
-import type { HostTensor, WeightDtype } from './engine-types.js';
-import { MissingFileError, SafetensorsFormatError } from './errors.js';
+import type { HostTensor, WeightDtype } from '../engine-types.js';
+import { MissingFileError, SafetensorsFormatError } from '../errors.js';
 
 /** Dtype names in a safetensors header, and their element sizes in bytes. */
 const DTYPE_BYTES = {

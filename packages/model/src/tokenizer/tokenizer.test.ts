@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
+import { MissingFileError, TokenizerError } from '../errors.js';
+import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
 import { bytesToUnicode, preTokenize } from './bpe-trainer.js';
-import { MissingFileError, TokenizerError } from './errors.js';
-import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from './test-paths.js';
 import { loadTokenizer } from './tokenizer.js';
 
 /** A plain BPE encoder (lowest-rank merge first), the reference for the library's encode. */

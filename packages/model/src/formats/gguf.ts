@@ -6,8 +6,8 @@
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
-import type { DecoderConfig, HostTensor, WeightMap } from './engine-types.js';
-import { MissingFileError, ModelConfigError, TokenizerError } from './errors.js';
+import type { DecoderConfig, HostTensor, WeightMap } from '../engine-types.js';
+import { MissingFileError, ModelConfigError, TokenizerError } from '../errors.js';
 
 const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 const GGUF_VERSION = 3;

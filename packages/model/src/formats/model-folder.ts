@@ -3,9 +3,9 @@
 
 import { copyFile, mkdir, mkdtemp, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import type { DecoderConfig, WeightDtype, WeightMap } from '../engine-types.js';
+import { MissingFileError, ModelFolderExistsError, SafetensorsFormatError } from '../errors.js';
 import { checkDecoderFitsMemory, decoderConfigToHfJson, loadDecoderConfig, readJsonFile } from './config.js';
-import type { DecoderConfig, WeightDtype, WeightMap } from './engine-types.js';
-import { MissingFileError, ModelFolderExistsError, SafetensorsFormatError } from './errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
 import { validateWeights } from './weights.js';
 

@@ -4,7 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { InvalidInputError } from '@sr1/core';
-import { MissingFileError } from './errors.js';
+import { MissingFileError } from '../errors.js';
 
 /** Search-R1's instruction prompt (Jin et al., 2025, "Search-R1", the `make_prefix` template). */
 export const SEARCH_R1_INSTRUCTION =

@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './cli.js';
+import { runCli } from '../cli.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
+import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { loadTokenizer } from '../tokenizer/tokenizer.js';
 import { exportGguf, ggufTensorName, permuteForLlamaRope, readGguf } from './gguf.js';
 import { loadModelFolder } from './model-folder.js';
-import { tinyQwen2 } from './test-configs.js';
-import { SMALL_TOKENIZER_DIR } from './test-paths.js';
-import { loadTokenizer } from './tokenizer.js';
 import { initWeights } from './weights.js';
 
 /** HF rotate-half RoPE on one head vector: pairs (i, i + d/2). */

@@ -2,10 +2,10 @@
 // onnxruntime-node ('ort'), or the slow exact float64 reference ('reference', for tiny models).
 
 import { lookupVariant } from '@sr1/core';
-import type { DecoderRunner } from './engine-types.js';
-import { OrtDecoderRunner } from './graphs/index.js';
-import type { LoadedModel } from './model-folder.js';
-import { ReferenceDecoderRunner } from './reference-runner.js';
+import type { DecoderRunner } from '../engine-types.js';
+import type { LoadedModel } from '../formats/model-folder.js';
+import { OrtDecoderRunner } from '../graphs/index.js';
+import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
 
 /** Names of the engines `createRunner` knows. */
 export type EngineName = 'ort' | 'reference';

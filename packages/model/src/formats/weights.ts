@@ -2,8 +2,8 @@
 // initialisation of any config (normal(0, 0.02) like HF's `initializer_range`, ones for norms).
 
 import type { Rng } from '@sr1/core';
-import type { DecoderConfig, HostTensor, WeightMap } from './engine-types.js';
-import { WeightShapeError } from './errors.js';
+import type { DecoderConfig, HostTensor, WeightMap } from '../engine-types.js';
+import { WeightShapeError } from '../errors.js';
 
 /** HF's default `initializer_range`: the std of linear and embedding weights at init. */
 export const INITIALIZER_RANGE = 0.02;

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
 import { trainBpeTokenizer } from './bpe-trainer.js';
-import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from './test-paths.js';
 import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
 
 describe('assets/tokenizer-small', () => {

@@ -8,11 +8,11 @@ import {
   generatorFromEngine,
   startCompletionsServer,
 } from '@sr1/rollout';
-import { createRunner, type EngineName } from './engine.js';
-import type { DecoderRunner } from './engine-types.js';
-import { generate } from './generate.js';
-import { loadModelFolder } from './model-folder.js';
-import { loadTokenizer, type Tokenizer } from './tokenizer.js';
+import type { DecoderRunner } from '../engine-types.js';
+import { loadModelFolder } from '../formats/model-folder.js';
+import { createRunner, type EngineName } from '../inference/engine.js';
+import { generate } from '../inference/generate.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 
 export interface ServeOptions {
   model: string;

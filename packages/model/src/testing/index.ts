@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRng } from '@sr1/core';
-import type { DecoderConfig } from './engine-types.js';
-import { saveModelFolder } from './model-folder.js';
+import type { DecoderConfig } from '../engine-types.js';
+import { saveModelFolder } from '../formats/model-folder.js';
+import { initWeights } from '../formats/weights.js';
 import { tinyQwen2 } from './test-configs.js';
-import { initWeights } from './weights.js';
 
 export { tinyLlama, tinyQwen2 } from './test-configs.js';
 
 /** The committed 2,048-token byte-level BPE tokenizer (`assets/tokenizer-small`). */
-export const SMALL_TOKENIZER = fileURLToPath(new URL('../assets/tokenizer-small', import.meta.url));
+export const SMALL_TOKENIZER = fileURLToPath(new URL('../../assets/tokenizer-small', import.meta.url));
 
 /** A tiny qwen2 sized for the small tokenizer (vocab 2048, eos `<|im_end|>` = 2047). */
 export function tinyQwen2ForSmallTokenizer(): DecoderConfig {

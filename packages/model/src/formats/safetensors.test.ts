@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
-import type { HostTensor } from './engine-types.js';
-import { SafetensorsFormatError } from './errors.js';
+import type { HostTensor } from '../engine-types.js';
+import { SafetensorsFormatError } from '../errors.js';
 import {
   floatToHalf,
   fromFloat32,

@@ -4,8 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import { freemem, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { DecoderConfig } from './engine-types.js';
-import { MissingFileError, ModelConfigError } from './errors.js';
+import type { DecoderConfig } from '../engine-types.js';
+import { MissingFileError, ModelConfigError } from '../errors.js';
 
 /** The `model_type` values sr1 can run; both are pre-norm SwiGLU decoders with RoPE and RMSNorm. */
 export const SUPPORTED_MODEL_TYPES = ['qwen2', 'llama'] as const;

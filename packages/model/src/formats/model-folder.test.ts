@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
+import type { HostTensor } from '../engine-types.js';
+import { MissingFileError, SafetensorsFormatError, WeightShapeError } from '../errors.js';
+import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
 import { decoderConfigToHfJson } from './config.js';
-import type { HostTensor } from './engine-types.js';
-import { MissingFileError, SafetensorsFormatError, WeightShapeError } from './errors.js';
 import { loadModelFolder, saveModelFolder } from './model-folder.js';
 import { writeSafetensors } from './safetensors.js';
-import { tinyLlama, tinyQwen2 } from './test-configs.js';
 import { initWeights } from './weights.js';
 
 async function tempDir(): Promise<string> {

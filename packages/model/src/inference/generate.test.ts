@@ -7,15 +7,15 @@ import type {
   ForwardOutputs,
   KvCache,
   WeightMap,
-} from './engine-types.js';
+} from '../engine-types.js';
+import { initWeights } from '../formats/weights.js';
+import { referenceForward, referenceLogProbs } from '../reference/reference-decoder.js';
+import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
+import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
-import { referenceForward, referenceLogProbs } from './reference/reference-decoder.js';
-import { ReferenceDecoderRunner } from './reference-runner.js';
 import { scoreSequences } from './score.js';
-import { tinyQwen2 } from './test-configs.js';
-import { SMALL_TOKENIZER_DIR } from './test-paths.js';
-import { loadTokenizer, type Tokenizer } from './tokenizer.js';
-import { initWeights } from './weights.js';
 
 let tokenizer: Tokenizer;
 let config: DecoderConfig;

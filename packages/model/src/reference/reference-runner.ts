@@ -9,8 +9,8 @@ import type {
   ForwardOutputs,
   KvCache,
   WeightMap,
-} from './engine-types.js';
-import { referenceForward } from './reference/reference-decoder.js';
+} from '../engine-types.js';
+import { referenceForward } from './reference-decoder.js';
 
 interface ReferenceCache extends KvCache {
   readonly handles: { rows: number[][] };

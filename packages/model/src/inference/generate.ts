@@ -2,9 +2,9 @@
 // sheds rows as sequences finish, seeded sampling, stop strings matched on the decoded text, EOS.
 
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
-import type { DecoderRunner, ForwardInputs, KvCache } from './engine-types.js';
+import type { DecoderRunner, ForwardInputs, KvCache } from '../engine-types.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { type SamplingParams, sampleToken, validateSamplingParams } from './sampling.js';
-import type { Tokenizer } from './tokenizer.js';
 
 /** A prompt as text (encoded without special tokens; apply a chat template first) or token ids. */
 export type GeneratePrompt = string | readonly number[];

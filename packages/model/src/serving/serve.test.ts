@@ -2,16 +2,16 @@ import { request as httpRequest } from 'node:http';
 import { createRng } from '@sr1/core';
 import { type GenerationRequest, generatorFromEngine, OpenAICompletionsGenerator } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
-import { createRunner } from './engine.js';
-import { GenerationAbortedError, generate } from './generate.js';
-import { loadModelFolder } from './model-folder.js';
-import { ReferenceDecoderRunner } from './reference-runner.js';
+import { loadModelFolder } from '../formats/model-folder.js';
+import { initWeights } from '../formats/weights.js';
+import { createRunner } from '../inference/engine.js';
+import { GenerationAbortedError, generate } from '../inference/generate.js';
+import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
+import { tinyModelFolder } from '../testing/index.js';
+import { tinyQwen2 } from '../testing/test-configs.js';
+import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { loadTokenizer } from '../tokenizer/tokenizer.js';
 import { servedGenerator, serveModel } from './serve.js';
-import { tinyQwen2 } from './test-configs.js';
-import { SMALL_TOKENIZER_DIR } from './test-paths.js';
-import { tinyModelFolder } from './testing.js';
-import { loadTokenizer } from './tokenizer.js';
-import { initWeights } from './weights.js';
 
 // The engine reaches every Generator consumer (trainer, evaluations, serve) through rollout's
 // generatorFromEngine; these tests pin that it returns exactly what `generate` samples.

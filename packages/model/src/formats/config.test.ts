@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { MissingFileError, ModelConfigError } from '../errors.js';
 import {
   checkDecoderFitsMemory,
   decoderConfigToHfJson,
@@ -9,7 +10,6 @@ import {
   loadDecoderConfig,
   parseDecoderConfig,
 } from './config.js';
-import { MissingFileError, ModelConfigError } from './errors.js';
 
 // Qwen2.5-0.5B-Instruct's config.json, verbatim fields that matter.
 const qwen05b = {

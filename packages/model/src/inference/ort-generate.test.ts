@@ -1,14 +1,14 @@
 import { createRng } from '@sr1/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { DecoderConfig, WeightMap } from './engine-types.js';
+import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { initWeights } from '../formats/weights.js';
+import { OrtDecoderRunner } from '../graphs/index.js';
+import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
+import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
+import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
-import { OrtDecoderRunner } from './graphs/index.js';
-import { ReferenceDecoderRunner } from './reference-runner.js';
 import { scoreSequences } from './score.js';
-import { tinyLlama, tinyQwen2 } from './test-configs.js';
-import { SMALL_TOKENIZER_DIR } from './test-paths.js';
-import { loadTokenizer, type Tokenizer } from './tokenizer.js';
-import { initWeights } from './weights.js';
 
 let tokenizer: Tokenizer;
 beforeAll(async () => {
