@@ -6,10 +6,16 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generate, loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
+import {
+  generate,
+  generatorFromEngine,
+  loadModelFolder,
+  loadTokenizer,
+  OrtDecoderRunner,
+  startCompletionsServer,
+} from '@sr1/model';
 import { tinyModelFolder, tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
 import { buildIndex } from '@sr1/retriever';
-import { generatorFromEngine, startCompletionsServer } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
 import { runEvalCommand, runRetrievalQualityCommand } from './eval-command.js';
 

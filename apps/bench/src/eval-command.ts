@@ -24,13 +24,18 @@ import {
   renderRetrievalQualityMarkdown,
   runEvaluation,
 } from '@sr1/eval';
-import { createRunner, generate, loadModelFolder, loadTokenizer } from '@sr1/model';
+import {
+  createRunner,
+  generate,
+  generatorFromEngine,
+  loadModelFolder,
+  loadTokenizer,
+  OpenAICompletionsGenerator,
+} from '@sr1/model';
 import { buildIndex, HttpRetriever, InProcessRetriever, type SearchMethod } from '@sr1/retriever';
 import {
   DEFAULT_ROLLOUT_CONFIG,
   type Generator,
-  generatorFromEngine,
-  OpenAICompletionsGenerator,
   type Retriever,
   type RolloutConfig,
   type Tokenizer,

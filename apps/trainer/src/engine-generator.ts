@@ -1,8 +1,8 @@
-// The local engine as @sr1/rollout's Generator (through rollout's `generatorFromEngine`), counting
+// The local engine as @sr1/rollout's Generator (through @sr1/model's `generatorFromEngine`), counting
 // the tokens it generates so the trainer can report tokens/s.
 
-import { type DecoderRunner, generate, type Tokenizer } from '@sr1/model';
-import { type Generator, generatorFromEngine } from '@sr1/rollout';
+import { type DecoderRunner, generate, generatorFromEngine, type Tokenizer } from '@sr1/model';
+import type { Generator } from '@sr1/rollout';
 
 export interface CountingGenerator {
   generator: Generator;

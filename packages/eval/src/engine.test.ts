@@ -4,10 +4,17 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generate, loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
+import {
+  generate,
+  generatorFromEngine,
+  loadModelFolder,
+  loadTokenizer,
+  OpenAICompletionsGenerator,
+  OrtDecoderRunner,
+  startCompletionsServer,
+} from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
 import { exactMatch } from '@sr1/reward';
-import { generatorFromEngine, OpenAICompletionsGenerator, startCompletionsServer } from '@sr1/rollout';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvalDataset, loadDatasets } from './datasets.js';
 import { buildResultsTable } from './report.js';

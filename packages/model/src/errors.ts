@@ -1,7 +1,7 @@
 // Typed errors for model folders, weight files and the engine: every bad input names the file and
 // the field or tensor that is wrong, so a broken checkpoint never surfaces as a stack trace.
 
-import { InvalidInputError } from '@sr1/core';
+import { InvalidInputError, Sr1Error } from '@sr1/core';
 
 /** A `config.json` / `generation_config.json` field that is missing, of the wrong type or unsupported. */
 export class ModelConfigError extends InvalidInputError {
@@ -42,6 +42,28 @@ export class TokenizerError extends InvalidInputError {
 export class ModelFolderExistsError extends InvalidInputError {
   constructor(dir: string, reason: string) {
     super({ code: 'model_folder_exists', file: dir, reason });
+  }
+}
+
+/** An option of a serving client or server that is not usable (e.g. a `baseUrls` entry that is not a URL). */
+export class ServingInputError extends InvalidInputError {
+  constructor(field: string, reason: string) {
+    super({ code: 'serving_input', field, reason });
+  }
+}
+
+/** An inference server answered with an error or a body the client cannot read. */
+export class InferenceServerError extends Sr1Error {
+  readonly url: string;
+  readonly status: number | undefined;
+  constructor(url: string, message: string, options: { status?: number; cause?: unknown } = {}) {
+    super(
+      'inference_server',
+      `${url}: ${message}`,
+      options.cause !== undefined ? { cause: options.cause } : undefined,
+    );
+    this.url = url;
+    this.status = options.status;
   }
 }
 

@@ -23,18 +23,3 @@ export class RetrieverContractError extends Sr1Error {
     super('retriever_contract', message);
   }
 }
-
-/** An inference server answered with an error or a body the client cannot read. */
-export class InferenceServerError extends Sr1Error {
-  readonly url: string;
-  readonly status: number | undefined;
-  constructor(url: string, message: string, options: { status?: number; cause?: unknown } = {}) {
-    super(
-      'inference_server',
-      `${url}: ${message}`,
-      options.cause !== undefined ? { cause: options.cause } : undefined,
-    );
-    this.url = url;
-    this.status = options.status;
-  }
-}

@@ -46,23 +46,9 @@ export { runAsyncRollout } from './async-rollout.js';
 export type { SessionGenerator, SessionStartRequest, SessionTurnRequest } from './session-generator.js';
 export { sessionsFromGenerator } from './session-generator.js';
 
-// Generators and serving
-export type {
-  EngineGenerateFn,
-  EngineGenerateOptions,
-  EngineGeneratorOptions,
-  EngineSequence,
-} from './engine-generator.js';
-export { generatorFromEngine } from './engine-generator.js';
-export type { CompletionChoice, OpenAICompletionsGeneratorOptions } from './openai-generator.js';
-export { OpenAICompletionsGenerator, parseCompletionChoice } from './openai-generator.js';
-export type { CompletionsServer, CompletionsServerOptions } from './openai-server.js';
-export { startCompletionsServer } from './openai-server.js';
-
 // Errors
 export {
   GeneratorContractError,
-  InferenceServerError,
   RetrieverContractError,
   RolloutInputError,
 } from './errors.js';

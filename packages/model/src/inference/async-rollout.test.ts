@@ -1,15 +1,10 @@
 import { rm } from 'node:fs/promises';
-import {
-  encodePrompt,
-  generatorFromEngine,
-  runAsyncRollout,
-  runRollout,
-  type Trajectory,
-} from '@sr1/rollout';
+import { encodePrompt, runAsyncRollout, runRollout, type Trajectory } from '@sr1/rollout';
 import { InMemoryRetriever } from '@sr1/rollout/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFolder } from '../formats/model-folder.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
+import { generatorFromEngine } from '../serving/generator-from-engine.js';
 import { tinyModelFolder } from '../testing/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { createRng } from '@sr1/core';
-import { type GenerationRequest, generatorFromEngine, OpenAICompletionsGenerator } from '@sr1/rollout';
+import type { GenerationRequest } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
 import { loadModelFolder } from '../formats/model-folder.js';
 import { initWeights } from '../formats/weights.js';
@@ -11,10 +11,12 @@ import { tinyModelFolder } from '../testing/index.js';
 import { tinyQwen2 } from '../testing/test-configs.js';
 import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
+import { generatorFromEngine } from './generator-from-engine.js';
+import { OpenAICompletionsGenerator } from './openai-generator.js';
 import { servedGenerator, serveModel } from './serve.js';
 
-// The engine reaches every Generator consumer (trainer, evaluations, serve) through rollout's
-// generatorFromEngine; these tests pin that it returns exactly what `generate` samples.
+// The engine reaches every Generator consumer (trainer, evaluations, serve) the one
+// adapter, generatorFromEngine; these tests pin that it returns exactly what `generate` samples.
 describe('the engine as a Generator (generatorFromEngine over generate)', async () => {
   const tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
   const base = { ...tinyQwen2(tokenizer.vocabSize), eosTokenIds: [...tokenizer.eosTokenIds] };

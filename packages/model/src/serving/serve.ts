@@ -2,17 +2,14 @@
 // pool of sr1 processes (or vLLM, llama.cpp, Ollama) can serve rollouts and evaluations.
 
 import { basename, resolve } from 'node:path';
-import {
-  type CompletionsServer,
-  type Generator,
-  generatorFromEngine,
-  startCompletionsServer,
-} from '@sr1/rollout';
+import type { Generator } from '@sr1/rollout';
 import type { DecoderRunner } from '../engine-types.js';
 import { loadModelFolder } from '../formats/model-folder.js';
 import { createRunner, type EngineName } from '../inference/engine.js';
 import { generate } from '../inference/generate.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { generatorFromEngine } from './generator-from-engine.js';
+import { type CompletionsServer, startCompletionsServer } from './openai-server.js';
 
 export interface ServeOptions {
   model: string;
@@ -65,7 +62,7 @@ export async function serveModel(options: ServeOptions): Promise<CompletionsServ
 }
 
 /**
- * The engine as the served `Generator`, through rollout's `generatorFromEngine` (the one adapter),
+ * The engine as the served `Generator`, through `generatorFromEngine` (the one adapter),
  * streaming deltas when asked. A completion's `text` is the decode of all its ids, so one that ends
  * on EOS shows the EOS token's text, as the served text always has (local `generate` drops it).
  */

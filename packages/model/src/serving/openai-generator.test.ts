@@ -1,15 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { encodePrompt, type GenerationRequest, informationBlock, runRollout } from '@sr1/rollout';
+import { InMemoryRetriever, PieceTokenizer, scriptedLogProb } from '@sr1/rollout/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InferenceServerError } from './errors.js';
+import { InferenceServerError } from '../errors.js';
 import { OpenAICompletionsGenerator } from './openai-generator.js';
-import { encodePrompt } from './prompt.js';
-import { informationBlock } from './protocol.js';
-import { runRollout } from './rollout.js';
-import { InMemoryRetriever } from './testing/in-memory-retriever.js';
-import { PieceTokenizer } from './testing/piece-tokenizer.js';
-import { scriptedLogProb } from './testing/scripted-generator.js';
-import type { GenerationRequest } from './types.js';
 
 const tokenizer = new PieceTokenizer();
 

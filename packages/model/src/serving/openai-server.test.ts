@@ -1,4 +1,14 @@
 import { request as httpRequest } from 'node:http';
+import {
+  encodePrompt,
+  type GenerationRequest,
+  type GenerationResult,
+  type Generator,
+  INVALID_ACTION_MESSAGE,
+  informationBlock,
+  runRollout,
+} from '@sr1/rollout';
+import { InMemoryRetriever, PieceTokenizer, RuleBasedGenerator, scriptedLogProb } from '@sr1/rollout/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OpenAICompletionsGenerator } from './openai-generator.js';
 import {
@@ -6,13 +16,6 @@ import {
   type CompletionsServerOptions,
   startCompletionsServer,
 } from './openai-server.js';
-import { encodePrompt } from './prompt.js';
-import { INVALID_ACTION_MESSAGE, informationBlock } from './protocol.js';
-import { runRollout } from './rollout.js';
-import { InMemoryRetriever } from './testing/in-memory-retriever.js';
-import { PieceTokenizer } from './testing/piece-tokenizer.js';
-import { RuleBasedGenerator, scriptedLogProb } from './testing/scripted-generator.js';
-import type { GenerationRequest, GenerationResult, Generator } from './types.js';
 
 const tokenizer = new PieceTokenizer();
 

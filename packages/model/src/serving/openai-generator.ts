@@ -8,14 +8,14 @@
 // A server that returns only text gets its text re-encoded with the tokenizer; the result is then
 // marked `tokenExact: false` and its log-probs are NaN.
 
-import { InferenceServerError, RolloutInputError } from './errors.js';
 import type {
   GenerationFinishReason,
   GenerationRequest,
   GenerationResult,
   Generator,
   Tokenizer,
-} from './types.js';
+} from '@sr1/rollout';
+import { InferenceServerError, ServingInputError } from '../errors.js';
 
 export interface OpenAICompletionsGeneratorOptions {
   /** Server base URLs, e.g. `http://10.0.0.5:8000` or `http://host:8000/v1`. */
@@ -152,20 +152,20 @@ export class OpenAICompletionsGenerator implements Generator {
 
   constructor(options: OpenAICompletionsGeneratorOptions) {
     if (!Array.isArray(options.baseUrls) || options.baseUrls.length === 0) {
-      throw new RolloutInputError('baseUrls', 'expected at least one server URL');
+      throw new ServingInputError('baseUrls', 'expected at least one server URL');
     }
     options.baseUrls.forEach((url, i) => {
       if (typeof url !== 'string' || !/^https?:\/\//.test(url)) {
-        throw new RolloutInputError(`baseUrls[${i}]`, `expected an http(s) URL, got ${String(url)}`);
+        throw new ServingInputError(`baseUrls[${i}]`, `expected an http(s) URL, got ${String(url)}`);
       }
     });
     const concurrency = options.concurrency ?? DEFAULTS.concurrency;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new RolloutInputError('concurrency', `expected a positive integer, got ${concurrency}`);
+      throw new ServingInputError('concurrency', `expected a positive integer, got ${concurrency}`);
     }
     const retries = options.retries ?? DEFAULTS.retries;
     if (!Number.isInteger(retries) || retries < 0)
-      throw new RolloutInputError('retries', `expected an integer >= 0, got ${retries}`);
+      throw new ServingInputError('retries', `expected an integer >= 0, got ${retries}`);
     this.options = {
       baseUrls: [...options.baseUrls],
       model: options.model,

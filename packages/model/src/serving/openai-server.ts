@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidInputError } from '@sr1/core';
-import type { GenerationRequest, GenerationResult, Generator, Tokenizer } from './types.js';
+import type { GenerationRequest, GenerationResult, Generator, Tokenizer } from '@sr1/rollout';
 
 export interface CompletionsServerOptions {
   generator: Generator;

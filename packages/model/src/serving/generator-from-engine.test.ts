@@ -1,7 +1,7 @@
+import { GeneratorContractError } from '@sr1/rollout';
+import { PieceTokenizer } from '@sr1/rollout/testing';
 import { describe, expect, it } from 'vitest';
-import { type EngineGenerateOptions, generatorFromEngine } from './engine-generator.js';
-import { GeneratorContractError } from './errors.js';
-import { PieceTokenizer } from './testing/piece-tokenizer.js';
+import { type EngineGenerateOptions, generatorFromEngine } from './generator-from-engine.js';
 
 const tokenizer = new PieceTokenizer();
 
