@@ -10,9 +10,7 @@ import { program, runCli } from './cli.js';
 import { loadModelFolder, saveModelFolder } from './formats/model-folder.js';
 import { initWeights } from './formats/weights.js';
 import { referenceLogProbs } from './reference/reference-decoder.js';
-import { tinyModelFolder } from './testing/index.js';
-import { tinyQwen2 } from './testing/test-configs.js';
-import { SMALL_TOKENIZER_DIR } from './testing/test-paths.js';
+import { SMALL_TOKENIZER, tinyModelFolder, tinyQwen2 } from './testing/index.js';
 import { loadTokenizer } from './tokenizer/tokenizer.js';
 
 async function run(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -44,7 +42,7 @@ describe('sr1-model CLI', () => {
       '--config',
       configFile,
       '--tokenizer',
-      SMALL_TOKENIZER_DIR,
+      SMALL_TOKENIZER,
       '--out',
       out,
       '--seed',
@@ -63,7 +61,7 @@ describe('sr1-model CLI', () => {
       '--config',
       configFile,
       '--tokenizer',
-      SMALL_TOKENIZER_DIR,
+      SMALL_TOKENIZER,
       '--out',
       again,
       '--seed',
@@ -77,7 +75,7 @@ describe('sr1-model CLI', () => {
       '--config',
       configFile,
       '--tokenizer',
-      SMALL_TOKENIZER_DIR,
+      SMALL_TOKENIZER,
       '--out',
       flat,
       '--init-std',
@@ -114,17 +112,7 @@ describe('sr1-model CLI', () => {
     const configFile = join(dir, 'tiny.json');
     await writeFile(configFile, JSON.stringify(tinyHfConfig));
     const out = join(dir, 'model');
-    await run([
-      'init',
-      '--config',
-      configFile,
-      '--tokenizer',
-      SMALL_TOKENIZER_DIR,
-      '--out',
-      out,
-      '--seed',
-      '2',
-    ]);
+    await run(['init', '--config', configFile, '--tokenizer', SMALL_TOKENIZER, '--out', out, '--seed', '2']);
     const model = await loadModelFolder(out);
     const scored = await run([
       'score',
@@ -191,7 +179,7 @@ describe('sr1-model CLI', () => {
     await saveModelFolder(
       dir,
       { config, weights: initWeights(config, createRng(1)) },
-      { tokenizerDir: SMALL_TOKENIZER_DIR },
+      { tokenizerDir: SMALL_TOKENIZER },
     );
     const result = await run(['score', '--model', dir, '--text', 'hi', '--engine', 'reference']);
     expect(result.code).toBe(2); // bad input, as every InvalidInputError is on the shared command layer
@@ -206,7 +194,7 @@ describe('sr1-model CLI', () => {
     await writeFile(configFile, JSON.stringify(tinyHfConfig));
     const out = join(dir, 'model');
     const init = (...extra: string[]) =>
-      run(['init', '--config', configFile, '--tokenizer', SMALL_TOKENIZER_DIR, '--out', out, ...extra]);
+      run(['init', '--config', configFile, '--tokenizer', SMALL_TOKENIZER, '--out', out, ...extra]);
     expect((await init('--seed', '1')).code).toBe(0);
     const before = await readFile(join(out, 'model.safetensors'));
     const refused = await init('--seed', '2');
@@ -224,15 +212,7 @@ describe('sr1-model CLI', () => {
 
     // --out pointing to a file: one typed line, the file untouched
     const file = join(dir, 'tiny.json');
-    const onFile = await run([
-      'init',
-      '--config',
-      configFile,
-      '--tokenizer',
-      SMALL_TOKENIZER_DIR,
-      '--out',
-      file,
-    ]);
+    const onFile = await run(['init', '--config', configFile, '--tokenizer', SMALL_TOKENIZER, '--out', file]);
     expect(onFile.code).toBe(2);
     expect(onFile.stderr).toContain('flag --out');
     expect(onFile.stderr.trim().split('\n')).toHaveLength(1);
@@ -258,7 +238,7 @@ describe('sr1-model CLI', () => {
       '--config',
       configFile,
       '--tokenizer',
-      SMALL_TOKENIZER_DIR,
+      SMALL_TOKENIZER,
       '--out',
       join(dir, 'm'),
     ]);

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../cli.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
-import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { SMALL_TOKENIZER, tinyQwen2 } from '../testing/index.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
 import { exportGguf, ggufTensorName, permuteForLlamaRope, readGguf } from './gguf.js';
 import { loadModelFolder } from './model-folder.js';
@@ -92,16 +91,13 @@ describe('GGUF export', () => {
       let stderr = '';
       const io = { stdout: () => {}, stderr: (t: string) => (stderr += t) };
       expect(
-        await runCli(
-          ['init', '--config', configFile, '--tokenizer', SMALL_TOKENIZER_DIR, '--out', modelDir],
-          io,
-        ),
+        await runCli(['init', '--config', configFile, '--tokenizer', SMALL_TOKENIZER, '--out', modelDir], io),
       ).toBe(0);
       expect(await runCli(['export-gguf', '--model', modelDir, '--out', out], io)).toBe(0);
       expect(stderr).toBe('');
       const gguf = await readGguf(out);
       const model = await loadModelFolder(modelDir);
-      const tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+      const tokenizer = await loadTokenizer(SMALL_TOKENIZER);
       expect(gguf.version).toBe(3);
       expect(gguf.metadata.get('general.architecture')).toBe(modelType);
       expect(gguf.metadata.get(`${modelType}.block_count`)).toBe(2);
@@ -133,7 +129,7 @@ describe('GGUF export', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sr1-gguf-'));
     const config = { ...tinyQwen2(2048), headDim: 8 };
     const model = { config, weights: initWeights(config, createRng(1)) };
-    await expect(exportGguf(join(dir, 'x.gguf'), model, SMALL_TOKENIZER_DIR)).rejects.toThrow(
+    await expect(exportGguf(join(dir, 'x.gguf'), model, SMALL_TOKENIZER)).rejects.toThrow(
       "config.json: field 'head_dim': llama.cpp's qwen2 needs",
     );
   });

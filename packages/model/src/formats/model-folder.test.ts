@@ -5,7 +5,7 @@ import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { HostTensor } from '../engine-types.js';
 import { MissingFileError, SafetensorsFormatError, WeightShapeError } from '../errors.js';
-import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
+import { tinyLlama, tinyQwen2 } from '../testing/index.js';
 import { decoderConfigToHfJson } from './config.js';
 import { loadModelFolder, saveModelFolder } from './model-folder.js';
 import { writeSafetensors } from './safetensors.js';

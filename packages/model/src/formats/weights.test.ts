@@ -1,7 +1,7 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { WeightShapeError } from '../errors.js';
-import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
+import { tinyLlama, tinyQwen2 } from '../testing/index.js';
 import { cloneWeights, countParameters, expectedWeights, initWeights, validateWeights } from './weights.js';
 
 describe('expectedWeights', () => {

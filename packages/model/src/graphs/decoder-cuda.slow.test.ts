@@ -7,7 +7,7 @@ import { missingCudaLibraries } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { WeightMap } from '../engine-types.js';
 import { expectedWeights } from '../formats/weights.js';
-import { tinyLlama } from '../testing/test-configs.js';
+import { tinyLlama } from '../testing/index.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 
 describe.skipIf(missingCudaLibraries().length > 0)('decoder on CUDA', () => {

@@ -8,7 +8,7 @@ import { createSession } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
 import { expectedWeights } from '../formats/weights.js';
-import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
+import { tinyLlama, tinyQwen2 } from '../testing/index.js';
 import { buildDecoderGraph, DECODER_NAMES as N } from './decoder-graph.js';
 
 const BATCH = 2;

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { DecoderConfig, ForwardInputs, WeightMap } from '../engine-types.js';
 import { expectedWeights } from '../formats/weights.js';
 import { referenceForward, referenceLogProbs } from '../reference/reference-decoder.js';
-import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
+import { tinyLlama, tinyQwen2 } from '../testing/index.js';
 import { buildDecoderGraph, DECODER_NAMES } from './decoder-graph.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 

@@ -9,7 +9,7 @@ import { createSession } from '@sr1/graph';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
+import { tinyQwen2 } from '../testing/index.js';
 import { buildDecoderGraph, DECODER_NAMES as N } from './decoder-graph.js';
 import { OrtDecoderRunner } from './ort-decoder-runner.js';
 

@@ -11,8 +11,7 @@ import type {
 import { initWeights } from '../formats/weights.js';
 import { referenceForward, referenceLogProbs } from '../reference/reference-decoder.js';
 import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
-import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { SMALL_TOKENIZER, tinyQwen2 } from '../testing/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { scoreSequences } from './score.js';
@@ -22,7 +21,7 @@ let config: DecoderConfig;
 let weights: WeightMap;
 
 beforeAll(async () => {
-  tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+  tokenizer = await loadTokenizer(SMALL_TOKENIZER);
   config = { ...tinyQwen2(tokenizer.vocabSize), eosTokenIds: [...tokenizer.eosTokenIds] };
   // std 0.5 so the random model has peaked, prompt-dependent distributions
   weights = initWeights(config, createRng(11), 0.5);

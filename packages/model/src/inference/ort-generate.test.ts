@@ -4,15 +4,14 @@ import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
-import { tinyLlama, tinyQwen2 } from '../testing/test-configs.js';
-import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { SMALL_TOKENIZER, tinyLlama, tinyQwen2 } from '../testing/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { scoreSequences } from './score.js';
 
 let tokenizer: Tokenizer;
 beforeAll(async () => {
-  tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+  tokenizer = await loadTokenizer(SMALL_TOKENIZER);
 });
 
 describe.each([

@@ -3,8 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
-import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { SMALL_TOKENIZER, tinyQwen2 } from '../testing/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
 import { type GeneratedSequence, GenerationAbortedError, generate } from './generate.js';
 import { ContinuousBatchScheduler, type TurnResult, UnknownSessionError } from './scheduler.js';
@@ -15,7 +14,7 @@ let weights: WeightMap;
 let runner: OrtDecoderRunner;
 
 beforeAll(async () => {
-  tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+  tokenizer = await loadTokenizer(SMALL_TOKENIZER);
   config = { ...tinyQwen2(2048), maxPositionEmbeddings: 256, eosTokenIds: [...tokenizer.eosTokenIds] };
   // std 0.5 so the random model has peaked, prompt-dependent distributions
   weights = initWeights(config, createRng(31), 0.5);

@@ -1,7 +1,7 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
+import { tinyQwen2 } from '../testing/index.js';
 import { referenceForward, referenceLogProbs } from './reference-decoder.js';
 
 // Smaller than the shared tiny qwen2: the reference is plain JS loops over every weight.

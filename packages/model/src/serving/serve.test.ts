@@ -7,9 +7,7 @@ import { initWeights } from '../formats/weights.js';
 import { createRunner } from '../inference/engine.js';
 import { GenerationAbortedError, generate } from '../inference/generate.js';
 import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
-import { tinyModelFolder } from '../testing/index.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
-import { SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { SMALL_TOKENIZER, tinyModelFolder, tinyQwen2 } from '../testing/index.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
 import { generatorFromEngine } from './generator-from-engine.js';
 import { OpenAICompletionsGenerator } from './openai-generator.js';
@@ -18,7 +16,7 @@ import { servedGenerator, serveModel } from './serve.js';
 // The engine reaches every Generator consumer (trainer, evaluations, serve) the one
 // adapter, generatorFromEngine; these tests pin that it returns exactly what `generate` samples.
 describe('the engine as a Generator (generatorFromEngine over generate)', async () => {
-  const tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
+  const tokenizer = await loadTokenizer(SMALL_TOKENIZER);
   const base = { ...tinyQwen2(tokenizer.vocabSize), eosTokenIds: [...tokenizer.eosTokenIds] };
   const weights = initWeights(base, createRng(5), 0.5);
   const prompts = [

@@ -1,5 +1,6 @@
-// Test support other packages need (the `@sr1/model/testing` subpath): tiny decoder configs and a
-// random tiny model folder on the project's own tokenizer — real models, small enough for unit tests.
+// Test support (the `@sr1/model/testing` subpath, and the helpers this package's own tests import):
+// tiny decoder configs and a random tiny model folder on the project's own tokenizer — real models,
+// small enough for unit tests.
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

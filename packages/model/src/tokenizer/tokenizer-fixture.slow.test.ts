@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { SMALL_TOKENIZER } from '../testing/index.js';
+import { SHARED_DATA_DIR } from '../testing/test-paths.js';
 import { trainBpeTokenizer } from './bpe-trainer.js';
 import { readTokenizerTrainingTexts } from './tokenizer-corpus.js';
 
@@ -12,7 +13,7 @@ describe('assets/tokenizer-small', () => {
       questionFiles: [join(SHARED_DATA_DIR, 'nq.jsonl'), join(SHARED_DATA_DIR, 'hotpotqa.jsonl')],
     });
     const trained = trainBpeTokenizer(texts, { vocabSize: 2048 });
-    const committed = JSON.parse(await readFile(join(SMALL_TOKENIZER_DIR, 'tokenizer.json'), 'utf8'));
+    const committed = JSON.parse(await readFile(join(SMALL_TOKENIZER, 'tokenizer.json'), 'utf8'));
     expect(trained.tokenizerJson).toEqual(committed);
   });
 });

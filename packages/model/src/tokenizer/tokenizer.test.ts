@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { MissingFileError, TokenizerError } from '../errors.js';
-import { SHARED_DATA_DIR, SMALL_TOKENIZER_DIR } from '../testing/test-paths.js';
+import { SMALL_TOKENIZER } from '../testing/index.js';
+import { SHARED_DATA_DIR } from '../testing/test-paths.js';
 import { bytesToUnicode, preTokenize } from './bpe-trainer.js';
 import { loadTokenizer } from './tokenizer.js';
 
@@ -34,8 +35,8 @@ function referenceEncode(text: string, vocab: Record<string, number>, merges: st
 }
 
 describe('the committed small tokenizer', async () => {
-  const tokenizer = await loadTokenizer(SMALL_TOKENIZER_DIR);
-  const json = JSON.parse(await readFile(join(SMALL_TOKENIZER_DIR, 'tokenizer.json'), 'utf8'));
+  const tokenizer = await loadTokenizer(SMALL_TOKENIZER);
+  const json = JSON.parse(await readFile(join(SMALL_TOKENIZER, 'tokenizer.json'), 'utf8'));
   const corpus = (await readFile(join(SHARED_DATA_DIR, 'corpus.jsonl'), 'utf8'))
     .split('\n')
     .filter((line) => line !== '')
@@ -100,11 +101,11 @@ describe('transformers AutoTokenizer with local files only', () => {
   it('loads the same tokenizer from the folder (Qwen2Tokenizer) and encodes identically', async () => {
     const saved = { allowRemoteModels: env.allowRemoteModels, localModelPath: env.localModelPath };
     env.allowRemoteModels = false; // never reach for the hub
-    env.localModelPath = join(SMALL_TOKENIZER_DIR, '..');
+    env.localModelPath = join(SMALL_TOKENIZER, '..');
     try {
       const auto = await AutoTokenizer.from_pretrained('tokenizer-small', { local_files_only: true });
       expect(auto.constructor.name).toBe('Qwen2Tokenizer');
-      const ours = await loadTokenizer(SMALL_TOKENIZER_DIR);
+      const ours = await loadTokenizer(SMALL_TOKENIZER);
       const text = '<think> plan </think>\n<search> who wrote Hamlet? </search>';
       expect(auto.encode(text, { add_special_tokens: false })).toEqual(ours.encode(text));
       // The chat template and decoding go through tokenizers.js and jinja directly: same text.
@@ -132,7 +133,7 @@ describe('loadTokenizer errors', () => {
     await expect(loadTokenizer(dir)).rejects.toBeInstanceOf(MissingFileError);
     await writeFile(join(dir, 'tokenizer.json'), '{');
     await expect(loadTokenizer(dir)).rejects.toThrow(/tokenizer\.json: invalid JSON/);
-    await writeFile(join(dir, 'tokenizer.json'), await readFile(join(SMALL_TOKENIZER_DIR, 'tokenizer.json')));
+    await writeFile(join(dir, 'tokenizer.json'), await readFile(join(SMALL_TOKENIZER, 'tokenizer.json')));
     await writeFile(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<nope>' }));
     const attempt = loadTokenizer(dir);
     await expect(attempt).rejects.toBeInstanceOf(TokenizerError);

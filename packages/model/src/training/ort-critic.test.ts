@@ -2,7 +2,7 @@ import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
+import { tinyQwen2 } from '../testing/index.js';
 import { OrtCritic } from './ort-critic.js';
 
 const CONFIG: DecoderConfig = { ...tinyQwen2(40), tieWordEmbeddings: false, maxPositionEmbeddings: 64 };

@@ -7,8 +7,8 @@ import type { HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { cloneWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
-import type { OrtPolicyOptions, PolicyTokenBatch } from './ort-policy.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
+import type { OrtPolicyOptions, PolicyTokenBatch } from './types.js';
 
 const N = DECODER_NAMES;
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
 import { referenceLogProbs } from '../reference/reference-decoder.js';
-import { tinyQwen2 } from '../testing/test-configs.js';
+import { tinyQwen2 } from '../testing/index.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 
 const CONFIG: DecoderConfig = {

@@ -3,32 +3,12 @@
 // (dLoss/dLogprob, dLoss/dEntropy) and returns the gradient of every weight. The loss itself —
 // SFT cross-entropy, PPO, GRPO — is computed in TypeScript between the two runs.
 
-import type { Device, HostValue } from '@sr1/graph';
+import type { HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { cloneWeights, expectedWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
-
-/** A right-padded token batch (structurally @sr1/train's TokenBatch). */
-export interface PolicyTokenBatch {
-  /** (batchSize, length) */
-  tokens: Int32Array;
-  batchSize: number;
-  length: number;
-  /** 1 = real token; real tokens form a prefix of each row. (batchSize, length) */
-  attentionMask: Uint8Array;
-}
-
-/** Upstream gradients, each (batchSize, length), aligned like the forward outputs. */
-export interface PolicyUpstream {
-  logprobs?: Float32Array;
-  entropies?: Float32Array;
-}
-
-export interface OrtPolicyOptions {
-  device?: Device; // 'cpu': always present
-  threads?: number; // intra-op threads; default: ORT's choice (all cores)
-}
+import type { OrtPolicyOptions, PolicyTokenBatch, PolicyUpstream } from './types.js';
 
 const N = DECODER_NAMES;
 

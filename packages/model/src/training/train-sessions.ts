@@ -5,7 +5,7 @@ import type { GraphSession, HostValue } from '@sr1/graph';
 import { createSession } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../graphs/decoder-graph.js';
-import type { OrtPolicyOptions } from './ort-policy.js';
+import type { OrtPolicyOptions } from './types.js';
 
 export class TrainSessions<Kind extends string> {
   private readonly sessions = new Map<Kind, Promise<GraphSession>>();
