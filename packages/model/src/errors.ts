@@ -24,10 +24,36 @@ export class SafetensorsFormatError extends InvalidInputError {
   }
 }
 
-/** A weight that is missing, unexpected or of the wrong shape for the config. */
+/** A weight that is missing, unexpected or of the wrong shape for the config; `file` when known. */
 export class WeightShapeError extends InvalidInputError {
-  constructor(file: string, tensor: string, reason: string) {
-    super({ code: 'weight_shape', file, field: tensor, reason });
+  constructor(file: string | undefined, tensor: string, reason: string) {
+    super({ code: 'weight_shape', ...(file !== undefined ? { file } : {}), field: tensor, reason });
+  }
+}
+
+/** A `.gguf` file that cannot be read; `field` names the tensor or metadata key when known. */
+export class GgufFormatError extends InvalidInputError {
+  constructor(file: string | undefined, reason: string, field?: string) {
+    super({
+      code: 'gguf_format',
+      ...(file !== undefined ? { file } : {}),
+      ...(field !== undefined ? { field } : {}),
+      reason,
+    });
+  }
+}
+
+/** Inputs a decoder runner cannot take: token ids outside the vocabulary, a mask or cache of the wrong shape. */
+export class DecoderInputError extends InvalidInputError {
+  constructor(field: string, reason: string) {
+    super({ code: 'decoder_input', field, reason });
+  }
+}
+
+/** An internal invariant of the engine broke; the message says what was expected. */
+export class EngineInvariantError extends Sr1Error {
+  constructor(message: string) {
+    super('engine_invariant', message);
   }
 }
 

@@ -19,6 +19,9 @@ export type {
 // Errors
 export {
   CliUsageError,
+  DecoderInputError,
+  EngineInvariantError,
+  GgufFormatError,
   InferenceServerError,
   MissingFileError,
   ModelConfigError,

@@ -5,9 +5,14 @@
 
 import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidInputError } from '@sr1/core';
 import type { DecoderConfig, HostTensor, WeightMap } from '../engine-types.js';
-import { MissingFileError, ModelConfigError, TokenizerError } from '../errors.js';
+import {
+  EngineInvariantError,
+  GgufFormatError,
+  MissingFileError,
+  ModelConfigError,
+  TokenizerError,
+} from '../errors.js';
 
 const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 const GGUF_VERSION = 3;
@@ -76,7 +81,8 @@ export function ggufTensorName(hfName: string): string {
     'mlp.down_proj': 'ffn_down',
   };
   const part = match ? parts[match[2]!] : undefined;
-  if (match === null || part === undefined) throw new Error(`no GGUF name for tensor '${hfName}'`);
+  if (match === null || part === undefined)
+    throw new EngineInvariantError(`no GGUF name for tensor '${hfName}'`);
   return `blk.${match[1]}.${part}.${match[3]}`;
 }
 
@@ -334,8 +340,7 @@ export interface GgufFile {
 export async function readGguf(file: string): Promise<GgufFile> {
   const bytes = await readFile(file);
   const reader = new ByteReader(bytes);
-  if (reader.u32() !== GGUF_MAGIC)
-    throw new InvalidInputError({ code: 'gguf_format', file, reason: 'not a GGUF file' });
+  if (reader.u32() !== GGUF_MAGIC) throw new GgufFormatError(file, 'not a GGUF file');
   const version = reader.u32();
   const tensorCount = Number(reader.u64());
   const kvCount = Number(reader.u64());
@@ -357,12 +362,7 @@ export async function readGguf(file: string): Promise<GgufFile> {
   const tensors = new Map<string, HostTensor>();
   for (const info of infos) {
     if (info.type !== 0) {
-      throw new InvalidInputError({
-        code: 'gguf_format',
-        file,
-        field: info.name,
-        reason: 'only F32 tensors can be read',
-      });
+      throw new GgufFormatError(file, 'only F32 tensors can be read', info.name);
     }
     const count = info.shape.reduce((a, b) => a * b, 1);
     const start = dataStart + info.offset;
@@ -454,7 +454,7 @@ function readValue(reader: ByteReader, type: number): unknown {
       return Array.from({ length: count }, () => readValue(reader, elementType));
     }
     default:
-      throw new Error(`unknown GGUF value type ${type}`);
+      throw new GgufFormatError(undefined, `unknown GGUF value type ${type}`);
   }
 }
 

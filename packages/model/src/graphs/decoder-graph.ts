@@ -6,6 +6,7 @@ import { InvalidInputError } from '@sr1/core';
 import type { DType, Tensor } from '@sr1/graph';
 import { Graph, gradients } from '@sr1/graph';
 import type { DecoderConfig } from '../engine-types.js';
+import { EngineInvariantError } from '../errors.js';
 import { expectedWeights } from '../formats/weights.js';
 
 /** Which graph to build. */
@@ -133,7 +134,8 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   for (const [name, spec] of expectedWeights(config)) weights.set(name, g.input(name, dtype, spec.shape));
   const w = (name: string): Tensor => {
     const t = weights.get(name);
-    if (t === undefined) throw new Error(`decoder graph: weight ${name} is not expected for this config`);
+    if (t === undefined)
+      throw new EngineInvariantError(`decoder graph: weight ${name} is not expected for this config`);
     return t;
   };
   const linear = (x: Tensor, prefix: string, bias: boolean): Tensor => {
@@ -358,7 +360,9 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
     weights.delete('lm_head.weight'); // unused by a critic
     if (objective === 'none') return { graph: g, mode, weights, outputs, gradients: grads };
     if (objective !== 'upstream')
-      throw new Error(`decoder graph: the value head supports objective 'upstream', not '${objective}'`);
+      throw new EngineInvariantError(
+        `decoder graph: the value head supports objective 'upstream', not '${objective}'`,
+      );
     const names = [...weights.keys()];
     const upstream = g.input(N.gradValues, dtype, ['batch', 'seq'], { differentiable: false });
     emitGradients(

@@ -5,6 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { Sr1Error } from '@sr1/core';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { EngineInvariantError } from '../errors.js';
 import { loadModelFolder } from '../formats/model-folder.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
@@ -14,7 +15,9 @@ import { scoreSequences } from './score.js';
 import type { ClientMessage, EngineWorkerData, WireError, WorkerMessage } from './worker-protocol.js';
 
 if (parentPort === null)
-  throw new Error('engine-worker.ts runs as a worker_thread (start it with EngineWorker.start)');
+  throw new EngineInvariantError(
+    'engine-worker.ts runs as a worker_thread (start it with EngineWorker.start)',
+  );
 const port = parentPort;
 
 function wire(error: unknown): WireError {

@@ -1,6 +1,7 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { DecoderInputError, WeightShapeError } from '../errors.js';
 import { tinyQwen2 } from '../testing/index.js';
 import { referenceForward, referenceLogProbs } from './reference-decoder.js';
 
@@ -84,8 +85,10 @@ describe('referenceForward', () => {
 
   it('rejects out-of-vocabulary ids and missing weights', () => {
     expect(() => referenceForward(CONFIG, weights, [17])).toThrow('outside vocabulary');
+    expect(() => referenceForward(CONFIG, weights, [17])).toThrow(DecoderInputError);
     const broken = new Map(weights);
     broken.delete('model.norm.weight');
     expect(() => referenceForward(CONFIG, broken, [1])).toThrow('missing weight model.norm.weight');
+    expect(() => referenceForward(CONFIG, broken, [1])).toThrow(WeightShapeError);
   });
 });

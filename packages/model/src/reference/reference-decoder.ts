@@ -3,6 +3,7 @@
 // architecture's definition rather than from the graph code so the two can disagree.
 
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { DecoderInputError, EngineInvariantError, WeightShapeError } from '../errors.js';
 
 /** One sequence's forward result: logits (T, vocab) in float64. */
 export interface ReferenceForward {
@@ -29,10 +30,11 @@ export function referenceForward(
   const nKV = config.numKeyValueHeads;
   const hd = config.headDim;
   const group = nH / nKV;
-  if (T === 0) throw new Error('referenceForward needs at least one token');
+  if (T === 0) throw new DecoderInputError('tokens', 'referenceForward needs at least one token');
   const w = (name: string): Float32Array => {
     const tensor = weights.get(name);
-    if (tensor === undefined) throw new Error(`reference forward: missing weight ${name}`);
+    if (tensor === undefined)
+      throw new WeightShapeError(undefined, name, `reference forward: missing weight ${name}`);
     return tensor.data;
   };
   const maybe = (name: string): Float32Array | undefined => weights.get(name)?.data;
@@ -43,7 +45,7 @@ export function referenceForward(
   for (let t = 0; t < T; t++) {
     const id = tokens[t]!;
     if (id < 0 || id >= config.vocabSize)
-      throw new Error(`token id ${id} outside vocabulary ${config.vocabSize}`);
+      throw new DecoderInputError('tokens', `token id ${id} outside vocabulary ${config.vocabSize}`);
     for (let i = 0; i < H; i++) h[t * H + i] = embed[id * H + i]!;
   }
 
@@ -213,7 +215,9 @@ function linear(
   bias: Float32Array | undefined,
 ): Float64Array {
   if (weight.length !== inFeatures * outFeatures) {
-    throw new Error(`linear: weight has ${weight.length} values, expected ${outFeatures}×${inFeatures}`);
+    throw new EngineInvariantError(
+      `linear: weight has ${weight.length} values, expected ${outFeatures}×${inFeatures}`,
+    );
   }
   const y = new Float64Array(T * outFeatures);
   for (let t = 0; t < T; t++) {

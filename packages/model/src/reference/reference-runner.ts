@@ -10,6 +10,7 @@ import type {
   KvCache,
   WeightMap,
 } from '../engine-types.js';
+import { DecoderInputError } from '../errors.js';
 import { referenceForward } from './reference-decoder.js';
 
 interface ReferenceCache extends KvCache {
@@ -46,7 +47,10 @@ export class ReferenceDecoderRunner implements DecoderRunner {
     this.stats.decodedRows += inputs.batchSize;
     const past = (cache as ReferenceCache).handles.rows;
     if (past.length !== inputs.batchSize) {
-      throw new Error(`decode: cache has ${past.length} rows but inputs have ${inputs.batchSize}`);
+      throw new DecoderInputError(
+        'cache',
+        `decode: cache has ${past.length} rows but inputs have ${inputs.batchSize}`,
+      );
     }
     return this.run(
       inputs,
@@ -78,7 +82,10 @@ export class ReferenceDecoderRunner implements DecoderRunner {
     const V = this.config.vocabSize;
     const total = pastLength + N;
     if (inputs.attentionMask.length !== B * total) {
-      throw new Error(`attentionMask has ${inputs.attentionMask.length} values, expected (${B}, ${total})`);
+      throw new DecoderInputError(
+        'attentionMask',
+        `attentionMask has ${inputs.attentionMask.length} values, expected (${B}, ${total})`,
+      );
     }
     const logits = new Float32Array(B * (lastOnly ? 1 : N) * V);
     for (let b = 0; b < B; b++) {
@@ -87,16 +94,25 @@ export class ReferenceDecoderRunner implements DecoderRunner {
       let pastReal = 0;
       for (let j = 0; j < pastLength; j++) pastReal += Number(inputs.attentionMask[b * total + j]);
       if (pastReal !== row.length)
-        throw new Error(`row ${b}: mask marks ${pastReal} past tokens, cache holds ${row.length}`);
+        throw new DecoderInputError(
+          'attentionMask',
+          `row ${b}: mask marks ${pastReal} past tokens, cache holds ${row.length}`,
+        );
       const firstNew = row.length;
       for (let j = 0; j < N; j++) {
         if (inputs.attentionMask[b * total + pastLength + j] === 1n) {
           const position = Number(inputs.positionIds[b * N + j]);
           if (position !== row.length)
-            throw new Error(`row ${b}: position ${position}, expected ${row.length}`);
+            throw new DecoderInputError(
+              'positionIds',
+              `row ${b}: position ${position}, expected ${row.length}`,
+            );
           row.push(Number(inputs.inputIds[b * N + j]));
         } else if (j > 0 && inputs.attentionMask[b * total + pastLength + j - 1] === 1n) {
-          throw new Error(`row ${b}: padding after a real token (rows must be left-padded)`);
+          throw new DecoderInputError(
+            'attentionMask',
+            `row ${b}: padding after a real token (rows must be left-padded)`,
+          );
         }
       }
       if (row.length === 0) continue;

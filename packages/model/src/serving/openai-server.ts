@@ -7,7 +7,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidInputError } from '@sr1/core';
-import type { GenerationRequest, GenerationResult, Generator, Tokenizer } from '@sr1/rollout';
+import {
+  type GenerationRequest,
+  type GenerationResult,
+  type Generator,
+  GeneratorContractError,
+  type Tokenizer,
+} from '@sr1/rollout';
 
 export interface CompletionsServerOptions {
   generator: Generator;
@@ -351,7 +357,11 @@ export async function startCompletionsServer(
     live.forEach((item, i) => {
       const result = results[i];
       if (result === undefined) {
-        item.reject(new Error(`the generator returned ${results.length} results for ${live.length} prompts`));
+        item.reject(
+          new GeneratorContractError(
+            `the generator returned ${results.length} results for ${live.length} prompts`,
+          ),
+        );
         return;
       }
       generatedTokens += result.tokenIds.length;

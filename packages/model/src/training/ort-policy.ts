@@ -5,6 +5,7 @@
 
 import type { HostValue } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { WeightShapeError } from '../errors.js';
 import { cloneWeights, expectedWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
@@ -41,7 +42,12 @@ export class OrtTrainablePolicy {
     options: OrtPolicyOptions = {},
   ): Promise<OrtTrainablePolicy> {
     for (const name of expectedWeights(config).keys()) {
-      if (!weights.has(name)) throw new Error(`OrtTrainablePolicy: weight ${name} missing`);
+      if (!weights.has(name))
+        throw new WeightShapeError(
+          undefined,
+          name,
+          'missing (OrtTrainablePolicy needs every weight of the config)',
+        );
     }
     const policy = new OrtTrainablePolicy(config, weights, options);
     await policy.sessions.get('forward');
