@@ -1,4 +1,5 @@
-// The decoder graphs and their ORT runner; re-exported from @sr1/model's index.
+// The decoder graphs (built by decoder-graph.ts from the attention, MLP and block builders) and
+// their ORT runner; @sr1/model's index exports only the runner.
 
 export type { DecoderGraph, DecoderGraphOptions, DecoderMode, TrainObjective } from './decoder-graph.js';
 export { buildDecoderGraph, DECODER_NAMES } from './decoder-graph.js';
