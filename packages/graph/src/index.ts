@@ -28,7 +28,7 @@ export type { FlatGraph, FlatNode, OptimizeStats } from './optimize.js';
 export { flattenGraph, optimizeGraph } from './optimize.js';
 export type { PrunedGraph } from './prune.js';
 export { pruneGraph } from './prune.js';
-export type { Device, GraphSession, HostValue, SessionOptions } from './session.js';
+export type { Device, GraphSession, HostValue, SessionOptions, TransferLedger } from './session.js';
 export { createSession, missingCudaLibraries, ortBindingDir } from './session.js';
 export type { Dim, Shape } from './shape.js';
 export { addDims, broadcastShapes, canonicalDim, sameDim } from './shape.js';

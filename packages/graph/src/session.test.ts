@@ -21,6 +21,39 @@ describe('sessions', () => {
     await session.release();
   });
 
+  it('counts the exact host bytes fed and fetched per run, and the initializer bytes', async () => {
+    const g = new Graph('ledger');
+    const w = g.constant({ dtype: 'float32', shape: [3, 4], data: new Float32Array(12).fill(0.5) }, 'w');
+    const x = g.input('x', 'float32', [2, 3]);
+    const ids = g.input('ids', 'int64', [5]);
+    g.output(g.matmul(x, w), 'y'); // (2, 4) float32: 32 bytes
+    g.output(g.neg(ids), 'minus_ids'); // (5) int64: 40 bytes
+    const session = await createSession(g, { threads: 1 });
+    expect(session.ledger).toEqual({
+      runs: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      lastRun: { bytesIn: 0, bytesOut: 0 },
+      initializerBytes: 48,
+    });
+    const feeds = {
+      x: { dtype: 'float32', shape: [2, 3], data: new Float32Array(6) },
+      ids: { dtype: 'int64', shape: [5], data: new BigInt64Array(5) },
+    } as const;
+    await session.run(feeds);
+    expect(session.ledger.lastRun).toEqual({ bytesIn: 24 + 40, bytesOut: 32 + 40 });
+    await session.run(feeds, ['y']);
+    expect(session.ledger).toMatchObject({
+      runs: 2,
+      bytesIn: 128,
+      bytesOut: 72 + 32,
+      lastRun: { bytesIn: 64, bytesOut: 32 },
+    });
+    session.resetLedger();
+    expect(session.ledger).toMatchObject({ runs: 0, bytesIn: 0, bytesOut: 0, initializerBytes: 48 });
+    await session.release();
+  });
+
   it('lists the provider and CUDA libraries that are missing', () => {
     const empty = mkdtempSync(join(tmpdir(), 'sr1-ort-'));
     const missing = missingCudaLibraries(empty, [empty]);

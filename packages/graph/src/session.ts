@@ -41,6 +41,26 @@ export interface HostValue {
   data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 }
 
+/**
+ * Bytes that a run moves between host and device. onnxruntime-node has CPU tensors only (no IO
+ * binding), so on the CUDA provider every fed input is copied host→device and every fetched output
+ * device→host at every run; initializers are copied once, when the session is created, and stay
+ * device-resident. The ledger counts these bytes on every device (on CPU they are what a GPU run
+ * would copy), so a design that moves no weights per step can be checked without a GPU.
+ */
+export interface TransferLedger {
+  /** Runs counted since the session was created or the ledger last reset. */
+  runs: number;
+  /** Bytes of every input fed (host→device), summed over the runs. */
+  bytesIn: number;
+  /** Bytes of every output fetched (device→host), summed over the runs. */
+  bytesOut: number;
+  /** The latest run's bytes; zeros before the first run. */
+  lastRun: { bytesIn: number; bytesOut: number };
+  /** Bytes of the graph's initializers (copied once per session); undefined for a session built from bytes. */
+  initializerBytes: number | undefined;
+}
+
 /** A compiled graph. `run` accepts host values or ORT tensors and returns host values by output name. */
 export interface GraphSession {
   readonly inputNames: readonly string[];
@@ -55,7 +75,20 @@ export interface GraphSession {
     feeds: Record<string, HostValue | ort.Tensor>,
     outputNames?: readonly string[],
   ): Promise<Record<string, ort.Tensor>>;
+  /** Host↔device bytes counted per run (see `TransferLedger`); a snapshot, not a live object. */
+  readonly ledger: TransferLedger;
+  /** Zeroes the run counts (`runs`, `bytesIn`, `bytesOut`, `lastRun`); keeps `initializerBytes`. */
+  resetLedger(): void;
   release(): Promise<void>;
+}
+
+/** Bytes a tensor's data occupies (what crossing PCIe would copy). */
+function tensorBytes(tensor: ort.Tensor): number {
+  const data = tensor.data as unknown;
+  if (ArrayBuffer.isView(data)) return data.byteLength;
+  throw new GraphBuildError(
+    `cannot count the bytes of a ${tensor.type} tensor held off the host (${tensor.location})`,
+  );
 }
 
 const require = createRequire(import.meta.url);
@@ -197,6 +230,12 @@ export async function createSession(
   const declared = new Map<string, Tensor>();
   if (!(graphOrModel instanceof Uint8Array))
     for (const input of graphOrModel.inputs) declared.set(input.tensor.name, input.tensor);
+  let initializerBytes: number | undefined;
+  if (!(graphOrModel instanceof Uint8Array)) {
+    initializerBytes = 0;
+    for (const { value } of graphOrModel.initializers.values()) initializerBytes += value.data.byteLength;
+  }
+  const counts = { runs: 0, bytesIn: 0, bytesOut: 0, lastIn: 0, lastOut: 0 };
   const runRaw = async (feeds: Record<string, HostValue | ort.Tensor>, outputNames?: readonly string[]) => {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const name of inputNames) {
@@ -210,12 +249,33 @@ export async function createSession(
     }
     const result =
       outputNames === undefined ? await session.run(ortFeeds) : await session.run(ortFeeds, [...outputNames]);
+    let bytesIn = 0;
+    for (const tensor of Object.values(ortFeeds)) bytesIn += tensorBytes(tensor);
+    let bytesOut = 0;
+    for (const tensor of Object.values(result)) bytesOut += tensorBytes(tensor);
+    counts.runs += 1;
+    counts.bytesIn += bytesIn;
+    counts.bytesOut += bytesOut;
+    counts.lastIn = bytesIn;
+    counts.lastOut = bytesOut;
     return result as Record<string, ort.Tensor>;
   };
   return {
     inputNames,
     outputNames: [...session.outputNames],
     device,
+    get ledger(): TransferLedger {
+      return {
+        runs: counts.runs,
+        bytesIn: counts.bytesIn,
+        bytesOut: counts.bytesOut,
+        lastRun: { bytesIn: counts.lastIn, bytesOut: counts.lastOut },
+        initializerBytes,
+      };
+    },
+    resetLedger() {
+      Object.assign(counts, { runs: 0, bytesIn: 0, bytesOut: 0, lastIn: 0, lastOut: 0 });
+    },
     runRaw,
     async run(feeds, outputNames) {
       const raw = await runRaw(feeds, outputNames);
