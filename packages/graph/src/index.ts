@@ -15,14 +15,16 @@ export type { EmbeddingGradient, GradientContext, GradientRule } from './gradien
 export { GRADIENT_RULES, sumToShape } from './gradient-rules.js';
 export type { Attribute, ConstantData, GraphInput, InputOptions, Node, OpType, Tensor } from './graph.js';
 export { Graph, typedArrayOf } from './graph.js';
-export type { SerializeOptions } from './onnx-model.js';
+export type { ExternalDataOptions, SerializeOptions } from './onnx-model.js';
 export {
   DEFAULT_OPSET,
   decodeModel,
   onnxSchema,
   serializeGraph,
+  serializeGraphWithExternalData,
   toModelProto,
   valuesByName,
+  writeModel,
 } from './onnx-model.js';
 export type { FlatGraph, FlatNode, OptimizeStats } from './optimize.js';
 export { flattenGraph, optimizeGraph } from './optimize.js';

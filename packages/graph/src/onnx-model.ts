@@ -2,9 +2,10 @@
 // (schema/onnx.proto3). Only nodes that the requested outputs need are written (dead-node
 // elimination), and only the inputs those nodes read.
 
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { InvalidInputError } from '@sr1/core';
 import protobuf from 'protobufjs';
 import type { DType } from './dtype.js';
 import { ONNX_DTYPE } from './dtype.js';
@@ -12,7 +13,7 @@ import { GraphBuildError } from './errors.js';
 import type { Attribute, ConstantData, Graph, Tensor } from './graph.js';
 import { flattenGraph, optimizeGraph } from './optimize.js';
 import { pruneGraph } from './prune.js';
-import { isUnknown } from './shape.js';
+import { isUnknown, staticSize } from './shape.js';
 
 /** Default ONNX opset: the newest that onnxruntime-node 1.30 runs with every op used here. */
 export const DEFAULT_OPSET = 21;
@@ -42,11 +43,55 @@ export interface SerializeOptions {
   opset?: number;
   /** Run the small optimiser (shape folding, transpose folding, CSE); default true. */
   optimize?: boolean;
+  /**
+   * Graph inputs to write as initializers with this data, by input name (e.g. the weights): the
+   * session then holds them (device-resident on a GPU, copied once) and they are no longer fed.
+   * Dtype and shape must match the input's declaration.
+   */
+  initializers?: Readonly<Record<string, ConstantData>>;
+}
+
+/** Options of `serializeGraphWithExternalData` / `writeModel`. */
+export interface ExternalDataOptions extends SerializeOptions {
+  /** File name of the tensor data, relative to the model file (ONNX's `location`). */
+  location: string;
+  /** Initializers of at least this many bytes go to the data file (default 1024: small constants stay inline). */
+  threshold?: number;
 }
 
 function rawBytes(value: ConstantData): Uint8Array {
   const data = value.data;
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Where external tensor bytes go while a model is written: the data file's name and its chunks. */
+interface ExternalSink {
+  location: string;
+  threshold: number;
+  chunks: Uint8Array[];
+  length: number;
+}
+
+const EXTERNAL_ALIGNMENT = 4096; // ONNX's own writer aligns large tensors so that ORT can mmap them
+
+function externalTensorProto(name: string, value: ConstantData, sink: ExternalSink): Record<string, unknown> {
+  const bytes = rawBytes(value);
+  const padding = (EXTERNAL_ALIGNMENT - (sink.length % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
+  if (padding > 0) sink.chunks.push(new Uint8Array(padding));
+  const offset = sink.length + padding;
+  sink.chunks.push(bytes);
+  sink.length = offset + bytes.byteLength;
+  return {
+    name,
+    dataType: ONNX_DTYPE[value.dtype],
+    dims: [...value.shape],
+    dataLocation: 1, // EXTERNAL
+    externalData: [
+      { key: 'location', value: sink.location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(bytes.byteLength) },
+    ],
+  };
 }
 
 function tensorProto(name: string, value: ConstantData): Record<string, unknown> {
@@ -82,12 +127,43 @@ function valueInfo(t: Tensor): Record<string, unknown> {
 
 /** The ModelProto (as a protobufjs message) of `graph` restricted to `options.outputs`. */
 export function toModelProto(graph: Graph, options: SerializeOptions = {}): protobuf.Message {
+  return buildModelProto(graph, options, undefined);
+}
+
+function buildModelProto(
+  graph: Graph,
+  options: SerializeOptions,
+  sink: ExternalSink | undefined,
+): protobuf.Message {
   const opset = Math.max(options.opset ?? DEFAULT_OPSET, graph.minimumOpset);
   if (opset > 26) throw new GraphBuildError(`opset ${opset} is newer than 26`);
   const pruned = pruneGraph(graph, options.outputs ?? graph.outputs);
   if (pruned.outputs.length === 0) throw new GraphBuildError(`graph '${graph.name}' has no outputs`);
   let flat = flattenGraph(pruned);
   if (options.optimize ?? true) flat = optimizeGraph(flat, valuesByName(graph)).graph;
+  const given = options.initializers ?? {};
+  const declared = new Map(graph.inputs.map((input) => [input.tensor.name, input.tensor]));
+  for (const [name, value] of Object.entries(given)) {
+    const input = declared.get(name);
+    if (input === undefined)
+      throw new InvalidInputError({ field: name, reason: `is not an input of graph '${graph.name}'` });
+    const shapeMatches =
+      input.shape.length === value.shape.length && input.shape.every((d, i) => d === value.shape[i]);
+    if (input.dtype !== value.dtype || !shapeMatches || value.data.length !== staticSize(value.shape))
+      throw new InvalidInputError({
+        field: name,
+        reason: `initializer data ${value.dtype} (${value.shape.join(', ')}) with ${value.data.length} values; the input is ${input.dtype} (${input.shape.join(', ')})`,
+      });
+  }
+  const initializers = new Map(flat.initializers);
+  for (const input of flat.inputs) {
+    const value = given[input.name];
+    if (value !== undefined) initializers.set(input.name, value);
+  }
+  const encodeTensor = (name: string, value: ConstantData) =>
+    sink !== undefined && value.data.byteLength >= sink.threshold
+      ? externalTensorProto(name, value, sink)
+      : tensorProto(name, value);
   const root = onnxSchema();
   const ModelProto = root.lookupType('onnx.ModelProto');
   const opsetImport = [{ domain: '', version: opset }];
@@ -106,8 +182,8 @@ export function toModelProto(graph: Graph, options: SerializeOptions = {}): prot
         output: n.outputs,
         attribute: Object.entries(n.attributes).map(([k, v]) => attributeProto(k, v)),
       })),
-      initializer: [...flat.initializers].map(([name, value]) => tensorProto(name, value)),
-      input: flat.inputs.map(valueInfo),
+      initializer: [...initializers].map(([name, value]) => encodeTensor(name, value)),
+      input: flat.inputs.filter((input) => given[input.name] === undefined).map(valueInfo),
       output: flat.outputs.map(valueInfo),
     },
   };
@@ -129,6 +205,39 @@ export function valuesByName(graph: Graph): Map<string, Tensor> {
 export function serializeGraph(graph: Graph, options: SerializeOptions = {}): Uint8Array {
   const message = toModelProto(graph, options);
   return onnxSchema().lookupType('onnx.ModelProto').encode(message).finish();
+}
+
+/**
+ * Serialises `graph` with its large initializers in a separate data buffer (ONNX external data),
+ * for models over protobuf's 2 GB limit. Write `data` to `options.location` beside the model file
+ * and load the model from its path (`createSession(path)`); `writeModel` does both writes.
+ */
+export function serializeGraphWithExternalData(
+  graph: Graph,
+  options: ExternalDataOptions,
+): { model: Uint8Array; data: Uint8Array } {
+  const sink: ExternalSink = {
+    location: options.location,
+    threshold: options.threshold ?? 1024,
+    chunks: [],
+    length: 0,
+  };
+  const message = buildModelProto(graph, options, sink);
+  const model = onnxSchema().lookupType('onnx.ModelProto').encode(message).finish();
+  const data = new Uint8Array(sink.length);
+  let offset = 0;
+  for (const chunk of sink.chunks) {
+    data.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { model, data };
+}
+
+/** Writes `graph` to `modelPath` with its large initializers in `options.location` beside it. */
+export function writeModel(graph: Graph, modelPath: string, options: ExternalDataOptions): void {
+  const { model, data } = serializeGraphWithExternalData(graph, options);
+  writeFileSync(join(dirname(modelPath), options.location), data);
+  writeFileSync(modelPath, model);
 }
 
 /** Decodes ONNX bytes into a plain object (for inspection and tests). */

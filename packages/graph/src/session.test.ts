@@ -1,9 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { DeviceUnavailableError } from './errors.js';
 import { Graph } from './graph.js';
+import { serializeGraph, serializeGraphWithExternalData, writeModel } from './onnx-model.js';
 import { createSession, missingCudaLibraries } from './session.js';
 
 function tiny(): Graph {
@@ -52,6 +54,60 @@ describe('sessions', () => {
     session.resetLedger();
     expect(session.ledger).toMatchObject({ runs: 0, bytesIn: 0, bytesOut: 0, initializerBytes: 48 });
     await session.release();
+  });
+
+  it('holds chosen inputs as initializers, inline or as external data loaded from a path', async () => {
+    const build = () => {
+      const g = new Graph('weights');
+      const w = g.input('w', 'float32', [64, 8]);
+      const b = g.input('b', 'float32', [8]);
+      g.output(g.add(g.matmul(g.input('x', 'float32', [1, 64]), w), b), 'y');
+      return g;
+    };
+    const w = Float32Array.from({ length: 512 }, (_, i) => ((i * 7) % 13) / 13 - 0.5);
+    const b = Float32Array.from({ length: 8 }, (_, i) => i);
+    const x = Float32Array.from({ length: 64 }, (_, i) => (i % 5) - 2);
+    const expected = Array.from({ length: 8 }, (_, j) => {
+      let sum = b[j]!;
+      for (let k = 0; k < 64; k++) sum += x[k]! * w[k * 8 + j]!;
+      return sum;
+    });
+    const initializers = {
+      w: { dtype: 'float32', shape: [64, 8], data: w },
+      b: { dtype: 'float32', shape: [8], data: b },
+    } as const;
+    const feeds = { x: { dtype: 'float32', shape: [1, 64], data: x } } as const;
+
+    const inline = await createSession(build(), { threads: 1, initializers });
+    expect(inline.inputNames).toEqual(['x']);
+    expect(inline.ledger.initializerBytes).toBe(2048 + 32);
+    const y = Array.from((await inline.run(feeds)).y!.data as Float32Array);
+    for (const [j, v] of y.entries()) expect(v).toBeCloseTo(expected[j]!, 4);
+    expect(inline.ledger.lastRun).toEqual({ bytesIn: 256, bytesOut: 32 });
+    await inline.release();
+
+    const dir = mkdtempSync(join(tmpdir(), 'sr1-external-'));
+    const { model, data } = serializeGraphWithExternalData(build(), {
+      location: 'weights.bin',
+      initializers,
+    });
+    expect(data.byteLength).toBe(2048); // only w (2048 bytes) reaches the 1024-byte threshold
+    expect(model.byteLength).toBeLessThan(1024);
+    writeModel(build(), join(dir, 'model.onnx'), { location: 'weights.bin', initializers });
+    expect(readFileSync(join(dir, 'weights.bin'))).toEqual(Buffer.from(data));
+    const fromFile = await createSession(join(dir, 'model.onnx'), { threads: 1 });
+    expect(fromFile.inputNames).toEqual(['x']);
+    const z = Array.from((await fromFile.run(feeds)).y!.data as Float32Array);
+    expect(z).toEqual(y);
+    await fromFile.release();
+  });
+
+  it('rejects initializer data that does not match the input', () => {
+    const g = new Graph('bad');
+    g.output(g.neg(g.input('w', 'float32', [2])), 'y');
+    const wrong = { dtype: 'float32', shape: [3], data: new Float32Array(3) } as const;
+    expect(() => serializeGraph(g, { initializers: { w: wrong } })).toThrow(InvalidInputError);
+    expect(() => serializeGraph(g, { initializers: { v: wrong } })).toThrow(/not an input/);
   });
 
   it('lists the provider and CUDA libraries that are missing', () => {

@@ -10,7 +10,7 @@ import type * as ort from 'onnxruntime-common';
 import type { DType } from './dtype.js';
 import { ORT_TYPE } from './dtype.js';
 import { DeviceUnavailableError, GraphBuildError } from './errors.js';
-import type { Graph, Tensor } from './graph.js';
+import type { ConstantData, Graph, Tensor } from './graph.js';
 import { serializeGraph } from './onnx-model.js';
 
 /** Where a session runs. */
@@ -32,6 +32,8 @@ export interface SessionOptions {
   profileFilePrefix?: string;
   /** ORT graph optimisation level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Graph inputs to hold as initializers, by name (see `SerializeOptions.initializers`); they are then not fed. */
+  initializers?: Readonly<Record<string, ConstantData>>;
 }
 
 /** Host data for one input or output. */
@@ -57,7 +59,7 @@ export interface TransferLedger {
   bytesOut: number;
   /** The latest run's bytes; zeros before the first run. */
   lastRun: { bytesIn: number; bytesOut: number };
-  /** Bytes of the graph's initializers (copied once per session); undefined for a session built from bytes. */
+  /** Bytes of the graph's initializers (copied once per session); undefined for a session built from bytes or a file. */
   initializerBytes: number | undefined;
 }
 
@@ -181,18 +183,22 @@ function checkFeed(name: string, tensor: ort.Tensor, expected: Tensor): void {
   });
 }
 
-/** Compiles `graph` (or ONNX bytes) into an onnxruntime-node session. */
+/**
+ * Compiles `graph`, ONNX bytes, or an ONNX file (a path: the way to load a model whose external
+ * data sits beside it, see `writeModel`) into an onnxruntime-node session.
+ */
 export async function createSession(
-  graphOrModel: Graph | Uint8Array,
+  graphOrModel: Graph | Uint8Array | string,
   options: SessionOptions = {},
 ): Promise<GraphSession> {
   const device = options.device ?? 'cpu';
   if (device !== 'cpu' && device !== 'cuda')
     throw new GraphBuildError(`unknown device '${device}'. Supported: [cpu, cuda]`);
   const bytes =
-    graphOrModel instanceof Uint8Array
+    graphOrModel instanceof Uint8Array || typeof graphOrModel === 'string'
       ? graphOrModel
       : serializeGraph(graphOrModel, {
+          ...(options.initializers !== undefined ? { initializers: options.initializers } : {}),
           ...(options.outputs !== undefined ? { outputs: options.outputs } : {}),
           ...(options.opset !== undefined ? { opset: options.opset } : {}),
           ...(options.optimize !== undefined ? { optimize: options.optimize } : {}),
@@ -215,7 +221,10 @@ export async function createSession(
   const runtime = loadOrt(); // outside the try: a missing package is not a CUDA problem
   let session: ort.InferenceSession;
   try {
-    session = await runtime.InferenceSession.create(bytes, sessionOptions);
+    session =
+      typeof bytes === 'string'
+        ? await runtime.InferenceSession.create(bytes, sessionOptions)
+        : await runtime.InferenceSession.create(bytes, sessionOptions);
   } catch (cause) {
     if (device === 'cuda') {
       throw new DeviceUnavailableError(
@@ -228,12 +237,13 @@ export async function createSession(
   const inputNames = [...session.inputNames];
   // Declared input types (when built from a Graph) so a bad feed is reported by name, not by ORT.
   const declared = new Map<string, Tensor>();
-  if (!(graphOrModel instanceof Uint8Array))
+  if (typeof graphOrModel !== 'string' && !(graphOrModel instanceof Uint8Array))
     for (const input of graphOrModel.inputs) declared.set(input.tensor.name, input.tensor);
   let initializerBytes: number | undefined;
-  if (!(graphOrModel instanceof Uint8Array)) {
+  if (typeof graphOrModel !== 'string' && !(graphOrModel instanceof Uint8Array)) {
     initializerBytes = 0;
     for (const { value } of graphOrModel.initializers.values()) initializerBytes += value.data.byteLength;
+    for (const value of Object.values(options.initializers ?? {})) initializerBytes += value.data.byteLength;
   }
   const counts = { runs: 0, bytesIn: 0, bytesOut: 0, lastIn: 0, lastOut: 0 };
   const runRaw = async (feeds: Record<string, HostValue | ort.Tensor>, outputNames?: readonly string[]) => {
