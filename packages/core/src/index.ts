@@ -1,5 +1,5 @@
-// @sr1/core: the error hierarchy, seeded randomness, progress display and command-line layer shared
-// by every sr1 package.
+// @sr1/core: the error hierarchy, seeded randomness, progress display, command-line layer and Python's
+// exact whitespace rules, shared by every sr1 package.
 
 export type { CliIo, CliProgram, CommandSpec, FlagSpec, FlagSpecs, FlagValues, SubCommand } from './cli.js';
 export {
@@ -25,5 +25,6 @@ export {
 } from './optional-dependency.js';
 export type { ProgressInfo } from './progress-display.js';
 export { formatProgressInfo, ProgressDisplay } from './progress-display.js';
+export { isPythonWhitespace, pythonSplit, pythonStrip } from './python-text.js';
 export type { Rng, RngState } from './rng.js';
 export { createRng, Xoshiro128 } from './rng.js';

@@ -1,7 +1,7 @@
 // Pulling the agent's answer and the retrieved blocks out of a generated response.
 
+import { pythonStrip } from '@sr1/core';
 import { requireString } from './errors.js';
-import { pythonStrip } from './python-text.js';
 
 const ANSWER = /<answer>([\s\S]*?)<\/answer>/g;
 const INFORMATION = /<information>([\s\S]*?)<\/information>/g;

@@ -1,11 +1,11 @@
 // The Search-R1 format check and the format-aware reward (qa_em_format.py), applied to the
 // generated response (with its inserted <information> blocks) rather than prompt + response.
 
+import { pythonStrip } from '@sr1/core';
 import { requireGoldAnswers, requireString } from './errors.js';
 import { extractAnswer, extractInformationBlocks } from './extract.js';
 import { exactMatch } from './metrics.js';
 import { normalizeAnswer } from './normalize.js';
-import { pythonStrip } from './python-text.js';
 
 const TAGS = ['think', 'search', 'information', 'answer'] as const;
 const TAG_SPLIT = /(<\/?(?:think|search|information|answer)>)/;

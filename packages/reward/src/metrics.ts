@@ -1,8 +1,8 @@
 // Answer-level metrics against a list of gold answers: EM, substring EM and SQuAD token F1.
 
+import { pythonSplit } from '@sr1/core';
 import { requireGoldAnswers, requireString } from './errors.js';
 import { normalizeAnswer } from './normalize.js';
-import { pythonSplit } from './python-text.js';
 
 /**
  * Exact match: 1 when the normalised prediction equals any normalised gold answer, else 0

@@ -1,7 +1,8 @@
 // SQuAD v1.1 answer normalisation, as Search-R1's qa_em.py applies it (Python 3 semantics).
 
+import { pythonSplit } from '@sr1/core';
 import { requireString } from './errors.js';
-import { pythonSplit, removeArticles, removeAsciiPunctuation } from './python-text.js';
+import { removeArticles, removeAsciiPunctuation } from './python-text.js';
 
 /**
  * Normalises an answer exactly like the SQuAD v1.1 evaluation script under Python 3:

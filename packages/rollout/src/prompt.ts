@@ -1,9 +1,8 @@
 // Prompts: the reference instruction as a named preset (kept verbatim, typo included, because the
 // published checkpoints were trained on it), custom templates, and the tokenizer's chat template.
 
-import { lookupVariant } from '@sr1/core';
+import { lookupVariant, pythonStrip } from '@sr1/core';
 import { RolloutInputError } from './errors.js';
-import { pythonStrip } from './protocol.js';
 import type { Tokenizer } from './types.js';
 
 /** Turns a question into the instruction text (before any chat template). */

@@ -1,11 +1,6 @@
+import { pythonStrip } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
-import {
-  formatDocuments,
-  INVALID_ACTION_MESSAGE,
-  informationBlock,
-  parseAction,
-  pythonStrip,
-} from './protocol.js';
+import { formatDocuments, INVALID_ACTION_MESSAGE, informationBlock, parseAction } from './protocol.js';
 
 describe('parseAction', () => {
   it('takes the first complete search or answer, content stripped, across newlines', () => {
