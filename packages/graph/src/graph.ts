@@ -70,7 +70,8 @@ export type Attribute =
   | { type: 'string'; value: string }
   | { type: 'ints'; value: readonly number[] }
   | { type: 'floats'; value: readonly number[] }
-  | { type: 'tensor'; value: ConstantData };
+  | { type: 'tensor'; value: ConstantData }
+  | { type: 'graph'; value: Graph };
 
 /** Host data of a constant: its dtype, shape and values. */
 export interface ConstantData {
@@ -100,6 +101,34 @@ export interface Node {
   readonly attributes: Readonly<Record<string, Attribute>>;
   /** A fused or contrib op outside `OpType`: it runs but has no gradient rule. */
   readonly custom: boolean;
+  /** Outer-scope values its subgraphs (e.g. a Loop body) read by name; uses for pruning. */
+  readonly implicitInputs?: readonly Tensor[];
+}
+
+/** What a Loop body receives: the iteration number, the incoming condition, the carried values. */
+export interface LoopBodyInputs {
+  iteration: Tensor; // int64 ()
+  condition: Tensor; // bool ()
+  carried: Tensor[]; // shapes of `LoopOptions.carried`
+}
+
+/** What a Loop body returns: whether to continue, the next carried values, per-iteration scan values. */
+export interface LoopBodyOutputs {
+  condition: Tensor; // bool ()
+  carried: readonly Tensor[]; // same dtypes and ranks as the inputs
+  scans?: readonly Tensor[]; // stacked along a new leading axis in the Loop's scan outputs
+}
+
+/** Options of `Graph.loop` (ONNX Loop). */
+export interface LoopOptions {
+  /** Maximum trip count, int64 (); null: run until the condition is false. */
+  maxTrips: Tensor | null;
+  /** Initial condition, bool (); null: true. */
+  condition: Tensor | null;
+  /** Initial loop-carried values. */
+  carried: readonly Tensor[];
+  /** Builds the body in its own graph; it may use this graph's values (e.g. weights) directly. */
+  body: (body: Graph, inputs: LoopBodyInputs) => LoopBodyOutputs;
 }
 
 /** A declared graph input. Ids, masks and shapes are declared non-differentiable. */
@@ -129,9 +158,14 @@ export class Graph {
   private readonly constantCache = new Map<string, Tensor>();
   private counter = 0;
   private scopes: string[] = [];
+  /** The graph this one is a subgraph of (a Loop body's parent); undefined for a model's graph. */
+  readonly parent: Graph | undefined;
+  /** Values of enclosing graphs this subgraph reads (ONNX outer-scope references), by name. */
+  readonly outerScope = new Map<string, Tensor>();
 
-  constructor(name = 'sr1') {
+  constructor(name = 'sr1', parent?: Graph) {
     this.name = name;
+    this.parent = parent;
   }
 
   // ---- naming -------------------------------------------------------------------------------
@@ -164,6 +198,12 @@ export class Graph {
   }
 
   private own(t: Tensor, opType: string): void {
+    let ancestor = this.parent;
+    while (ancestor !== undefined && t.graph !== this && ancestor !== t.graph) ancestor = ancestor.parent;
+    if (t.graph !== this && ancestor !== undefined) {
+      this.outerScope.set(t.name, t); // an outer-scope reference, resolved by name at run time
+      return;
+    }
     if (t.graph !== this) {
       throw new GraphBuildError(
         `${opType}: tensor '${t.name}' belongs to graph '${t.graph.name}', not '${this.name}'`,
@@ -247,6 +287,85 @@ export class Graph {
     }
     this.outputs.push(out);
     return out;
+  }
+
+  // ---- control flow ---------------------------------------------------------------------------
+
+  /**
+   * ONNX Loop: runs `options.body` until `maxTrips` iterations or a false condition. Returns the
+   * final carried values (their shapes kept) and the scan outputs, each with a new leading axis of
+   * unknown length (the number of iterations run). The body's values are named under a fresh
+   * scope, so they never shadow this graph's names.
+   */
+  loop(options: LoopOptions): { carried: Tensor[]; scans: Tensor[] } {
+    const opType = 'Loop';
+    const all = [options.maxTrips, options.condition, ...options.carried];
+    const check = (ok: boolean, reason: string) => {
+      if (!ok)
+        this.fail(
+          opType,
+          all.filter((t): t is Tensor => t !== null),
+          reason,
+        );
+    };
+    if (options.maxTrips !== null)
+      check(
+        options.maxTrips.dtype === 'int64' && options.maxTrips.shape.length === 0,
+        'maxTrips must be int64 ()',
+      );
+    if (options.condition !== null)
+      check(
+        options.condition.dtype === 'bool' && options.condition.shape.length === 0,
+        'condition must be bool ()',
+      );
+    const prefix = this.fresh('loop');
+    const body = new Graph(`${this.name}/${prefix}`, this);
+    const result = body.scope(prefix, () => {
+      const inputs: LoopBodyInputs = {
+        iteration: body.input(`${prefix}/iteration`, 'int64', []),
+        condition: body.input(`${prefix}/condition_in`, 'bool', []),
+        carried: options.carried.map((t, i) => body.input(`${prefix}/carried_in_${i}`, t.dtype, t.shape)),
+      };
+      const out = options.body(body, inputs);
+      check(
+        out.condition.dtype === 'bool' && out.condition.shape.length === 0,
+        'the body condition must be bool ()',
+      );
+      check(
+        out.carried.length === options.carried.length,
+        `the body returns ${out.carried.length} carried values for ${options.carried.length}`,
+      );
+      out.carried.forEach((t, i) => {
+        const initial = options.carried[i]!;
+        check(
+          t.dtype === initial.dtype && t.shape.length === initial.shape.length,
+          `carried value ${i}: the body returns ${t.dtype} (${t.shape.join(', ')}), the loop starts with ${initial.dtype} (${initial.shape.join(', ')})`,
+        );
+      });
+      body.output(out.condition, `${prefix}/condition_out`);
+      for (const [i, t] of out.carried.entries()) body.output(t, `${prefix}/carried_out_${i}`);
+      for (const [i, t] of (out.scans ?? []).entries()) body.output(t, `${prefix}/scan_out_${i}`);
+      return out;
+    });
+    const scans = result.scans ?? [];
+    const outputs = this.emit(
+      opType,
+      all,
+      [
+        ...options.carried.map((t) => ({ dtype: t.dtype, shape: t.shape })),
+        ...scans.map((t) => ({ dtype: t.dtype, shape: [unknownDim(), ...t.shape] })),
+      ],
+      { body: { type: 'graph', value: body } },
+      { custom: true }, // no gradient rule: autodiff reports a GradientError
+    );
+    const node = this.nodes[this.nodes.length - 1]!;
+    const implicit = [...body.outerScope.values()];
+    (node as { implicitInputs?: readonly Tensor[] }).implicitInputs = implicit;
+    for (const t of implicit) if (t.graph !== this) this.outerScope.set(t.name, t); // nested loops
+    return {
+      carried: outputs.slice(0, options.carried.length),
+      scans: outputs.slice(options.carried.length),
+    };
   }
 
   // ---- node emission --------------------------------------------------------------------------

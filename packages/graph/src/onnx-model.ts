@@ -11,6 +11,7 @@ import type { DType } from './dtype.js';
 import { ONNX_DTYPE } from './dtype.js';
 import { GraphBuildError } from './errors.js';
 import type { Attribute, ConstantData, Graph, Tensor } from './graph.js';
+import type { FlatNode } from './optimize.js';
 import { flattenGraph, optimizeGraph } from './optimize.js';
 import { pruneGraph } from './prune.js';
 import { isUnknown, staticSize } from './shape.js';
@@ -113,7 +114,41 @@ function attributeProto(name: string, attribute: Attribute): Record<string, unkn
       return { name, type: 6, floats: [...attribute.value] };
     case 'ints':
       return { name, type: 7, ints: [...attribute.value] };
+    case 'graph':
+      return { name, type: 5, g: subgraphProto(attribute.value) };
   }
+}
+
+/**
+ * A subgraph (a Loop body) as a GraphProto: every declared input (ONNX fixes their order), the
+ * nodes its outputs need, its own initializers; outer-scope values are referenced by name only.
+ * Not optimised: the optimiser's renames do not see references from inside subgraphs.
+ */
+function subgraphProto(graph: Graph): Record<string, unknown> {
+  const flat = flattenGraph(pruneGraph(graph));
+  return {
+    name: graph.name,
+    node: flat.nodes.map(nodeProto),
+    initializer: [...flat.initializers].map(([name, value]) => tensorProto(name, value)),
+    input: graph.inputs.map((input) => valueInfo(input.tensor)),
+    output: flat.outputs.map(valueInfo),
+  };
+}
+
+function nodeProto(n: FlatNode): Record<string, unknown> {
+  return {
+    name: n.name,
+    opType: n.opType,
+    domain: n.domain,
+    input: n.inputs,
+    output: n.outputs,
+    attribute: Object.entries(n.attributes).map(([k, v]) => attributeProto(k, v)),
+  };
+}
+
+/** Whether a graph holds a subgraph (a Loop); such graphs skip @sr1/graph's optimiser. */
+function hasSubgraph(graph: Graph): boolean {
+  return graph.nodes.some((n) => Object.values(n.attributes).some((a) => a.type === 'graph'));
 }
 
 function valueInfo(t: Tensor): Record<string, unknown> {
@@ -140,7 +175,8 @@ function buildModelProto(
   const pruned = pruneGraph(graph, options.outputs ?? graph.outputs);
   if (pruned.outputs.length === 0) throw new GraphBuildError(`graph '${graph.name}' has no outputs`);
   let flat = flattenGraph(pruned);
-  if (options.optimize ?? true) flat = optimizeGraph(flat, valuesByName(graph)).graph;
+  if ((options.optimize ?? true) && !hasSubgraph(graph))
+    flat = optimizeGraph(flat, valuesByName(graph)).graph;
   const given = options.initializers ?? {};
   const declared = new Map(graph.inputs.map((input) => [input.tensor.name, input.tensor]));
   for (const [name, value] of Object.entries(given)) {
@@ -174,14 +210,7 @@ function buildModelProto(
     opsetImport,
     graph: {
       name: graph.name,
-      node: flat.nodes.map((n) => ({
-        name: n.name,
-        opType: n.opType,
-        domain: n.domain,
-        input: n.inputs,
-        output: n.outputs,
-        attribute: Object.entries(n.attributes).map(([k, v]) => attributeProto(k, v)),
-      })),
+      node: flat.nodes.map(nodeProto),
       initializer: [...initializers].map(([name, value]) => encodeTensor(name, value)),
       input: flat.inputs.filter((input) => given[input.name] === undefined).map(valueInfo),
       output: flat.outputs.map(valueInfo),

@@ -21,6 +21,7 @@ export function pruneGraph(graph: Graph, outputs: readonly Tensor[] = graph.outp
     if (!node.outputs.some((o) => needed.has(o))) continue;
     keep.add(node);
     for (const input of node.inputs) if (input !== null) needed.add(input);
+    for (const input of node.implicitInputs ?? []) needed.add(input); // read by a subgraph
   }
   return {
     nodes: graph.nodes.filter((n) => keep.has(n)),
