@@ -13,7 +13,18 @@ export type { GradientCheckOptions, GradientCheckResult, GradientMismatch } from
 export { checkGradients, randomProjection } from './gradient-check.js';
 export type { EmbeddingGradient, GradientContext, GradientRule } from './gradient-rules.js';
 export { GRADIENT_RULES, sumToShape } from './gradient-rules.js';
-export type { Attribute, ConstantData, GraphInput, InputOptions, Node, OpType, Tensor } from './graph.js';
+export type {
+  Attribute,
+  ConstantData,
+  GraphInput,
+  InputOptions,
+  LoopBodyInputs,
+  LoopBodyOutputs,
+  LoopOptions,
+  Node,
+  OpType,
+  Tensor,
+} from './graph.js';
 export { Graph, typedArrayOf } from './graph.js';
 export type { ExternalDataOptions, SerializeOptions } from './onnx-model.js';
 export {
