@@ -17,10 +17,10 @@ import {
   parseCommand,
   runCli,
   runProcess,
-  Sr1Error,
 } from '@sr1/core';
 import { EVAL_METHOD_NAMES, RETRIEVAL_QUALITY_DEFAULTS } from '@sr1/eval';
 import { parseDecoderConfig } from '@sr1/model';
+import { BenchFailedError } from './errors.js';
 import { runEvalCommand, runRetrievalQualityCommand } from './eval-command.js';
 import { PERF_DEFAULTS, runPerfCommand } from './perf-command.js';
 import { PERF_BENCHMARKS } from './perf-report.js';
@@ -186,13 +186,6 @@ const perfSpec = {
   notes:
     'Run from the repository root. A benchmark whose peer or input is missing is skipped with the reason.',
 } as const satisfies CommandSpec;
-
-/** A benchmark or check that ran and failed: exit 1 with one line (the details were printed). */
-export class BenchFailedError extends Sr1Error {
-  constructor(what: string) {
-    super('bench_failed', what);
-  }
-}
 
 /** node:util parseArgs errors of the commands that parse their own flags, as usage errors. */
 async function withUsageErrors(spec: CommandSpec, run: () => Promise<void>): Promise<void> {

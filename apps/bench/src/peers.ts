@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Sr1Error } from '@sr1/core';
+import { PeerUnavailableError } from './errors.js';
 
 const run = promisify(execFile);
 
@@ -13,12 +14,6 @@ const run = promisify(execFile);
 export const TORCH_PYTHON = process.env.SR1_TORCH_PYTHON ?? '/usr/bin/python3';
 
 export const PEER_DIR = fileURLToPath(new URL('../peers/', import.meta.url));
-
-export class PeerUnavailableError extends Sr1Error {
-  constructor(peer: string, remedy: string, options?: { cause?: unknown }) {
-    super('peer_unavailable', `${peer} is not available: ${remedy}`, options);
-  }
-}
 
 /**
  * Runs a peer script with `python` (a path, or a name looked up on PATH), returning its last stdout

@@ -2,6 +2,7 @@
 
 import type { HnswBenchResult, ServerBenchResult } from '@sr1/retriever';
 import { describe, expect, it } from 'vitest';
+import { BenchInvariantError } from './errors.js';
 import {
   hnswRows,
   type LlamaCppSpeedResult,
@@ -42,6 +43,7 @@ describe('pickEf', () => {
       reached: false,
     });
     expect(() => pickEf([], 0.95)).toThrow(/expected at least one ef/);
+    expect(() => pickEf([], 0.95)).toThrow(BenchInvariantError);
   });
 });
 
@@ -119,6 +121,7 @@ describe('trainRows', () => {
     const rows = trainRows(runs, { ...setup, first: false });
     expect(rows.map((row) => row.id)).toEqual(['train-step:python3']);
     expect(() => trainRows([], { ...setup, first: true })).toThrow(/no runs/);
+    expect(() => trainRows([], { ...setup, first: true })).toThrow(BenchInvariantError);
   });
 });
 
@@ -177,6 +180,7 @@ describe('llamaCppRows', () => {
     const [prefill] = llamaCppRows(one);
     expect(prefill!.what).toContain('sr1 2 threads, llama.cpp 2 threads (the only count tried)');
     expect(() => llamaCppRows({ ...result, runs: [] })).toThrow(/no runs/);
+    expect(() => llamaCppRows({ ...result, runs: [] })).toThrow(BenchInvariantError);
   });
 });
 

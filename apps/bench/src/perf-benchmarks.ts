@@ -24,6 +24,7 @@ import {
   type ServerBenchOptions,
   type ServerBenchResult,
 } from '@sr1/retriever';
+import { BenchInvariantError } from './errors.js';
 import type { TorchPeer } from './perf-plan.js';
 import type { MeasuredRow, PerfBenchmarkId } from './perf-report.js';
 import { bestThreadsText, pickBestThreads, type ThreadSample, threadsText } from './perf-threads.js';
@@ -129,7 +130,8 @@ export function trainRows(
   },
 ): MeasuredRow[] {
   const first = runs[0];
-  if (first === undefined) throw new Error('train benchmark returned no runs; expected one per thread count');
+  if (first === undefined)
+    throw new BenchInvariantError('train benchmark returned no runs; expected one per thread count');
   const tried = runs.map((run) => run.threads);
   const sample = (value: (result: TrainPerfResult) => number): ThreadSample[] =>
     runs.map((run) => ({ threads: run.threads, value: value(run.result) }));
@@ -190,7 +192,7 @@ export function trainRows(
 export function llamaCppRows(result: LlamaCppSpeedResult): MeasuredRow[] {
   const first = result.runs[0];
   if (first === undefined)
-    throw new Error('llama.cpp benchmark returned no runs; expected one per thread count');
+    throw new BenchInvariantError('llama.cpp benchmark returned no runs; expected one per thread count');
   const tried = result.runs.map((run) => run.threads);
   const best = (value: (run: LlamaCppSpeedRun) => number | undefined) =>
     pickBestThreads(
@@ -270,7 +272,8 @@ export function pickEf(results: readonly EfResult[], target: number): { row: EfR
     (top, row) => (top === undefined || row.recall > top.recall ? row : top),
     undefined,
   );
-  if (best === undefined) throw new Error('HNSW bench returned no ef results; expected at least one ef');
+  if (best === undefined)
+    throw new BenchInvariantError('HNSW bench returned no ef results; expected at least one ef');
   return { row: best, reached: false };
 }
 
@@ -439,7 +442,8 @@ async function runLlamaCpp(context: PerfRunContext): Promise<MeasuredRow[]> {
 
 async function runIndex(context: PerfRunContext): Promise<MeasuredRow[]> {
   const { manifest, seconds } = await context.index.build();
-  if (seconds === null) throw new Error('index benchmark planned with --index given; expected a fresh build');
+  if (seconds === null)
+    throw new BenchInvariantError('index benchmark planned with --index given; expected a fresh build');
   return [indexRow(manifest, seconds, context.sizes.index.passages !== null)];
 }
 

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
+import { BenchInvariantError } from './errors.js';
 import {
   benchmarkOfCommand,
   checkUniqueIds,
@@ -109,6 +110,12 @@ describe('rows', () => {
         { benchmark: 'hnsw', command: '`c`', ...CONTEXT },
       ),
     ).toThrow(/sr1 in s but peer in ms/);
+    expect(() =>
+      toPerfRow(
+        { id: 'x', what: 'x', sr1: { value: 1, unit: 's' }, peer: { value: 1, unit: 'ms' }, better: 'lower' },
+        { benchmark: 'hnsw', command: '`c`', ...CONTEXT },
+      ),
+    ).toThrow(BenchInvariantError);
   });
 
   it('writes a table line that parses back, with | escaped inside cells', () => {
@@ -206,6 +213,7 @@ describe('rows', () => {
     expect(() => checkUniqueIds([{ id: 'prefill' }, { id: 'prefill' }])).toThrow(
       "two rows have the id 'prefill'",
     );
+    expect(() => checkUniqueIds([{ id: 'prefill' }, { id: 'prefill' }])).toThrow(BenchInvariantError);
   });
 });
 

@@ -4,6 +4,7 @@
 // date and machine). Every row has a stable id (`decode-b1`, `prefill`, `hnsw-query`, …).
 
 import { InvalidInputError } from '@sr1/core';
+import { BenchInvariantError } from './errors.js';
 
 /** The benchmarks of `sr1-bench perf`, in the order they run and their rows appear. */
 export const PERF_BENCHMARKS = ['train', 'llama-cpp', 'index', 'hnsw', 'server'] as const;
@@ -82,7 +83,9 @@ export function toPerfRow(
 ): PerfRow {
   const { sr1, peer, better } = measured;
   if (peer !== null && peer.unit !== sr1.unit) {
-    throw new Error(`row '${measured.what}': sr1 in ${sr1.unit} but peer in ${peer.unit}; expected one unit`);
+    throw new BenchInvariantError(
+      `row '${measured.what}': sr1 in ${sr1.unit} but peer in ${peer.unit}; expected one unit`,
+    );
   }
   const timed = peer !== null && better === 'lower';
   return {
@@ -242,7 +245,8 @@ export function mergeRows(
 export function checkUniqueIds(rows: readonly { id: string }[]): void {
   const seen = new Set<string>();
   for (const { id } of rows) {
-    if (seen.has(id)) throw new Error(`two rows have the id '${id}'; expected every row id to be unique`);
+    if (seen.has(id))
+      throw new BenchInvariantError(`two rows have the id '${id}'; expected every row id to be unique`);
     seen.add(id);
   }
 }

@@ -3,6 +3,7 @@
 
 import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
+import { BenchInvariantError } from './errors.js';
 import { bestThreadsText, defaultThreadCounts, parseThreadCounts, pickBestThreads } from './perf-threads.js';
 
 describe('pickBestThreads', () => {
@@ -59,6 +60,7 @@ describe('pickBestThreads', () => {
       /no finite measurement among 1 thread counts/,
     );
     expect(() => pickBestThreads([], 'higher')).toThrow(/no finite measurement/);
+    expect(() => pickBestThreads([], 'higher')).toThrow(BenchInvariantError);
   });
 });
 

@@ -4,6 +4,7 @@
 
 import { availableParallelism } from 'node:os';
 import { InvalidInputError } from '@sr1/core';
+import { BenchInvariantError } from './errors.js';
 
 /** 1, 2, …, cores: every count a side could be at its best with. */
 export function defaultThreadCounts(cores: number = availableParallelism()): number[] {
@@ -57,7 +58,7 @@ export function pickBestThreads(samples: readonly ThreadSample[], better: 'highe
     if (wins) best = sample;
   }
   if (best === undefined) {
-    throw new Error(
+    throw new BenchInvariantError(
       `no finite measurement among ${samples.length} thread counts; expected at least one to pick the best from`,
     );
   }
