@@ -368,6 +368,44 @@ export class Graph {
     };
   }
 
+  // ---- sampling building blocks (no gradient) -------------------------------------------------
+
+  /** Index of the largest value along `axis` (ONNX ArgMax; ties: the first), int64. */
+  argMax(x: Tensor, axis: number, keepdims = false): Tensor {
+    const rank = x.shape.length;
+    const a = axis < 0 ? axis + rank : axis;
+    if (a < 0 || a >= rank) this.fail('ArgMax', [x], `axis ${axis} out of range for rank ${rank}`);
+    const shape = keepdims ? x.shape.map((d, i) => (i === a ? 1 : d)) : x.shape.filter((_, i) => i !== a);
+    return this.emit(
+      'ArgMax',
+      [x],
+      [{ dtype: 'int64', shape }],
+      {
+        axis: { type: 'int', value: a },
+        keepdims: { type: 'int', value: keepdims ? 1 : 0 },
+      },
+      { custom: true },
+    )[0]!;
+  }
+
+  /**
+   * Uniform samples in [low, high) shaped like `x` (ONNX RandomUniformLike), float32. With a
+   * `seed`, onnxruntime seeds the op once per session: a new session repeats the same sequence,
+   * and successive runs of one session draw fresh values. Gumbel-max sampling is
+   * argMax(logits / temperature − log(−log(u))).
+   */
+  randomUniformLike(x: Tensor, options: { low?: number; high?: number; seed?: number } = {}): Tensor {
+    const attributes: Record<string, Attribute> = {
+      dtype: { type: 'int', value: 1 }, // float32
+      low: { type: 'float', value: options.low ?? 0 },
+      high: { type: 'float', value: options.high ?? 1 },
+    };
+    if (options.seed !== undefined) attributes.seed = { type: 'float', value: options.seed };
+    return this.emit('RandomUniformLike', [x], [{ dtype: 'float32', shape: x.shape }], attributes, {
+      custom: true,
+    })[0]!;
+  }
+
   // ---- node emission --------------------------------------------------------------------------
 
   private emit(

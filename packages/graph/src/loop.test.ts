@@ -120,4 +120,37 @@ describe('Graph.loop', () => {
     const loss = g.reduceSum(carried[0]!, [0], false);
     expect(() => gradients(g, { loss }, [x])).toThrow(GradientError);
   });
+
+  it('samples by Gumbel-max: seeded per session, fresh draws per run; argMax picks the largest', async () => {
+    const build = () => {
+      const g = new Graph('gumbel');
+      const logits = g.input('logits', 'float32', [2, 3]);
+      g.output(g.argMax(logits, -1), 'greedy');
+      const u = g.randomUniformLike(logits, { low: 1e-6, high: 1, seed: 7 });
+      const gumbel = g.neg(g.log(g.neg(g.log(u))));
+      g.output(g.argMax(g.add(logits, gumbel), 1), 'sampled');
+      g.output(u, 'u');
+      return g;
+    };
+    const feeds = {
+      logits: { dtype: 'float32', shape: [2, 3], data: Float32Array.from([0, 5, 1, 2, 0, -1]) },
+    } as const;
+    const first = await createSession(build(), { threads: 1 });
+    const a1 = await first.run(feeds);
+    const a2 = await first.run(feeds);
+    const second = await createSession(build(), { threads: 1 });
+    const b1 = await second.run(feeds);
+    await first.release();
+    await second.release();
+    expect(Array.from(a1.greedy!.data as BigInt64Array)).toEqual([1n, 0n]);
+    const logits = feeds.logits.data;
+    const u = a1.u!.data as Float32Array;
+    const expected = [0, 1].map((row) => {
+      const scores = [0, 1, 2].map((j) => logits[row * 3 + j]! - Math.log(-Math.log(u[row * 3 + j]!)));
+      return BigInt(scores.indexOf(Math.max(...scores)));
+    });
+    expect(Array.from(a1.sampled!.data as BigInt64Array)).toEqual(expected);
+    expect(Array.from(b1.u!.data as Float32Array)).toEqual(Array.from(a1.u!.data as Float32Array));
+    expect(Array.from(a2.u!.data as Float32Array)).not.toEqual(Array.from(a1.u!.data as Float32Array));
+  });
 });
