@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { AdamW, isNormOrBias, sgdStep } from './adamw.js';
 import type { TensorBuffers } from './types.js';
@@ -63,6 +64,17 @@ describe('AdamW against torch.optim.AdamW (recorded)', () => {
     expect(() =>
       optimizer.step(new Map([['w', new Float32Array(2)]]), new Map([['w', new Float32Array(3)]])),
     ).toThrow('w has 2 values but its gradient 3');
+    expect(() =>
+      optimizer.step(new Map([['w', new Float32Array(2)]]), new Map([['w', new Float32Array(3)]])),
+    ).toThrow(InvalidInputError);
+  });
+
+  it('rejects a gradient for an unknown parameter with a typed error naming it', () => {
+    const optimizer = new AdamW();
+    const step = () => optimizer.step(new Map(), new Map([['w', new Float32Array(1)]]));
+    expect(step).toThrow(InvalidInputError);
+    expect(step).toThrow('gradient for unknown parameter w');
+    expect(() => sgdStep(new Map(), new Map([['w', new Float32Array(1)]]), 0.1)).toThrow(InvalidInputError);
   });
 });
 

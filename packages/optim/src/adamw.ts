@@ -74,9 +74,19 @@ export class AdamW {
     const { beta1, beta2, eps } = this;
     for (const [name, grad] of grads) {
       const param = params.get(name);
-      if (param === undefined) throw new Error(`AdamW: gradient for unknown parameter ${name}`);
+      if (param === undefined) {
+        throw new InvalidInputError({
+          code: 'gradient_mismatch',
+          field: name,
+          reason: `AdamW: gradient for unknown parameter ${name}`,
+        });
+      }
       if (param.length !== grad.length) {
-        throw new Error(`AdamW: ${name} has ${param.length} values but its gradient ${grad.length}`);
+        throw new InvalidInputError({
+          code: 'gradient_mismatch',
+          field: name,
+          reason: `AdamW: ${name} has ${param.length} values but its gradient ${grad.length}`,
+        });
       }
       let m = this.firstMoment.get(name);
       let v = this.secondMoment.get(name);
@@ -117,7 +127,13 @@ export class AdamW {
 export function sgdStep(params: TensorBuffers, grads: TensorBuffers, lr: number): void {
   for (const [name, grad] of grads) {
     const param = params.get(name);
-    if (param === undefined) throw new Error(`SGD: gradient for unknown parameter ${name}`);
+    if (param === undefined) {
+      throw new InvalidInputError({
+        code: 'gradient_mismatch',
+        field: name,
+        reason: `SGD: gradient for unknown parameter ${name}`,
+      });
+    }
     for (let i = 0; i < param.length; i++) param[i] = param[i]! - lr * grad[i]!;
   }
 }

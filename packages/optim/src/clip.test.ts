@@ -1,3 +1,4 @@
+import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { GradientAccumulator } from './accumulate.js';
 import { clipGradNorm, globalNorm } from './clip.js';
@@ -22,6 +23,11 @@ describe('clipGradNorm', () => {
     const result = clipGradNorm(bad, 1);
     expect(result.finite).toBe(false);
     expect(bad.get('a')![0]).toBe(1);
+  });
+
+  it('rejects a non-positive limit with a typed error', () => {
+    expect(() => clipGradNorm(new Map(), 0)).toThrow(InvalidInputError);
+    expect(() => clipGradNorm(new Map(), 0)).toThrow('maxNorm must be > 0, got 0');
   });
 });
 

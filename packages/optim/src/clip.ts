@@ -1,6 +1,7 @@
 // Global gradient-norm clipping (as torch.nn.utils.clip_grad_norm_) and the finiteness check that
 // lets a trainer skip a step whose loss or gradients overflowed.
 
+import { InvalidInputError } from '@sr1/core';
 import type { TensorBuffers } from './types.js';
 
 export interface ClipResult {
@@ -27,7 +28,9 @@ export function globalNorm(grads: TensorBuffers): number {
  * reported, so the caller can skip the step.
  */
 export function clipGradNorm(grads: TensorBuffers, maxNorm: number): ClipResult {
-  if (!(maxNorm > 0)) throw new RangeError(`maxNorm must be > 0, got ${maxNorm}`);
+  if (!(maxNorm > 0)) {
+    throw new InvalidInputError({ field: 'maxNorm', reason: `maxNorm must be > 0, got ${maxNorm}` });
+  }
   const totalNorm = globalNorm(grads);
   if (!Number.isFinite(totalNorm)) return { totalNorm, scale: 1, finite: false };
   const scale = Math.min(1, maxNorm / (totalNorm + 1e-6));

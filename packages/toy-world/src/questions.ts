@@ -100,5 +100,8 @@ function twoWithDifferentYears(
     const b = world.people[rng.int(world.people.length)]!;
     if (a !== b && a.birthYear !== b.birthYear) return [a, b];
   }
-  throw new Error('the world has no two people with different birth years');
+  throw new InvalidInputError({
+    code: 'toy_world_unsatisfiable',
+    reason: 'the world has no two people with different birth years',
+  });
 }

@@ -1,3 +1,4 @@
+import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { worldCorpus } from './corpus.js';
 import { QUESTION_TYPES, worldQuestions } from './questions.js';
@@ -29,6 +30,7 @@ describe('generateWorld', () => {
   it('rejects bad sizes with the field named', () => {
     expect(() => generateWorld({ seed: 1, people: 1 })).toThrow("field 'people'");
     expect(() => generateWorld({ seed: -1 })).toThrow("field 'seed'");
+    expect(() => generateWorld({ seed: -1 })).toThrow(InvalidInputError);
   });
 });
 
@@ -49,6 +51,14 @@ describe('worldCorpus', () => {
 describe('worldQuestions', () => {
   const world = generateWorld({ seed: 3 });
   const questions = worldQuestions(world, { perType: 20, seed: 9 });
+
+  it('rejects a world whose comparisons cannot be asked, with a typed error', () => {
+    const world = generateWorld({ seed: 3 });
+    const sameYear = { ...world, people: world.people.map((person) => ({ ...person, birthYear: 1900 })) };
+    const ask = () => worldQuestions(sameYear, { perType: 5, seed: 1 });
+    expect(ask).toThrow(InvalidInputError);
+    expect(ask).toThrow('the world has no two people with different birth years');
+  });
 
   it('samples each type with unique ids', () => {
     for (const type of QUESTION_TYPES) expect(questions.filter((q) => q.type === type).length).toBe(20);

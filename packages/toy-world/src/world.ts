@@ -89,7 +89,12 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
 function uniqueNames(rng: Rng, count: number, syllables: () => number, taken: Set<string>): string[] {
   const names: string[] = [];
   for (let attempts = 0; names.length < count; attempts++) {
-    if (attempts > count * 1000) throw new Error(`could not invent ${count} unique names`);
+    if (attempts > count * 1000) {
+      throw new InvalidInputError({
+        code: 'toy_world_unsatisfiable',
+        reason: `could not invent ${count} unique names`,
+      });
+    }
     const name = inventName(rng, syllables());
     if (!taken.has(name)) {
       taken.add(name);
