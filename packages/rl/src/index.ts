@@ -26,6 +26,13 @@ export type { GaeInputs, GaeOutputs } from './gae-advantage.js';
 export { computeGaeAdvantages } from './gae-advantage.js';
 export type { GroupAdvantageInputs, GroupAdvantageOutputs, GrpoOptions } from './group-advantage.js';
 export { computeGrpoAdvantages, computeRlooAdvantages } from './group-advantage.js';
+export type {
+  AdvantageEstimator,
+  AdvantageEstimatorSpec,
+  AdvantageInputs,
+  AdvantageOutputs,
+} from './advantage-estimator.js';
+export { ADVANTAGE_ESTIMATOR_NAMES, advantageEstimator, computeAdvantages } from './advantage-estimator.js';
 
 // KL
 export type { KlEstimator, KlInputs, KlLossInputs, KlLossOutputs, KlRewardInputs } from './kl.js';

@@ -8,6 +8,7 @@ export { checkpointStateFields, loadLatestCheckpoint, saveCheckpoint } from './c
 export type { JsonObject } from './config-fields.js';
 // Config reading
 export { ConfigReader, readConfigFile } from './config-fields.js';
+export { TrainInvariantError } from './errors.js';
 export { MetricsWriter } from './metrics.js';
 // Run folders and divergence
 export { DEFAULT_MAX_NON_FINITE_STEPS, NonFiniteStepGuard, NonFiniteStepsError } from './non-finite.js';

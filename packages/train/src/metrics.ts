@@ -11,7 +11,12 @@ export class MetricsWriter {
   /** Keeps only records with `step ≤ step`, so a resumed run's file equals an uninterrupted one. */
   truncateAfter(step: number): void {
     // A step that is not an integer (a state read from a corrupt checkpoint) would drop every line.
-    if (!Number.isInteger(step)) throw new RangeError(`truncateAfter expects an integer step, got ${step}`);
+    if (!Number.isInteger(step)) {
+      throw new InvalidInputError({
+        field: 'step',
+        reason: `truncateAfter expects an integer step, got ${step}`,
+      });
+    }
     if (!existsSync(this.file)) return;
     const text = readFileSync(this.file, 'utf8');
     const lines = text.split('\n').filter((line) => line.trim() !== '');

@@ -2,7 +2,7 @@
 // is skipped (a rare overflow), but after `limit` such steps in a row the run has diverged, and
 // every later step would be skipped too while the process exits 0.
 
-import { Sr1Error } from '@sr1/core';
+import { InvalidInputError, Sr1Error } from '@sr1/core';
 
 /** Consecutive non-finite steps that end a run (SFT and RL); see `NonFiniteStepGuard`. */
 export const DEFAULT_MAX_NON_FINITE_STEPS = 10; // 10: rides out a rare overflow, stops a diverged run within seconds
@@ -31,7 +31,10 @@ export class NonFiniteStepGuard {
     private readonly hint?: string,
   ) {
     if (!Number.isInteger(limit) || limit < 1) {
-      throw new RangeError(`maxNonFiniteSteps must be an integer ≥ 1, got ${limit}`);
+      throw new InvalidInputError({
+        field: 'maxNonFiniteSteps',
+        reason: `maxNonFiniteSteps must be an integer ≥ 1, got ${limit}`,
+      });
     }
   }
 

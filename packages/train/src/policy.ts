@@ -2,6 +2,8 @@
 // log-probs, entropies, optional values) and turns per-token upstream gradients into parameter
 // gradients. Loss maths (SFT cross-entropy, PPO/GRPO) stays in TypeScript on this side of it.
 
+import { InvalidInputError } from '@sr1/core';
+
 /** Named float32 buffers (parameters or their gradients), keyed by HF tensor names. */
 export type TensorBuffers = Map<string, Float32Array>;
 
@@ -59,8 +61,12 @@ export function makeTokenBatch(sequences: readonly (readonly number[])[], length
   const tokens = new Int32Array(batchSize * width);
   const attentionMask = new Uint8Array(batchSize * width);
   sequences.forEach((sequence, row) => {
-    if (sequence.length > width)
-      throw new Error(`sequence ${row} has ${sequence.length} tokens > batch length ${width}`);
+    if (sequence.length > width) {
+      throw new InvalidInputError({
+        field: `sequences[${row}]`,
+        reason: `sequence ${row} has ${sequence.length} tokens > batch length ${width}`,
+      });
+    }
     sequence.forEach((token, t) => {
       tokens[row * width + t] = token;
       attentionMask[row * width + t] = 1;

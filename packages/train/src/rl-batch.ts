@@ -1,6 +1,7 @@
 // Lays RL samples (prompt + response, with the policy/system mask) out as the engine's right-padded
 // token batch and as the RL maths' (batch, responseLength) matrices, and maps between the two.
 
+import { InvalidInputError } from '@sr1/core';
 import { makeTokenBatch, type TokenBatch } from './policy.js';
 
 /** One finished trajectory, ready for an RL update. */
@@ -30,14 +31,22 @@ export interface RlBatch {
 }
 
 export function buildRlBatch(samples: readonly RlSample[]): RlBatch {
-  if (samples.length === 0) throw new RangeError('an RL batch needs at least one sample');
+  if (samples.length === 0) {
+    throw new InvalidInputError({ field: 'samples', reason: 'an RL batch needs at least one sample' });
+  }
   samples.forEach((sample, i) => {
     if (sample.policyMask.length !== sample.responseTokens.length) {
-      throw new RangeError(
-        `sample ${i}: policyMask has ${sample.policyMask.length} entries for ${sample.responseTokens.length} tokens`,
-      );
+      throw new InvalidInputError({
+        field: `samples[${i}].policyMask`,
+        reason: `sample ${i}: policyMask has ${sample.policyMask.length} entries for ${sample.responseTokens.length} tokens`,
+      });
     }
-    if (sample.promptTokens.length === 0) throw new RangeError(`sample ${i}: empty prompt`);
+    if (sample.promptTokens.length === 0) {
+      throw new InvalidInputError({
+        field: `samples[${i}].promptTokens`,
+        reason: `sample ${i}: empty prompt`,
+      });
+    }
   });
   const tokens = makeTokenBatch(samples.map((s) => [...s.promptTokens, ...s.responseTokens]));
   const responseLength = Math.max(1, ...samples.map((s) => s.responseTokens.length));

@@ -1,8 +1,10 @@
-import { createRng } from '@sr1/core';
+import { createRng, InvalidInputError } from '@sr1/core';
 import { AdamW } from '@sr1/optim';
 import { describe, expect, it } from 'vitest';
-import type { RlSample } from './rl-batch.js';
-import { type RlUpdateOptions, rlUpdate } from './rl-update.js';
+import { NonFiniteStepGuard } from './non-finite.js';
+import { makeTokenBatch } from './policy.js';
+import { buildRlBatch, type RlSample } from './rl-batch.js';
+import { type AdvantageEstimator, type RlUpdateOptions, rlUpdate } from './rl-update.js';
 import { BigramPolicy } from './testing.js';
 
 const OPTIONS: RlUpdateOptions = {
@@ -161,13 +163,41 @@ describe('rlUpdate', () => {
 
   it('requires a critic for GAE', async () => {
     const actor = new BigramPolicy(4, createRng(1));
-    await expect(
+    const update = () =>
       rlUpdate(
         [{ promptId: 'a', promptTokens: [0], responseTokens: [1], policyMask: [1], reward: 1 }],
         { actor, actorOptimizer: new AdamW(), actorLr: 0.1 },
         { ...OPTIONS, advantage: 'gae' },
         createRng(1),
-      ),
-    ).rejects.toThrow('GAE advantages need a critic');
+      );
+    await expect(update()).rejects.toThrow('GAE advantages need a critic');
+    await expect(update()).rejects.toThrow(InvalidInputError);
+  });
+
+  it('rejects an unknown advantage estimator, listing the registered ones', async () => {
+    const actor = new BigramPolicy(4, createRng(1));
+    const update = rlUpdate(
+      [{ promptId: 'a', promptTokens: [0], responseTokens: [1], policyMask: [1], reward: 1 }],
+      { actor, actorOptimizer: new AdamW(), actorLr: 0.1 },
+      { ...OPTIONS, advantage: 'reinforce' as AdvantageEstimator },
+      createRng(1),
+    );
+    await expect(update).rejects.toThrow(
+      "unknown advantage estimator 'reinforce'. Supported: [gae, grpo, rloo]",
+    );
+  });
+});
+
+describe('bad input to the RL layout', () => {
+  it('is a typed error naming the sample and field', () => {
+    expect(() => buildRlBatch([])).toThrow(InvalidInputError);
+    const short = () =>
+      buildRlBatch([
+        { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], policyMask: [1], reward: 0 },
+      ]);
+    expect(short).toThrow(InvalidInputError);
+    expect(short).toThrow("field 'samples[0].policyMask': sample 0: policyMask has 1 entries for 2 tokens");
+    expect(() => makeTokenBatch([[1, 2, 3]], 2)).toThrow("field 'sequences[0]'");
+    expect(() => new NonFiniteStepGuard(0)).toThrow(InvalidInputError);
   });
 });

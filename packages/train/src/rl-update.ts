@@ -3,26 +3,27 @@
 // epochs over shuffled mini-batches for the actor (and the critic). The maths is @sr1/rl's; this
 // module only moves arrays between the engine's layout and the RL layout.
 
-import type { Rng } from '@sr1/core';
+import { InvalidInputError, type Rng } from '@sr1/core';
 import type { AdamW } from '@sr1/optim';
 import { clipGradNorm, GradientAccumulator } from '@sr1/optim';
 import {
+  type AdvantageEstimator,
   actorLoss,
+  advantageEstimator,
   applyKlPenalty,
   clippedValueLoss,
-  computeGaeAdvantages,
-  computeGrpoAdvantages,
-  computeRlooAdvantages,
   type KlEstimator,
   type LossAggregation,
   placeOutcomeReward,
 } from '@sr1/rl';
+import { TrainInvariantError } from './errors.js';
 import type { TokenBatch, TrainablePolicy } from './policy.js';
 import { buildRlBatch, gatherResponse, type RlBatch, type RlSample, scatterResponse } from './rl-batch.js';
 
-export type AdvantageEstimator = 'gae' | 'grpo' | 'rloo';
+export type { AdvantageEstimator } from '@sr1/rl';
 
 export interface RlUpdateOptions {
+  /** The advantage estimator's name in @sr1/rl's registry (`gae` needs `models.critic`). */
   advantage: AdvantageEstimator;
   /** Exclude inserted tokens (information, invalid-action text) from the actor loss. */
   maskRetrievedTokens: boolean; // true: the paper's method; false is its ablation
@@ -132,8 +133,12 @@ export async function rlUpdate(
   options: RlUpdateOptions,
   rng: Rng,
 ): Promise<RlMetrics> {
-  if (options.advantage === 'gae' && models.critic === undefined) {
-    throw new RangeError('GAE advantages need a critic (models.critic)');
+  const estimator = advantageEstimator(options.advantage);
+  if (estimator.needsCritic && models.critic === undefined) {
+    throw new InvalidInputError({
+      field: 'models.critic',
+      reason: `${options.advantage.toUpperCase()} advantages need a critic (models.critic)`,
+    });
   }
   const whole = buildRlBatch(samples);
   const R = whole.responseLength;
@@ -154,7 +159,9 @@ export async function rlUpdate(
   let values: Float64Array | undefined;
   if (models.critic !== undefined) {
     const criticOut = await forwardInChunks(models.critic, whole.tokens, options.microBatchSize);
-    if (criticOut.values === undefined) throw new RangeError('the critic returned no values');
+    if (criticOut.values === undefined) {
+      throw new TrainInvariantError('the critic returned no values: its forward must fill `values`');
+    }
     values = gatherResponse(whole, criticOut.values, -1);
   }
 
@@ -174,34 +181,19 @@ export async function rlUpdate(
     tokenLevelRewards = penalised.tokenLevelRewards.data;
     accumulateMetrics(metrics, penalised.metrics);
   }
-  let advantages: Float64Array;
-  let returns: Float64Array;
-  const promptIds = samples.map((s) => s.promptId);
-  if (options.advantage === 'gae') {
-    const gae = computeGaeAdvantages({
-      tokenLevelRewards: matrix(tokenLevelRewards),
-      values: matrix(values!),
-      responseMask: matrix(whole.responseMask),
-      gamma: options.gamma,
-      lambda: options.lambda,
-    });
-    advantages = gae.advantages.data;
-    returns = gae.returns.data;
-    accumulateMetrics(metrics, gae.metrics);
-  } else {
-    const grouped =
-      options.advantage === 'grpo'
-        ? computeGrpoAdvantages({
-            scores,
-            promptIds,
-            responseMask: matrix(whole.responseMask),
-            normalizeByStd: options.grpoNormalizeByStd,
-          })
-        : computeRlooAdvantages({ scores, promptIds, responseMask: matrix(whole.responseMask) });
-    advantages = grouped.advantages.data;
-    returns = grouped.returns.data;
-    accumulateMetrics(metrics, grouped.metrics);
-  }
+  const estimated = estimator.compute({
+    scores,
+    tokenLevelRewards: matrix(tokenLevelRewards),
+    ...(values !== undefined ? { values: matrix(values) } : {}),
+    promptIds: samples.map((s) => s.promptId),
+    tokenMask: matrix(whole.responseMask),
+    gamma: options.gamma,
+    lambda: options.lambda,
+    normalizeByStd: options.grpoNormalizeByStd,
+  });
+  const advantages = estimated.advantages.data;
+  const returns = estimated.returns.data;
+  accumulateMetrics(metrics, estimated.metrics);
   const stats: SampleStats[] = samples.map((sample, b) => {
     const n = sample.responseTokens.length;
     return {
@@ -238,7 +230,7 @@ export async function rlUpdate(
         ),
       );
       updated = true;
-      if (models.critic !== undefined && options.advantage === 'gae') {
+      if (models.critic !== undefined && estimator.needsCritic) {
         accumulateMetrics(
           metrics,
           await criticStep(

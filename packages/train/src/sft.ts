@@ -112,11 +112,14 @@ export async function trainSft(
   state: SftState = INITIAL_SFT_STATE,
   callbacks: SftCallbacks = {},
 ): Promise<SftState> {
-  if (examples.length === 0) throw new RangeError('SFT needs at least one example');
+  if (examples.length === 0) {
+    throw new InvalidInputError({ field: 'examples', reason: 'SFT needs at least one example' });
+  }
   if (options.batchSize % options.microBatchSize !== 0) {
-    throw new RangeError(
-      `batchSize ${options.batchSize} is not a multiple of microBatchSize ${options.microBatchSize}`,
-    );
+    throw new InvalidInputError({
+      field: 'batchSize',
+      reason: `batchSize ${options.batchSize} is not a multiple of microBatchSize ${options.microBatchSize}`,
+    });
   }
   const optimizer = new AdamW({ ...options.optimizer, lr: options.lr });
   if (state.optimizer !== null) optimizer.loadState(state.optimizer);
