@@ -21,6 +21,7 @@ export {
   BASELINE_PROMPTS,
   EVAL_METHOD_NAMES,
   EVAL_METHODS,
+  evaluateMethod,
   methodRetrieves,
   parseMethod,
   runMethod,
@@ -33,8 +34,11 @@ export { EVALUATION_DEFAULTS, readResults, recordKey, runEvaluation, selectQuest
 export { ProgressDisplay } from '@sr1/core';
 
 // Reports
-export type { ResultCell, ResultRow, ResultsTable } from './report.js';
-export { buildResultsTable, renderHtml, renderMarkdown } from './report.js';
+export type { EvalSummary, ResultCell, ResultRow, ResultsTable } from './report.js';
+export { buildResultsTable, renderHtml, renderMarkdown, summarizeByType } from './report.js';
+
+// Errors
+export { EvalInvariantError } from './errors.js';
 
 // Retrieval quality
 export type { RetrievalQuality, RetrievalQualityOptions } from './retrieval-quality.js';

@@ -8,6 +8,7 @@ import {
   buildPrompt,
   formatDocuments,
   type Generator,
+  informationBlock,
   type PromptOptions,
   type Retriever,
   RetrieverContractError,
@@ -18,8 +19,10 @@ import {
   type SearchRecord,
   type TemplateSpec,
   type Tokenizer,
+  type Trajectory,
 } from '@sr1/rollout';
 import type { EvalQuestion } from './datasets.js';
+import { EvalInvariantError } from './errors.js';
 
 /** Names of the evaluation methods. */
 export type EvalMethod = 'direct' | 'cot' | 'rag' | 'agent';
@@ -98,6 +101,8 @@ export interface EvalRecord {
   finishReason: RolloutFinishReason;
   promptTokens: number;
   responseTokens: number;
+  /** The whole trajectory (token ids and masks), only with `MethodParts.keepTrajectories`. */
+  trajectory?: Trajectory;
 }
 
 /** What running a method needs. */
@@ -112,6 +117,16 @@ export interface MethodParts {
   prompt?: Omit<PromptOptions, 'template'>;
   /** The agent's instruction; default the reference prompt ('search-r1'). */
   agentTemplate?: TemplateSpec;
+  /**
+   * 'instruction' (default): the baselines get the paper's baseline instructions
+   * (`BASELINE_PROMPTS`). 'agent': every method gets the agent's prompt — direct and CoT with
+   * search off, RAG with its top-k passages appended as the `<information>` block a search would
+   * have inserted — for a small model trained only on the agent's format, which follows no other
+   * instruction (the trainer's toy demo).
+   */
+  baselinePrompts?: 'instruction' | 'agent';
+  /** Keep each record's whole trajectory (`EvalRecord.trajectory`), for viewers; results files leave it out. */
+  keepTrajectories?: boolean;
 }
 
 /** The prompt texts of a batch for a method (RAG searches once, with the questions as queries). */
@@ -123,16 +138,15 @@ async function promptsFor(
 ): Promise<{ prompts: string[]; retrieved: SearchHit[][] }> {
   const build = (question: string, template: TemplateSpec) =>
     buildPrompt(question, parts.tokenizer, { ...parts.prompt, template });
+  const agentTemplate = parts.agentTemplate ?? 'search-r1';
+  if (parts.baselinePrompts === 'agent') {
+    const prompts = questions.map((q) => build(q.question, agentTemplate));
+    if (method !== 'rag') return { prompts, retrieved: questions.map(() => []) };
+    const hits = await searchQuestions(questions, parts, method, topk);
+    return { prompts: prompts.map((prompt, i) => prompt + informationBlock(hits[i] ?? [])), retrieved: hits };
+  }
   if (method === 'rag') {
-    const hits = await requireRetriever(parts, method).search(
-      questions.map((q) => q.question),
-      topk,
-    );
-    if (!Array.isArray(hits) || hits.length !== questions.length) {
-      throw new RetrieverContractError(
-        `expected ${questions.length} result lists, one per question, got ${hits?.length}`,
-      );
-    }
+    const hits = await searchQuestions(questions, parts, method, topk);
     return {
       prompts: questions.map((q, i) =>
         build(q.question, (text) => BASELINE_PROMPTS.rag(text, hits[i] ?? [])),
@@ -140,8 +154,27 @@ async function promptsFor(
       retrieved: hits,
     };
   }
-  const template = method === 'agent' ? (parts.agentTemplate ?? 'search-r1') : BASELINE_PROMPTS[method];
+  const template = method === 'agent' ? agentTemplate : BASELINE_PROMPTS[method];
   return { prompts: questions.map((q) => build(q.question, template)), retrieved: questions.map(() => []) };
+}
+
+/** RAG's one search, with the questions as queries: one result list per question. */
+async function searchQuestions(
+  questions: readonly EvalQuestion[],
+  parts: MethodParts,
+  method: EvalMethod,
+  topk: number,
+): Promise<SearchHit[][]> {
+  const hits = await requireRetriever(parts, method).search(
+    questions.map((q) => q.question),
+    topk,
+  );
+  if (!Array.isArray(hits) || hits.length !== questions.length) {
+    throw new RetrieverContractError(
+      `expected ${questions.length} result lists, one per question, got ${hits?.length}`,
+    );
+  }
+  return hits;
 }
 
 function requireRetriever(parts: MethodParts, method: EvalMethod): Retriever {
@@ -207,13 +240,39 @@ export async function runMethod(
       finishReason: trajectory.finishReason,
       promptTokens: trajectory.promptTokenIds.length,
       responseTokens: trajectory.responseTokenIds.length,
+      ...(parts.keepTrajectories === true ? { trajectory } : {}),
     };
   });
+}
+
+/**
+ * Runs `method` over any number of questions in memory, `batchSize` questions per rollout call
+ * (`runMethod` each), records in question order. `runEvaluation` is the resumable run that
+ * appends to a results file; this is for callers that keep the records (a trainer's validation).
+ */
+export async function evaluateMethod(
+  method: EvalMethod,
+  dataset: string,
+  questions: readonly EvalQuestion[],
+  parts: MethodParts,
+  batchSize = 32, // the trainer's validation batch: a whole toy validation set in one or two calls
+): Promise<EvalRecord[]> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new InvalidInputError({
+      field: 'batchSize',
+      reason: `expected a positive integer, got ${batchSize}`,
+    });
+  }
+  const records: EvalRecord[] = [];
+  for (let start = 0; start < questions.length; start += batchSize) {
+    records.push(...(await runMethod(method, dataset, questions.slice(start, start + batchSize), parts)));
+  }
+  return records;
 }
 
 /** The retriever of the methods that must not search (they run only the final, search-free round). */
 const noSearch: Retriever = {
   search: async () => {
-    throw new Error('internal: a search was issued in a round with search disabled');
+    throw new EvalInvariantError('a search was issued in a round with search disabled');
   },
 };

@@ -28,6 +28,42 @@ export interface ResultsTable {
   rows: ResultRow[];
 }
 
+/** One method's mean EM and searches per question, overall and per question type. */
+export interface EvalSummary {
+  method: EvalMethod;
+  count: number;
+  exactMatch: number;
+  searchesPerQuestion: number;
+  /** Per question type, sorted by name; untyped questions count as 'all'. */
+  byType: Record<string, { count: number; exactMatch: number; searchesPerQuestion: number }>;
+}
+
+/**
+ * Summarises one method's records by question type (the toy world's single-hop / two-hop /
+ * comparison): the trainer's validation metrics and its demo's table.
+ */
+export function summarizeByType(method: EvalMethod, records: readonly EvalRecord[]): EvalSummary {
+  const mean = (list: readonly EvalRecord[], pick: (r: EvalRecord) => number) =>
+    list.length === 0 ? 0 : list.reduce((sum, r) => sum + pick(r), 0) / list.length;
+  const typeOf = (record: EvalRecord) => record.type ?? 'all';
+  const byType: EvalSummary['byType'] = {};
+  for (const type of [...new Set(records.map(typeOf))].sort()) {
+    const list = records.filter((r) => typeOf(r) === type);
+    byType[type] = {
+      count: list.length,
+      exactMatch: mean(list, (r) => r.exactMatch),
+      searchesPerQuestion: mean(list, (r) => r.searches.length),
+    };
+  }
+  return {
+    method,
+    count: records.length,
+    exactMatch: mean(records, (r) => r.exactMatch),
+    searchesPerQuestion: mean(records, (r) => r.searches.length),
+    byType,
+  };
+}
+
 /** Builds the table from records; dataset and method order follow their first appearance. */
 export function buildResultsTable(records: readonly EvalRecord[]): ResultsTable {
   const datasets = [...new Set(records.map((r) => r.dataset))];

@@ -5,8 +5,8 @@ import { InvalidInputError } from '@sr1/core';
 import { InMemoryRetriever, PieceTokenizer, RuleBasedGenerator } from '@sr1/rollout/testing';
 import { describe, expect, it } from 'vitest';
 import type { EvalDataset } from './datasets.js';
-import { runMethod } from './methods.js';
-import { buildResultsTable, renderHtml, renderMarkdown } from './report.js';
+import { evaluateMethod, runMethod } from './methods.js';
+import { buildResultsTable, renderHtml, renderMarkdown, summarizeByType } from './report.js';
 import { readResults, runEvaluation } from './run.js';
 
 const tokenizer = new PieceTokenizer();
@@ -109,6 +109,66 @@ describe('runMethod', () => {
     expect(record!.prompt).toBe('Use <search> to call a search engine. Q: hot coffee mod?\n');
     expect(record!.type).toBe('single-hop');
     expect(record!.exactMatch).toBe(1);
+  });
+
+  it("gives every method the agent's prompt with baselinePrompts 'agent', RAG's passages as an information block", async () => {
+    const retriever = new InMemoryRetriever();
+    const agentTemplate = { text: 'Use <search> to call a search engine. Q: {question}\n' };
+    const parts = {
+      generator: policy(),
+      tokenizer,
+      retriever,
+      agentTemplate,
+      baselinePrompts: 'agent' as const,
+    };
+    const question = datasets[0]!.questions.slice(0, 1);
+    const [direct] = await runMethod('direct', 'toy-a', question, parts);
+    expect(direct!.prompt).toBe('Use <search> to call a search engine. Q: what is the hot coffee mod?\n');
+    expect(direct!.searches).toEqual([]); // search is off: the policy's <search> is not run
+    const [rag] = await runMethod('rag', 'toy-a', question, parts);
+    expect(rag!.prompt).toMatch(
+      /^Use <search> to call a search engine\. Q: what is the hot coffee mod\?\n\n\n<information>Doc 1\(Title: "Hot Coffee mod"\)/,
+    );
+    expect(rag!.prompt.endsWith('</information>\n\n')).toBe(true);
+    expect(rag!.retrieved[0]!.id).toBe('4');
+    expect(rag!.answer).toBe('Hot Coffee mod');
+    expect(rag!.searches).toEqual([]);
+  });
+
+  it('keeps the whole trajectory only when asked', async () => {
+    const question = datasets[0]!.questions.slice(0, 1);
+    const parts = { generator: policy(), tokenizer, retriever: new InMemoryRetriever() };
+    const [plain] = await runMethod('agent', 'toy-a', question, parts);
+    expect(plain!.trajectory).toBeUndefined();
+    const [kept] = await runMethod('agent', 'toy-a', question, { ...parts, keepTrajectories: true });
+    expect(kept!.trajectory!.text).toBe(kept!.response);
+    expect(kept!.trajectory!.responseTokenIds.length).toBe(kept!.responseTokens);
+  });
+
+  it('evaluates in batches of batchSize with the records of one call, and summarises by type', async () => {
+    const questions = [
+      ...datasets[0]!.questions.map((q, i) => ({ ...q, type: i === 0 ? 'lookup' : 'who' })),
+      { id: 'x', question: 'untyped', golden_answers: ['none'] },
+    ];
+    const parts = { generator: policy(), tokenizer, retriever: new InMemoryRetriever() };
+    const batched = await evaluateMethod('direct', 'toy-a', questions, parts, 2);
+    expect(parts.generator.calls.map((call) => call.prompts.length)).toEqual([2, 2]);
+    const whole = await runMethod('direct', 'toy-a', questions, { ...parts, generator: policy() });
+    expect(batched).toEqual(whole);
+    await expect(evaluateMethod('direct', 'toy-a', questions, parts, 0)).rejects.toThrow(InvalidInputError);
+
+    const summary = summarizeByType('direct', batched);
+    expect(summary).toEqual({
+      method: 'direct',
+      count: 4,
+      exactMatch: 0.25, // only "who made gta san andreas" is Rockstar North
+      searchesPerQuestion: 0,
+      byType: {
+        all: { count: 1, exactMatch: 0, searchesPerQuestion: 0 },
+        lookup: { count: 1, exactMatch: 0, searchesPerQuestion: 0 },
+        who: { count: 2, exactMatch: 0.5, searchesPerQuestion: 0 },
+      },
+    });
   });
 
   it('refuses retrieval methods without a retriever', async () => {

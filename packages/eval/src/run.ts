@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
 import type { EvalDataset, EvalQuestion } from './datasets.js';
 import { DatasetFormatError } from './datasets.js';
+import { EvalInvariantError } from './errors.js';
 import { type EvalMethod, type EvalRecord, type MethodParts, methodRetrieves, runMethod } from './methods.js';
 
 /** Options of `runEvaluation`. */
@@ -68,28 +69,34 @@ export function readResults(file: string): EvalRecord[] {
   for (let index = 0; index < lines.length; index++) {
     const raw = lines[index]!;
     if (raw.trim() === '') continue;
+    let record: EvalRecord | null = null;
+    let problem: string;
     try {
-      const record = JSON.parse(raw) as EvalRecord;
-      if (
-        typeof record.dataset !== 'string' ||
-        typeof record.method !== 'string' ||
-        typeof record.id !== 'string'
-      ) {
-        throw new Error('missing dataset, method or id');
-      }
-      records.push(record);
+      record = JSON.parse(raw) as EvalRecord;
+      problem = 'missing dataset, method or id';
     } catch (error) {
-      const isCutLast = index === lines.length - 1 && !content.endsWith('\n');
-      if (isCutLast) {
-        truncateSync(file, Buffer.byteLength(content, 'utf8') - Buffer.byteLength(raw, 'utf8'));
-        break;
-      }
-      throw new DatasetFormatError({
-        file,
-        line: index + 1,
-        reason: `not a results record (${(error as Error).message}); remove the line or use another --out`,
-      });
+      problem = (error as Error).message;
     }
+    if (
+      record !== null &&
+      typeof record === 'object' &&
+      typeof record.dataset === 'string' &&
+      typeof record.method === 'string' &&
+      typeof record.id === 'string'
+    ) {
+      records.push(record);
+      continue;
+    }
+    const isCutLast = index === lines.length - 1 && !content.endsWith('\n');
+    if (isCutLast) {
+      truncateSync(file, Buffer.byteLength(content, 'utf8') - Buffer.byteLength(raw, 'utf8'));
+      break;
+    }
+    throw new DatasetFormatError({
+      file,
+      line: index + 1,
+      reason: `not a results record (${problem}); remove the line or use another --out`,
+    });
   }
   return records;
 }
@@ -190,8 +197,11 @@ export async function runEvaluation(options: EvaluationOptions): Promise<Evaluat
     for (const method of options.methods) {
       for (const question of selected) {
         const record = stored.get(recordKey(dataset.name, method, question.id));
-        if (record === undefined)
-          throw new Error(`internal: no record for ${dataset.name}/${method}/${question.id}`);
+        if (record === undefined) {
+          throw new EvalInvariantError(
+            `no record for ${dataset.name}/${method}/${question.id} after the run`,
+          );
+        }
         records.push(record);
       }
     }
