@@ -2,9 +2,11 @@ import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
+import { readSafetensors, writeSafetensors } from '@sr1/model';
 import { describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
 import { MetricsWriter } from './metrics.js';
+import { readOptimizerState, writeOptimizerState } from './optimizer-state.js';
 
 const optimizer = {
   step: 3,
@@ -111,6 +113,27 @@ describe('checkpoints', () => {
     const error = await loadLatestCheckpoint(run).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(InvalidInputError);
     expect((error as Error).message).toContain(file);
+  });
+});
+
+describe('optimizer state files', () => {
+  it('round-trip both moments and the step under torch names', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'sr1-opt-')), 'critic-optimizer.safetensors');
+    await writeOptimizerState(file, optimizer);
+    const { tensors } = await readSafetensors(file);
+    expect([...tensors.keys()].sort()).toEqual(['exp_avg.w', 'exp_avg_sq.w']);
+    const read = await readOptimizerState(file);
+    expect(read.step).toBe(3);
+    expect(Array.from(read.firstMoment.get('w')!)).toEqual([1, 2]);
+    expect(Array.from(read.secondMoment.get('w')!)).toEqual([3, 4]);
+  });
+
+  it('reject a file without a step, naming it', async () => {
+    const file = join(await mkdtemp(join(tmpdir(), 'sr1-opt-')), 'optimizer.safetensors');
+    await writeSafetensors(file, new Map([['exp_avg.w', { shape: [1], data: Float32Array.from([1]) }]]));
+    const error = await readOptimizerState(file).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as Error).message).toContain(`${file}: field '__metadata__.step'`);
   });
 });
 

@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
-import { readSafetensors, writeSafetensors } from '@sr1/model';
 import type { AdamWState } from '@sr1/optim';
+import { readOptimizerState, writeOptimizerState } from './optimizer-state.js';
 
 export interface CheckpointContents {
   step: number;
@@ -72,14 +72,7 @@ export async function saveCheckpoint(
   await mkdir(temporary, { recursive: true });
   await contents.writeModel(temporary);
   if (contents.optimizer !== null) {
-    const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    for (const [key, m] of contents.optimizer.firstMoment)
-      tensors.set(`exp_avg.${key}`, { shape: [m.length], data: m });
-    for (const [key, v] of contents.optimizer.secondMoment)
-      tensors.set(`exp_avg_sq.${key}`, { shape: [v.length], data: v });
-    await writeSafetensors(join(temporary, 'optimizer.safetensors'), tensors, {
-      metadata: { step: String(contents.optimizer.step) },
-    });
+    await writeOptimizerState(join(temporary, 'optimizer.safetensors'), contents.optimizer);
   }
   await writeFile(
     join(temporary, 'trainer-state.json'),
@@ -192,26 +185,6 @@ async function loadCheckpointFolder(dir: string): Promise<LoadedCheckpoint> {
     );
   }
   if (!('state' in saved)) throw checkpointError(stateFile, 'is missing', 'state');
-  let optimizer: AdamWState | null = null;
-  if (saved.hasOptimizer) {
-    const file = join(dir, 'optimizer.safetensors');
-    const { tensors, header } = await readSafetensors(file);
-    const firstMoment = new Map<string, Float32Array>();
-    const secondMoment = new Map<string, Float32Array>();
-    for (const [key, tensor] of tensors) {
-      if (key.startsWith('exp_avg_sq.')) secondMoment.set(key.slice('exp_avg_sq.'.length), tensor.data);
-      else if (key.startsWith('exp_avg.')) firstMoment.set(key.slice('exp_avg.'.length), tensor.data);
-    }
-    const step = Number(header.metadata.step);
-    if (!Number.isInteger(step)) {
-      throw new InvalidInputError({
-        code: 'checkpoint',
-        file,
-        field: '__metadata__.step',
-        reason: 'missing optimiser step',
-      });
-    }
-    optimizer = { step, firstMoment, secondMoment };
-  }
+  const optimizer = saved.hasOptimizer ? await readOptimizerState(join(dir, 'optimizer.safetensors')) : null;
   return { dir, step: saved.step, trainerState: saved.state, optimizer };
 }
