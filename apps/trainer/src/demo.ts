@@ -7,10 +7,17 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
+import {
+  type EvalMethod,
+  type EvalQuestion,
+  type EvalRecord,
+  type EvalSummary,
+  evaluateMethod,
+  summarizeByType,
+} from '@sr1/eval';
 import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
-import { loadLatestCheckpoint } from '@sr1/train';
-import { type EvalMethod, type EvalRecord, type EvalSummary, evaluate, summarize } from './agent-eval.js';
+import { loadLatestCheckpoint, TrainInvariantError } from '@sr1/train';
 import { engineGenerator } from './engine-generator.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { RUN_FILES, writeReport, writeTrajectories } from './report.js';
@@ -45,7 +52,7 @@ const ROLLOUT = { maxTurns: 3, maxTokensPerTurn: 96, maxObsTokens: 200, topk: 3 
 async function evaluateAll(
   policyDir: string,
   methods: readonly EvalMethod[],
-  questions: Parameters<typeof evaluate>[1],
+  questions: readonly EvalQuestion[],
   index: string,
   threads: number | undefined,
 ): Promise<Map<EvalMethod, EvalRecord[]>> {
@@ -58,12 +65,26 @@ async function evaluateAll(
   );
   const retriever = await InProcessRetriever.open(index);
   const { generator } = engineGenerator(runner, tokenizer);
-  const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
+  const { template: agentTemplate, ...prompt } = promptOptions({
+    template: TOY_TEMPLATE,
+    chatTemplate: false,
+  });
   const results = new Map<EvalMethod, EvalRecord[]>();
   for (const method of methods) {
     results.set(
       method,
-      await evaluate(method, questions, { generator, retriever, tokenizer, rollout: ROLLOUT, prompt }),
+      // The toy policy knows only the agent's format: the baselines keep its prompt (direct: search
+      // off; RAG: the passages as an information block), and the viewer needs whole trajectories.
+      await evaluateMethod(method, 'held-out', questions, {
+        generator,
+        retriever,
+        tokenizer,
+        rollout: ROLLOUT,
+        prompt,
+        agentTemplate,
+        baselinePrompts: 'agent',
+        keepTrajectories: true,
+      }),
     );
   }
   await runner.dispose();
@@ -156,17 +177,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   );
   await runRl(config, { resume: true, ...(options.quiet !== undefined ? { quiet: options.quiet } : {}) });
   const checkpoint = await loadLatestCheckpoint(runDir);
-  if (checkpoint === null) throw new Error('the RL run left no checkpoint');
+  if (checkpoint === null) throw new TrainInvariantError(`the RL run left no checkpoint in ${runDir}`);
   log('evaluating the trained agent on the held-out world…');
   const after = await evaluateAll(checkpoint.dir, ['agent'], heldOut, evalWorld.index, options.threads);
 
   const rows = [
-    { label: 'direct answer', summary: summarize('direct', before.get('direct')!) },
-    { label: 'RAG (one retrieval)', summary: summarize('rag', before.get('rag')!) },
-    { label: 'base agent', summary: summarize('agent', before.get('agent')!) },
+    { label: 'direct answer', summary: summarizeByType('direct', before.get('direct')!) },
+    { label: 'RAG (one retrieval)', summary: summarizeByType('rag', before.get('rag')!) },
+    { label: 'base agent', summary: summarizeByType('agent', before.get('agent')!) },
     {
       label: `trained agent (${algorithm.toUpperCase()}${config.maskRetrievedTokens ? '' : ', unmasked'})`,
-      summary: summarize('agent', after.get('agent')!),
+      summary: summarizeByType('agent', after.get('agent')!),
     },
   ];
   log('');

@@ -1,13 +1,10 @@
 // sr1-train's programmatic API: the same runs the CLI starts, for scripts and tests.
 
-export type { EvalMethod, EvalQuestion, EvalRecord, EvalSummary } from './agent-eval.js';
-export { evaluate, summarize } from './agent-eval.js';
 export type { DemoOptions } from './demo.js';
 export { DEMO_WORLDS, runDemo } from './demo.js';
 export { engineGenerator } from './engine-generator.js';
 export { makeBasePolicy } from './make-base.js';
 export { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
-export { readQuestions } from './questions.js';
 export type {
   Dashboard,
   DashboardOptions,

@@ -12,9 +12,12 @@ export { TrainInvariantError } from './errors.js';
 export { MetricsWriter } from './metrics.js';
 // Run folders and divergence
 export { DEFAULT_MAX_NON_FINITE_STEPS, NonFiniteStepGuard, NonFiniteStepsError } from './non-finite.js';
+export { readOptimizerState, writeOptimizerState } from './optimizer-state.js';
 export type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from './policy.js';
 // The engine seam
 export { makeTokenBatch } from './policy.js';
+export type { RlCallbacks, RlCollected, RlLoopModels, RlOptions, RlState, RlStepMetrics } from './rl.js';
+export { INITIAL_RL_STATE, restoreRlState, trainRl } from './rl.js';
 export type { RlBatch, RlSample } from './rl-batch.js';
 // RL
 export { buildRlBatch, gatherResponse, scatterResponse } from './rl-batch.js';

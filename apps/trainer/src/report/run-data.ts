@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
+import type { EvalRecord, EvalSummary } from '@sr1/eval';
 import type { SearchHit } from '@sr1/rollout';
-import type { EvalRecord, EvalSummary } from '../agent-eval.js';
 
 /** One search an agent made: its query and the passages it got back, best first. */
 export interface ReportSearch {
@@ -82,8 +82,15 @@ export async function reportTrajectory(
     lookupHits: (query: string) => Promise<readonly SearchHit[]>;
   },
 ): Promise<ReportTrajectory> {
+  const { trajectory } = record;
+  if (trajectory === undefined) {
+    throw new InvalidInputError({
+      field: 'trajectory',
+      reason: `record '${record.id}' has no trajectory; evaluate with keepTrajectories`,
+    });
+  }
   const searches: ReportSearch[] = [];
-  for (const search of record.trajectory.searches) {
+  for (const search of trajectory.searches) {
     const found = new Map((await parts.lookupHits(search.query)).map((hit) => [hit.id, hit.title]));
     searches.push({
       turn: search.turn,
@@ -97,17 +104,13 @@ export async function reportTrajectory(
   }
   return {
     id: record.id,
-    type: record.type,
+    type: record.type ?? 'all',
     question: question.question,
     gold: question.golden_answers,
     answer: record.answer,
     exactMatch: record.exactMatch,
     searches,
-    segments: maskedSegments(
-      record.trajectory.responseTokenIds,
-      record.trajectory.responseMask,
-      parts.decode,
-    ),
+    segments: maskedSegments(trajectory.responseTokenIds, trajectory.responseMask, parts.decode),
   };
 }
 
