@@ -50,7 +50,7 @@ describe('rollout of a random tiny model with a real retriever', () => {
       for (const trajectory of trajectories) {
         // Every maximal run of mask-0 tokens decodes to exactly one inserted block, and every run of
         // mask-1 tokens carries the sampled tokens' log-probs.
-        const runs = maskedSegments(trajectory.responseTokenIds, trajectory.responseMask, (ids) =>
+        const runs = maskedSegments(trajectory.responseTokenIds, trajectory.sampledMask, (ids) =>
           tokenizer.decode(ids),
         );
         for (const run of runs.filter((r) => r.inserted)) {
@@ -64,7 +64,7 @@ describe('rollout of a random tiny model with a real retriever', () => {
         );
         expect(runs.map((r) => r.text).join('')).toBe(trajectory.text);
         trajectory.responseTokenIds.forEach((_, i) => {
-          if (trajectory.responseMask[i] === 1) expect(trajectory.logProbs[i]).toBeLessThan(0);
+          if (trajectory.sampledMask[i] === 1) expect(trajectory.logProbs[i]).toBeLessThan(0);
           else expect(trajectory.logProbs[i]).toBe(0);
         });
       }

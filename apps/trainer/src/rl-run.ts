@@ -231,7 +231,7 @@ export async function runRl(
             promptId: `${question.id}@${step}.${slot}`, // GRPO's group: one slot's rollouts
             promptTokens: trajectory.promptTokenIds,
             responseTokens: trajectory.responseTokenIds,
-            policyMask: Array.from(trajectory.responseMask),
+            sampledMask: Array.from(trajectory.sampledMask),
             reward: config.reward === 'em' ? em : formatReward(trajectory.text, question.golden_answers),
           });
         });

@@ -13,7 +13,7 @@ describe('entropyLoss', () => {
         [1, 2, 3],
         [4, 5, 6],
       ]),
-      responseMask: matrixFromRows([
+      sampledMask: matrixFromRows([
         [1, 0, 1],
         [0, 0, 1],
       ]),
@@ -32,20 +32,20 @@ describe('actorLoss', () => {
   const refLogProbs = randomMatrix(73, b, t, -3, 0);
   const advantages = randomMatrix(74, b, t, -1, 1);
   const entropies = randomMatrix(75, b, t, 0, 4);
-  const responseMask = randomMask(76, b, t);
+  const sampledMask = randomMask(76, b, t);
 
   it('is pg_loss − entropyCoef·entropy + klLossCoef·kl with matching gradients', () => {
     const base = {
       logProbs,
       oldLogProbs,
       advantages,
-      responseMask,
+      sampledMask,
       aggregation: 'seq-mean-token-sum' as const,
     };
     const out = actorLoss({ ...base, entropies, refLogProbs, entropyCoef: 0.01, klLossCoef: 0.1 });
     const pg = ppoPolicyLoss(base);
-    const ent = entropyLoss({ entropies, responseMask, aggregation: base.aggregation });
-    const kl = klLoss({ logProbs, refLogProbs, responseMask, aggregation: base.aggregation });
+    const ent = entropyLoss({ entropies, sampledMask, aggregation: base.aggregation });
+    const kl = klLoss({ logProbs, refLogProbs, sampledMask, aggregation: base.aggregation });
     expect(out.loss).toBeCloseTo(pg.loss - 0.01 * ent.loss + 0.1 * kl.loss, 12);
     expect(out.metrics['actor/loss']).toBe(out.loss);
     expect(out.metrics['actor/kl_loss']).toBe(kl.loss);
@@ -59,13 +59,13 @@ describe('actorLoss', () => {
   });
 
   it('asks for the inputs its coefficients need, naming them', () => {
-    expect(() => actorLoss({ logProbs, oldLogProbs, advantages, responseMask })).toThrow(/field 'entropies'/);
+    expect(() => actorLoss({ logProbs, oldLogProbs, advantages, sampledMask })).toThrow(/field 'entropies'/);
     expect(() =>
-      actorLoss({ logProbs, oldLogProbs, advantages, responseMask, entropyCoef: 0, klLossCoef: 0.001 }),
+      actorLoss({ logProbs, oldLogProbs, advantages, sampledMask, entropyCoef: 0, klLossCoef: 0.001 }),
     ).toThrow(/field 'refLogProbs'/);
-    const out = actorLoss({ logProbs, oldLogProbs, advantages, responseMask, entropies, entropyCoef: 0 });
-    expect(out.loss).toBe(ppoPolicyLoss({ logProbs, oldLogProbs, advantages, responseMask }).loss);
+    const out = actorLoss({ logProbs, oldLogProbs, advantages, sampledMask, entropies, entropyCoef: 0 });
+    expect(out.loss).toBe(ppoPolicyLoss({ logProbs, oldLogProbs, advantages, sampledMask }).loss);
     expect(out.gradEntropies.data.every((g) => g === 0)).toBe(true);
-    expect(out.metrics['actor/entropy']).toBe(entropyLoss({ entropies, responseMask }).loss);
+    expect(out.metrics['actor/entropy']).toBe(entropyLoss({ entropies, sampledMask }).loss);
   });
 });

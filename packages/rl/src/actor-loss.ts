@@ -50,7 +50,7 @@ export function actorLoss(inputs: ActorLossInputs): ActorLossOutputs {
     // Computed whenever given, so `actor/entropy` is logged even with the bonus off.
     const entropy = entropyLoss({
       entropies: inputs.entropies,
-      responseMask: inputs.responseMask,
+      sampledMask: inputs.sampledMask,
       aggregation,
     });
     loss -= entropyCoef * entropy.loss;
@@ -64,7 +64,7 @@ export function actorLoss(inputs: ActorLossInputs): ActorLossOutputs {
     const kl = klLoss({
       logProbs: inputs.logProbs,
       refLogProbs: inputs.refLogProbs,
-      responseMask: inputs.responseMask,
+      sampledMask: inputs.sampledMask,
       estimator: inputs.klEstimator ?? 'k3', // the paper's GRPO runs: low_var_kl
       aggregation,
     });

@@ -33,16 +33,16 @@ describe('advantage estimator registry', () => {
     const gae = computeGaeAdvantages({
       tokenLevelRewards,
       values,
-      responseMask: tokenMask,
+      tokenMask,
       gamma: 0.9,
       lambda: 0.8,
     });
     expect(computeAdvantages('gae', inputs)).toEqual(gae);
-    const grpo = computeGrpoAdvantages({ scores, promptIds, responseMask: tokenMask, normalizeByStd: false });
+    const grpo = computeGrpoAdvantages({ scores, promptIds, tokenMask, normalizeByStd: false });
     const viaRegistry = computeAdvantages('grpo', { ...inputs, normalizeByStd: false });
     expect(viaRegistry.advantages).toEqual(grpo.advantages);
     expect(viaRegistry.metrics).toEqual(grpo.metrics);
-    const rloo = computeRlooAdvantages({ scores, promptIds, responseMask: tokenMask });
+    const rloo = computeRlooAdvantages({ scores, promptIds, tokenMask });
     expect(computeAdvantages('rloo', inputs).advantages).toEqual(rloo.advantages);
   });
 

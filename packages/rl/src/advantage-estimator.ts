@@ -57,7 +57,7 @@ const ADVANTAGE_ESTIMATORS = {
       return computeGaeAdvantages({
         tokenLevelRewards: inputs.tokenLevelRewards,
         values: inputs.values,
-        responseMask: inputs.tokenMask,
+        tokenMask: inputs.tokenMask,
         ...(inputs.gamma !== undefined ? { gamma: inputs.gamma } : {}),
         ...(inputs.lambda !== undefined ? { lambda: inputs.lambda } : {}),
       });
@@ -70,7 +70,7 @@ const ADVANTAGE_ESTIMATORS = {
       computeGrpoAdvantages({
         scores: inputs.scores,
         promptIds: inputs.promptIds,
-        responseMask: inputs.tokenMask,
+        tokenMask: inputs.tokenMask,
         ...(inputs.normalizeByStd !== undefined ? { normalizeByStd: inputs.normalizeByStd } : {}),
       }),
   },
@@ -81,7 +81,7 @@ const ADVANTAGE_ESTIMATORS = {
       computeRlooAdvantages({
         scores: inputs.scores,
         promptIds: inputs.promptIds,
-        responseMask: inputs.tokenMask,
+        tokenMask: inputs.tokenMask,
       }),
   },
 } satisfies Record<AdvantageEstimator, AdvantageEstimatorSpec>;

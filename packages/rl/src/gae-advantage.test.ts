@@ -39,7 +39,7 @@ describe('computeGaeAdvantages', () => {
     const out = computeGaeAdvantages({
       tokenLevelRewards: matrixFromRows([[0, 1]]),
       values: matrixFromRows([[0.5, 0.2]]),
-      responseMask: matrixFromRows([[1, 1]]),
+      tokenMask: matrixFromRows([[1, 1]]),
       gamma: 0.9,
       lambda: 0.5,
       whiten: false,
@@ -54,7 +54,7 @@ describe('computeGaeAdvantages', () => {
     const out = computeGaeAdvantages({
       tokenLevelRewards: matrixFromRows([[0.1, 0, 0, 1]]),
       values: matrixFromRows([[0.3, -0.2, 0.7, 0.4]]),
-      responseMask: matrixFromRows([[1, 1, 1, 1]]),
+      tokenMask: matrixFromRows([[1, 1, 1, 1]]),
     });
     expect(Array.from(out.returns.data)).toEqual([1.1, 1, 1, 1].map((x) => expect.closeTo(x, 12)));
   });
@@ -79,7 +79,7 @@ describe('computeGaeAdvantages', () => {
       const ours = computeGaeAdvantages({
         tokenLevelRewards: rewards,
         values,
-        responseMask: mask,
+        tokenMask: mask,
         gamma,
         lambda,
       });
@@ -98,14 +98,14 @@ describe('computeGaeAdvantages', () => {
     const full = computeGaeAdvantages({
       tokenLevelRewards: rewards,
       values,
-      responseMask: mask,
+      tokenMask: mask,
       gamma: 0.9,
       lambda: 0.8,
     });
     const kept = computeGaeAdvantages({
       tokenLevelRewards: matrixFromRows([[0, 0.2, 0, 1]]),
       values: matrixFromRows([[0.1, 0.4, 0.3, 0.6]]),
-      responseMask: matrixFromRows([[1, 1, 1, 1]]),
+      tokenMask: matrixFromRows([[1, 1, 1, 1]]),
       gamma: 0.9,
       lambda: 0.8,
     });
@@ -119,7 +119,7 @@ describe('computeGaeAdvantages', () => {
     const out = computeGaeAdvantages({
       tokenLevelRewards: matrixFromRows([[0, 1, 0]]),
       values: matrixFromRows([[0, 0, 7]]),
-      responseMask: matrixFromRows([[1, 1, 0]]),
+      tokenMask: matrixFromRows([[1, 1, 0]]),
       whiten: false,
     });
     expect(out.metrics['critic/values/max']).toBe(0);
@@ -128,7 +128,7 @@ describe('computeGaeAdvantages', () => {
       computeGaeAdvantages({
         tokenLevelRewards: matrixFromRows([[0]]),
         values: matrixFromRows([[0]]),
-        responseMask: matrixFromRows([[1]]),
+        tokenMask: matrixFromRows([[1]]),
         gamma: 1.5,
       }),
     ).toThrow(/field 'gamma'/);

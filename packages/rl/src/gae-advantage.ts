@@ -13,11 +13,11 @@ export interface GaeInputs {
   /** The critic's values V(s_t) at the rollout; shape (batch, responseLength). */
   values: Matrix;
   /**
-   * 1 = a step of the recursion, 0 = skipped; shape (batch, responseLength). Pass the attention
-   * mask (padding 0, retrieved tokens 1) to reproduce Search-R1, where retrieved tokens still
-   * count for the critic and GAE; pass the loss mask to step over them.
+   * 1 = a step of the recursion, 0 = skipped; shape (batch, responseLength). Pass the token mask
+   * (every real response token: padding 0, retrieved tokens 1) to reproduce Search-R1, where
+   * retrieved tokens still count for the critic and GAE; pass the sampled mask to step over them.
    */
-  responseMask: Matrix;
+  tokenMask: Matrix;
   gamma?: number;
   lambda?: number;
   /** Whiten advantages over the mask (veRL does; default true). */
@@ -38,9 +38,9 @@ export interface GaeOutputs {
  * With a mask of trailing padding this is exactly veRL's `compute_gae_advantage_return`.
  */
 export function computeGaeAdvantages(inputs: GaeInputs): GaeOutputs {
-  const { tokenLevelRewards, values, responseMask } = inputs;
+  const { tokenLevelRewards, values, tokenMask } = inputs;
   const [batch, length] = sameShape(
-    [responseMask, 'responseMask'],
+    [tokenMask, 'tokenMask'],
     [tokenLevelRewards, 'tokenLevelRewards'],
     [values, 'values'],
   );
@@ -53,7 +53,7 @@ export function computeGaeAdvantages(inputs: GaeInputs): GaeOutputs {
     let nextAdvantage = 0;
     for (let t = length - 1; t >= 0; t--) {
       const i = b * length + t;
-      if (responseMask.data[i] === 0) continue;
+      if (tokenMask.data[i] === 0) continue;
       const value = values.data[i]!;
       const delta = tokenLevelRewards.data[i]! + gamma * nextValue - value;
       const advantage = delta + gamma * lambda * nextAdvantage;
@@ -64,14 +64,14 @@ export function computeGaeAdvantages(inputs: GaeInputs): GaeOutputs {
     }
   }
   const advantageMatrix = { shape: [batch, length] as [number, number], data: raw };
-  const advantages = (inputs.whiten ?? true) ? maskedWhiten(advantageMatrix, responseMask) : raw;
+  const advantages = (inputs.whiten ?? true) ? maskedWhiten(advantageMatrix, tokenMask) : raw;
   return {
     advantages: { shape: [batch, length], data: advantages },
     returns: { shape: [batch, length], data: returns },
     metrics: {
-      ...describeMasked('critic/advantages', advantages, responseMask.data),
-      ...describeMasked('critic/returns', returns, responseMask.data),
-      ...describeMasked('critic/values', values.data, responseMask.data),
+      ...describeMasked('critic/advantages', advantages, tokenMask.data),
+      ...describeMasked('critic/returns', returns, tokenMask.data),
+      ...describeMasked('critic/values', values.data, tokenMask.data),
     },
   };
 }

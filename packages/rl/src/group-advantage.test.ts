@@ -14,7 +14,7 @@ describe('computeGrpoAdvantages', () => {
   it('normalises within groups keyed by prompt id (unbiased std, ε = 1e-6), interleaved ids included', () => {
     const scores = [1, 5, 0, 0, 3];
     const promptIds = ['nq-1', 'hotpot-1', 'nq-1', 'nq-1', 'hotpot-1'];
-    const out = computeGrpoAdvantages({ scores, promptIds, responseMask: mask });
+    const out = computeGrpoAdvantages({ scores, promptIds, tokenMask: mask });
     // nq-1: [1, 0, 0] mean 1/3, std sqrt(((2/3)² + 2(1/3)²)/2) = sqrt(1/3)
     const s1 = Math.sqrt(1 / 3);
     // hotpot-1: [5, 3] mean 4, std sqrt(2)
@@ -43,7 +43,7 @@ describe('computeGrpoAdvantages', () => {
     const out = computeGrpoAdvantages({
       scores: [1, 0, 1, 1],
       promptIds: ['nq/0', 'nq/0', 'hotpotqa/0', 'hotpotqa/0'],
-      responseMask: matrixFromRows([[1], [1], [1], [1]]),
+      tokenMask: matrixFromRows([[1], [1], [1], [1]]),
     });
     // hotpotqa/0 scored [1, 1]: zero std → advantage 0, not pulled by the nq group.
     expect(out.sequenceAdvantages[2]).toBe(0);
@@ -56,7 +56,7 @@ describe('computeGrpoAdvantages', () => {
     const out = computeGrpoAdvantages({
       scores: [0.7],
       promptIds: ['q'],
-      responseMask: matrixFromRows([[1, 1]]),
+      tokenMask: matrixFromRows([[1, 1]]),
     });
     expect(out.sequenceAdvantages[0]).toBeCloseTo(0.7 / (1 + 1e-6), 12);
     expect(out.metrics['grpo/singleton_groups']).toBe(1);
@@ -66,7 +66,7 @@ describe('computeGrpoAdvantages', () => {
     const out = computeGrpoAdvantages({
       scores: [1, 0, 0, 1],
       promptIds: ['a', 'a', 'a', 'a'],
-      responseMask: matrixFromRows([[1], [1], [1], [1]]),
+      tokenMask: matrixFromRows([[1], [1], [1], [1]]),
       normalizeByStd: false,
     });
     expect(Array.from(out.sequenceAdvantages)).toEqual([0.5, -0.5, -0.5, 0.5]);
@@ -74,14 +74,14 @@ describe('computeGrpoAdvantages', () => {
 
   it('rejects mismatched lengths and non-string ids with the field named', () => {
     expect(() =>
-      computeGrpoAdvantages({ scores: [1, 2], promptIds: ['a'], responseMask: matrixFromRows([[1], [1]]) }),
+      computeGrpoAdvantages({ scores: [1, 2], promptIds: ['a'], tokenMask: matrixFromRows([[1], [1]]) }),
     ).toThrow(/field 'promptIds': expected 2 prompt ids/);
     expect(() =>
       // biome-ignore lint/suspicious/noExplicitAny: testing the runtime check on a wrong type
-      computeGrpoAdvantages({ scores: [1], promptIds: [7 as any], responseMask: matrixFromRows([[1]]) }),
+      computeGrpoAdvantages({ scores: [1], promptIds: [7 as any], tokenMask: matrixFromRows([[1]]) }),
     ).toThrow(/field 'promptIds\[0\]'/);
     expect(() =>
-      computeGrpoAdvantages({ scores: [Number.NaN], promptIds: ['a'], responseMask: matrixFromRows([[1]]) }),
+      computeGrpoAdvantages({ scores: [Number.NaN], promptIds: ['a'], tokenMask: matrixFromRows([[1]]) }),
     ).toThrow(/field 'scores\[0\]'/);
   });
 });
@@ -91,7 +91,7 @@ describe('computeRlooAdvantages', () => {
     const out = computeRlooAdvantages({
       scores: [1, 0, 0, 2, 4],
       promptIds: ['a', 'a', 'a', 'b', 'b'],
-      responseMask: matrixFromRows([[1], [1], [1], [1], [1]]),
+      tokenMask: matrixFromRows([[1], [1], [1], [1], [1]]),
     });
     // a: 1 − 0 = 1, 0 − 0.5 = −0.5, −0.5; b: 2 − 4 = −2, 4 − 2 = 2
     expect(Array.from(out.sequenceAdvantages)).toEqual([1, -0.5, -0.5, -2, 2]);
@@ -105,7 +105,7 @@ describe('computeRlooAdvantages', () => {
     const out = computeRlooAdvantages({
       scores: [3],
       promptIds: ['x'],
-      responseMask: matrixFromRows([[1, 0, 1]]),
+      tokenMask: matrixFromRows([[1, 0, 1]]),
     });
     expect(Array.from(out.advantages.data)).toEqual([3, 0, 3]);
   });

@@ -13,8 +13,8 @@ export interface GroupAdvantageInputs {
   scores: ArrayLike<number>;
   /** Which prompt each response answers, shape (batch); equal ids form a group. */
   promptIds: readonly string[];
-  /** 1 = response token that receives the advantage, shape (batch, responseLength). */
-  responseMask: Matrix;
+  /** 1 = real response token (inserted ones included), 0 = padding; shape (batch, responseLength). Each gets the advantage. */
+  tokenMask: Matrix;
 }
 
 export interface GrpoOptions {
@@ -62,7 +62,7 @@ function groupIndices(promptIds: readonly string[], batch: number): Map<string, 
 function broadcast(
   name: string,
   perSequence: Float64Array,
-  responseMask: Matrix,
+  tokenMask: Matrix,
   batch: number,
   length: number,
   groups: Map<string, number[]>,
@@ -70,7 +70,7 @@ function broadcast(
   const data = new Float64Array(batch * length);
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < length; t++) {
-      const m = responseMask.data[b * length + t]!;
+      const m = tokenMask.data[b * length + t]!;
       if (m !== 0) data[b * length + t] = perSequence[b]! * m;
     }
   }
@@ -81,7 +81,7 @@ function broadcast(
     returns: { shape: [batch, length], data: data.slice() },
     sequenceAdvantages: perSequence,
     metrics: {
-      ...describeMasked('critic/advantages', data, responseMask.data),
+      ...describeMasked('critic/advantages', data, tokenMask.data),
       [`${name}/groups`]: groups.size,
       [`${name}/singleton_groups`]: singletons,
     },
@@ -95,8 +95,8 @@ function broadcast(
  * responses all scored the same (no learning signal).
  */
 export function computeGrpoAdvantages(inputs: GroupAdvantageInputs & GrpoOptions): GroupAdvantageOutputs {
-  const { scores, promptIds, responseMask } = inputs;
-  const [batch, length] = sameShape([responseMask, 'responseMask']);
+  const { scores, promptIds, tokenMask } = inputs;
+  const [batch, length] = sameShape([tokenMask, 'tokenMask']);
   checkScores(scores, batch);
   const epsilon = checkNumber(inputs.epsilon ?? 1e-6, 'epsilon', 0); // the reference's ε
   const normalizeByStd = inputs.normalizeByStd ?? true; // GRPO as published; false = Dr.GRPO
@@ -116,7 +116,7 @@ export function computeGrpoAdvantages(inputs: GroupAdvantageInputs & GrpoOptions
       perSequence[i] = normalizeByStd ? (scores[i]! - mean) / (std + epsilon) : scores[i]! - mean;
     }
   }
-  const outputs = broadcast('grpo', perSequence, responseMask, batch, length, groups);
+  const outputs = broadcast('grpo', perSequence, tokenMask, batch, length, groups);
   outputs.metrics['grpo/zero_std_groups'] = zeroStdGroups;
   return outputs;
 }
@@ -128,8 +128,8 @@ export function computeGrpoAdvantages(inputs: GroupAdvantageInputs & GrpoOptions
  * of one keeps its raw score, as veRL's `compute_rloo_outcome_advantage` does.
  */
 export function computeRlooAdvantages(inputs: GroupAdvantageInputs): GroupAdvantageOutputs {
-  const { scores, promptIds, responseMask } = inputs;
-  const [batch, length] = sameShape([responseMask, 'responseMask']);
+  const { scores, promptIds, tokenMask } = inputs;
+  const [batch, length] = sameShape([tokenMask, 'tokenMask']);
   checkScores(scores, batch);
   const groups = groupIndices(promptIds, batch);
   const perSequence = new Float64Array(batch);
@@ -139,5 +139,5 @@ export function computeRlooAdvantages(inputs: GroupAdvantageInputs): GroupAdvant
     for (const i of members)
       perSequence[i] = n === 1 ? scores[i]! : scores[i]! - (total - scores[i]!) / (n - 1);
   }
-  return broadcast('rloo', perSequence, responseMask, batch, length, groups);
+  return broadcast('rloo', perSequence, tokenMask, batch, length, groups);
 }

@@ -11,10 +11,10 @@ const all = matrixFromRows([[1, 1, 1, 1]]);
 describe('klPenalty', () => {
   it('k1, k2, k3 and abs match their definitions (x = log π − log π_ref)', () => {
     const xs = [0.5, -1, 0, -29];
-    const k1 = klPenalty({ logProbs, refLogProbs, responseMask: all }, 'k1');
-    const k2 = klPenalty({ logProbs, refLogProbs, responseMask: all }, 'mse');
-    const k3 = klPenalty({ logProbs, refLogProbs, responseMask: all }, 'low_var_kl');
-    const abs = klPenalty({ logProbs, refLogProbs, responseMask: all }, 'abs');
+    const k1 = klPenalty({ logProbs, refLogProbs, sampledMask: all }, 'k1');
+    const k2 = klPenalty({ logProbs, refLogProbs, sampledMask: all }, 'mse');
+    const k3 = klPenalty({ logProbs, refLogProbs, sampledMask: all }, 'low_var_kl');
+    const abs = klPenalty({ logProbs, refLogProbs, sampledMask: all }, 'abs');
     xs.forEach((x, i) => {
       expect(k1.data[i]).toBeCloseTo(x, 12);
       expect(k2.data[i]).toBeCloseTo(0.5 * x * x, 12);
@@ -28,9 +28,9 @@ describe('klPenalty', () => {
   });
 
   it('is 0 at masked positions and names the valid estimators for an unknown one', () => {
-    const out = klPenalty({ logProbs, refLogProbs, responseMask: matrixFromRows([[1, 0, 1, 0]]) }, 'k1');
+    const out = klPenalty({ logProbs, refLogProbs, sampledMask: matrixFromRows([[1, 0, 1, 0]]) }, 'k1');
     expect(Array.from(out.data)).toEqual([0.5, 0, 0, 0]);
-    expect(() => klPenalty({ logProbs, refLogProbs, responseMask: all }, 'k4' as KlEstimator)).toThrow(
+    expect(() => klPenalty({ logProbs, refLogProbs, sampledMask: all }, 'k4' as KlEstimator)).toThrow(
       /unknown KL estimator 'k4'. Supported: \[k1, k2, k3, kl, mse, low_var_kl, abs\]/,
     );
   });
@@ -51,7 +51,7 @@ describe('applyKlPenalty', () => {
         [-2, -1.5, -1],
         [-1.25, -9, -9],
       ]),
-      responseMask: matrixFromRows([
+      sampledMask: matrixFromRows([
         [1, 1, 1],
         [1, 1, 0],
       ]),
@@ -75,7 +75,7 @@ describe('klLoss', () => {
     for (const estimator of ['k1', 'k2', 'k3', 'abs'] as const) {
       for (const aggregation of LOSS_AGGREGATIONS) {
         const run = (x: Float64Matrix) =>
-          klLoss({ logProbs: x, refLogProbs: ref, responseMask: mask, estimator, aggregation });
+          klLoss({ logProbs: x, refLogProbs: ref, sampledMask: mask, estimator, aggregation });
         const out = run(lp);
         expect(
           maxAbsDiff(
@@ -89,7 +89,7 @@ describe('klLoss', () => {
         const dirty = klLoss({
           logProbs: poisonMasked(lp, mask),
           refLogProbs: poisonMasked(ref, mask),
-          responseMask: mask,
+          sampledMask: mask,
           estimator,
           aggregation,
         });
@@ -102,7 +102,7 @@ describe('klLoss', () => {
     const out = klLoss({
       logProbs: matrixFromRows([[-30, -1]]),
       refLogProbs: matrixFromRows([[-1, -1]]),
-      responseMask: matrixFromRows([[1, 1]]),
+      sampledMask: matrixFromRows([[1, 1]]),
     });
     expect(out.loss).toBeCloseTo(5, 12);
     expect(Array.from(out.gradLogProbs.data)).toEqual([0, 0]);

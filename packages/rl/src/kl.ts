@@ -43,8 +43,8 @@ export interface KlInputs {
   logProbs: Matrix;
   /** log π_ref(a_t) under the frozen reference model; shape (batch, responseLength). */
   refLogProbs: Matrix;
-  /** 1 = token the KL counts on (retrieved tokens 0), shape (batch, responseLength). */
-  responseMask: Matrix;
+  /** 1 = token the policy sampled, where the KL counts (retrieved tokens 0); shape (batch, responseLength). */
+  sampledMask: Matrix;
 }
 
 /**
@@ -55,14 +55,14 @@ export interface KlInputs {
  */
 export function klPenalty(inputs: KlInputs, estimator: KlEstimator): Float64Matrix {
   const [batch, length] = sameShape(
-    [inputs.responseMask, 'responseMask'],
+    [inputs.sampledMask, 'sampledMask'],
     [inputs.logProbs, 'logProbs'],
     [inputs.refLogProbs, 'refLogProbs'],
   );
   const fn = lookupVariant<KlFn>(KL_ESTIMATORS, estimator, 'KL estimator', 'estimator');
   const data = new Float64Array(batch * length);
   for (let i = 0; i < data.length; i++) {
-    if (inputs.responseMask.data[i] === 0) continue;
+    if (inputs.sampledMask.data[i] === 0) continue;
     data[i] = fn.value(inputs.logProbs.data[i]! - inputs.refLogProbs.data[i]!);
   }
   return { shape: [batch, length], data };
@@ -87,7 +87,7 @@ export function applyKlPenalty(inputs: KlRewardInputs): {
   metrics: Metrics;
 } {
   const [batch, length] = sameShape(
-    [inputs.responseMask, 'responseMask'],
+    [inputs.sampledMask, 'sampledMask'],
     [inputs.tokenLevelScores, 'tokenLevelScores'],
   );
   const klCoef = checkNumber(inputs.klCoef, 'klCoef', 0);
@@ -100,7 +100,7 @@ export function applyKlPenalty(inputs: KlRewardInputs): {
     for (let t = 0; t < length; t++) {
       const i = b * length + t;
       rewards[i] = inputs.tokenLevelScores.data[i]! - klCoef * kl.data[i]!;
-      const m = inputs.responseMask.data[i]!;
+      const m = inputs.sampledMask.data[i]!;
       if (m !== 0) {
         rowSum += m * kl.data[i]!;
         rowCount += m;
@@ -133,13 +133,13 @@ export interface KlLossOutputs {
  */
 export function klLoss(inputs: KlLossInputs): KlLossOutputs {
   const [batch, length] = sameShape(
-    [inputs.responseMask, 'responseMask'],
+    [inputs.sampledMask, 'sampledMask'],
     [inputs.logProbs, 'logProbs'],
     [inputs.refLogProbs, 'refLogProbs'],
   );
   const estimator = inputs.estimator ?? 'k3'; // the paper's GRPO runs: low_var_kl
   const fn = lookupVariant<KlFn>(KL_ESTIMATORS, estimator, 'KL estimator', 'estimator');
-  const weights = aggregationWeights(inputs.responseMask, inputs.aggregation ?? 'token-mean');
+  const weights = aggregationWeights(inputs.sampledMask, inputs.aggregation ?? 'token-mean');
   const kl = klPenalty(inputs, estimator);
   const grad = new Float64Array(batch * length);
   for (let i = 0; i < grad.length; i++) {

@@ -8,16 +8,16 @@ import { type Float64Matrix, type Matrix, sameShape } from './matrix.js';
  * Puts each response's score on its last token inside the mask (Search-R1: "reward is placed on
  * the last response token"); a response with an empty mask gets nothing.
  * @param scores - one reward per response, shape (batch)
- * @param responseMask - 1 = real response token (retrieved tokens included), shape (batch, responseLength)
+ * @param tokenMask - 1 = real response token (retrieved tokens included), shape (batch, responseLength)
  * @returns token-level scores, shape (batch, responseLength)
  */
-export function placeOutcomeReward(scores: ArrayLike<number>, responseMask: Matrix): Float64Matrix {
-  const [batch, length] = sameShape([responseMask, 'responseMask']);
+export function placeOutcomeReward(scores: ArrayLike<number>, tokenMask: Matrix): Float64Matrix {
+  const [batch, length] = sameShape([tokenMask, 'tokenMask']);
   checkScores(scores, batch);
   const data = new Float64Array(batch * length);
   for (let b = 0; b < batch; b++) {
     for (let t = length - 1; t >= 0; t--) {
-      if (responseMask.data[b * length + t] !== 0) {
+      if (tokenMask.data[b * length + t] !== 0) {
         data[b * length + t] = scores[b]!;
         break;
       }

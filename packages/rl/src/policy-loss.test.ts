@@ -41,7 +41,7 @@ describe('ppoPolicyLoss', () => {
       logProbs: matrixFromRows([[l(1.5), l(0.5), l(1.5), l(0.5), l(1.1)]]),
       oldLogProbs: matrixFromRows([[0, 0, 0, 0, 0]]),
       advantages: matrixFromRows([[1, 1, -1, -1, 2]]),
-      responseMask: matrixFromRows([[1, 1, 1, 1, 1]]),
+      sampledMask: matrixFromRows([[1, 1, 1, 1, 1]]),
     });
     const perToken = [-1.2, -0.5, 1.5, 0.8, -2.2];
     perToken.forEach((v, i) => {
@@ -63,7 +63,7 @@ describe('ppoPolicyLoss', () => {
       logProbs: matrixFromRows([[Math.log(5), Math.log(5)]]),
       oldLogProbs: matrixFromRows([[0, 0]]),
       advantages: matrixFromRows([[-1, 1]]),
-      responseMask: matrixFromRows([[1, 1]]),
+      sampledMask: matrixFromRows([[1, 1]]),
       dualClip: true,
     });
     expect(out.lossMatrix.data[0]).toBeCloseTo(3, 12);
@@ -74,7 +74,7 @@ describe('ppoPolicyLoss', () => {
       ppoPolicyLoss({
         ...{ logProbs: matrixFromRows([[0]]), oldLogProbs: matrixFromRows([[0]]) },
         advantages: matrixFromRows([[1]]),
-        responseMask: matrixFromRows([[1]]),
+        sampledMask: matrixFromRows([[1]]),
         dualClip: true,
         dualClipC: 1,
       }),
@@ -94,7 +94,7 @@ describe('ppoPolicyLoss', () => {
           logProbs,
           oldLogProbs: old,
           advantages: adv,
-          responseMask: mask,
+          sampledMask: mask,
           dualClip: c !== null,
           aggregation,
         });
@@ -117,7 +117,7 @@ describe('ppoPolicyLoss', () => {
             logProbs: lp,
             oldLogProbs: old,
             advantages: adv,
-            responseMask: mask,
+            sampledMask: mask,
             aggregation,
             dualClip,
             dualClipC: 1.5,
@@ -138,12 +138,12 @@ describe('ppoPolicyLoss', () => {
     const old = randomMatrix(42, b, t, -2, 0);
     const adv = randomMatrix(43, b, t);
     const mask = randomMask(44, b, t, 0.5);
-    const clean = ppoPolicyLoss({ logProbs, oldLogProbs: old, advantages: adv, responseMask: mask });
+    const clean = ppoPolicyLoss({ logProbs, oldLogProbs: old, advantages: adv, sampledMask: mask });
     const dirty = ppoPolicyLoss({
       logProbs: poisonMasked(logProbs, mask),
       oldLogProbs: poisonMasked(old, mask),
       advantages: poisonMasked(adv, mask),
-      responseMask: mask,
+      sampledMask: mask,
     });
     expect(dirty.loss).toBe(clean.loss);
     expect(Array.from(dirty.gradLogProbs.data)).toEqual(Array.from(clean.gradLogProbs.data));

@@ -16,7 +16,7 @@ describe('clippedValueLoss', () => {
       values: matrixFromRows([[2, -1, 0.2, 1.5, -2]]),
       oldValues: matrixFromRows([[0, 0, 0, 0, 0]]),
       returns: matrixFromRows([[1, 1, 1, -1, -2.5]]),
-      responseMask: matrixFromRows([[1, 1, 1, 1, 1]]),
+      tokenMask: matrixFromRows([[1, 1, 1, 1, 1]]),
     });
     expect(out.loss).toBeCloseTo((0.5 + 2 + 0.32 + 3.125 + 2) / 5, 12);
     [1, -2, -0.8, 2.5, 0].forEach((g, i) => {
@@ -37,7 +37,7 @@ describe('clippedValueLoss', () => {
           values: v,
           oldValues: old,
           returns,
-          responseMask: mask,
+          tokenMask: mask,
           clipRange: 0.3,
           aggregation,
         });
@@ -52,7 +52,7 @@ describe('clippedValueLoss', () => {
         values: poisonMasked(values, mask),
         oldValues: poisonMasked(old, mask),
         returns: poisonMasked(returns, mask),
-        responseMask: mask,
+        tokenMask: mask,
         clipRange: 0.3,
         aggregation,
       });

@@ -12,8 +12,8 @@ export interface ValueLossInputs {
   oldValues: Matrix;
   /** Value targets from GAE; shape (batch, responseLength). */
   returns: Matrix;
-  /** 1 = token the critic learns on; shape (batch, responseLength). */
-  responseMask: Matrix;
+  /** 1 = real response token the critic learns on (Search-R1: inserted ones too), 0 = padding; shape (batch, responseLength). */
+  tokenMask: Matrix;
   /** How far the new value may move from the old one before the clipped branch takes over. */
   clipRange?: number;
   aggregation?: LossAggregation;
@@ -32,20 +32,20 @@ export interface ValueLossOutputs {
  * Metrics: `critic/vf_loss`, `critic/vf_clipfrac`, `critic/vpred_mean`.
  */
 export function clippedValueLoss(inputs: ValueLossInputs): ValueLossOutputs {
-  const { values, oldValues, returns, responseMask } = inputs;
+  const { values, oldValues, returns, tokenMask } = inputs;
   const [batch, length] = sameShape(
-    [responseMask, 'responseMask'],
+    [tokenMask, 'tokenMask'],
     [values, 'values'],
     [oldValues, 'oldValues'],
     [returns, 'returns'],
   );
   const clipRange = checkNumber(inputs.clipRange ?? 0.5, 'clipRange', 0); // the reference's cliprange_value
-  const weights = aggregationWeights(responseMask, inputs.aggregation ?? 'token-mean');
+  const weights = aggregationWeights(tokenMask, inputs.aggregation ?? 'token-mean');
   const lossMatrix = new Float64Array(batch * length);
   const grad = new Float64Array(batch * length);
   const clipped = new Float64Array(batch * length);
   for (let i = 0; i < lossMatrix.length; i++) {
-    if (responseMask.data[i] === 0) continue;
+    if (tokenMask.data[i] === 0) continue;
     const value = values.data[i]!;
     const old = oldValues.data[i]!;
     const target = returns.data[i]!;
@@ -68,8 +68,8 @@ export function clippedValueLoss(inputs: ValueLossInputs): ValueLossOutputs {
     gradValues: { shape, data: grad },
     metrics: {
       'critic/vf_loss': loss,
-      'critic/vf_clipfrac': maskedMean({ shape, data: clipped }, responseMask),
-      'critic/vpred_mean': maskedMean(values, responseMask),
+      'critic/vf_clipfrac': maskedMean({ shape, data: clipped }, tokenMask),
+      'critic/vpred_mean': maskedMean(values, tokenMask),
     },
   };
 }

@@ -94,7 +94,7 @@ describe('runAsyncRollout makes the lock-step trajectories', () => {
     expect(byId.get('c')!.searches).toHaveLength(2);
     expect(byId.get('c')!.invalidActions).toBe(1);
     expect(byId.get('d')!.finishReason).toBe('length');
-    expect(byId.get('a')!.responseMask.includes(0)).toBe(true);
+    expect(byId.get('a')!.sampledMask.includes(0)).toBe(true);
     // every trajectory ends once, with the reason it has
     const ends = events.filter((event) => event.type === 'trajectory-end');
     expect(ends.map((event) => event.trajectoryId).sort()).toEqual(Object.keys(SCRIPTS).sort());

@@ -56,7 +56,7 @@ describe('runRollout invariants over seeded random scripts', () => {
       const reference = new InMemoryRetriever();
       for (const trajectory of trajectories) {
         const n = trajectory.responseTokenIds.length;
-        expect(trajectory.responseMask).toHaveLength(n);
+        expect(trajectory.sampledMask).toHaveLength(n);
         expect(trajectory.logProbs).toHaveLength(n);
         // Rebuild the response from the scripts and the retriever, turn by turn.
         const expected: { ids: number[]; mask: 0 | 1 }[] = [];
@@ -88,10 +88,10 @@ describe('runRollout invariants over seeded random scripts', () => {
         }
         expect(searches).toBe(trajectory.searches.length);
         expect(trajectory.responseTokenIds).toEqual(expected.flatMap((part) => part.ids));
-        expect(Array.from(trajectory.responseMask)).toEqual(
+        expect(Array.from(trajectory.sampledMask)).toEqual(
           expected.flatMap((part) => part.ids.map(() => part.mask)),
         );
-        const inserted = Array.from(trajectory.logProbs).filter((_, i) => trajectory.responseMask[i] === 0);
+        const inserted = Array.from(trajectory.logProbs).filter((_, i) => trajectory.sampledMask[i] === 0);
         expect(inserted.every((lp) => lp === 0)).toBe(true);
         expect(['answer', 'max-turns']).toContain(trajectory.finishReason);
       }

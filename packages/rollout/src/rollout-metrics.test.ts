@@ -7,7 +7,7 @@ function trajectory(overrides: Partial<Trajectory>): Trajectory {
     id: 'x',
     promptTokenIds: [1],
     responseTokenIds: [],
-    responseMask: new Uint8Array(),
+    sampledMask: new Uint8Array(),
     logProbs: new Float64Array(),
     text: '',
     searches: [],
@@ -25,13 +25,13 @@ describe('rolloutMetrics', () => {
     const metrics = rolloutMetrics([
       trajectory({
         responseTokenIds: [1, 2, 3, 4],
-        responseMask: Uint8Array.from([1, 0, 0, 1]),
+        sampledMask: Uint8Array.from([1, 0, 0, 1]),
         turns: 2,
         searches: [{ turn: 0, query: 'q', documents: [] }],
       }),
       trajectory({
         responseTokenIds: [5, 6],
-        responseMask: Uint8Array.from([1, 1]),
+        sampledMask: Uint8Array.from([1, 1]),
         finishReason: 'max-turns',
         invalidActions: 3,
         tokenExact: false,

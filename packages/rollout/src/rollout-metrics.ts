@@ -13,7 +13,7 @@ export function rolloutMetrics(trajectories: readonly Trajectory[]): Record<stri
   const n = trajectories.length;
   if (n === 0) return {};
   const mean = (value: (t: Trajectory) => number) => trajectories.reduce((sum, t) => sum + value(t), 0) / n;
-  const generated = (t: Trajectory) => t.responseMask.reduce((sum, m) => sum + m, 0);
+  const generated = (t: Trajectory) => t.sampledMask.reduce((sum, m) => sum + m, 0);
   const metrics: Record<string, number> = {
     'rollout/turns_mean': mean((t) => t.turns),
     'rollout/searches_mean': mean((t) => t.searches.length),

@@ -30,7 +30,7 @@ function setup(
 /** The runs of equal mask value, as [mask, tokenIds] pairs. */
 function maskRuns(trajectory: Trajectory): [number, number[]][] {
   const runs: [number, number[]][] = [];
-  trajectory.responseMask.forEach((m, i) => {
+  trajectory.sampledMask.forEach((m, i) => {
     const last = runs[runs.length - 1];
     if (last !== undefined && last[0] === m) last[1].push(trajectory.responseTokenIds[i]!);
     else runs.push([m, [trajectory.responseTokenIds[i]!]]);
@@ -52,7 +52,7 @@ describe('runRollout: one trajectory, search then answer', () => {
     const gen2 = tokenizer.encode(turn2);
     const obs = tokenizer.encode(block);
     expect(trajectory!.responseTokenIds).toEqual([...gen1, ...obs, ...gen2]);
-    expect(Array.from(trajectory!.responseMask)).toEqual([
+    expect(Array.from(trajectory!.sampledMask)).toEqual([
       ...gen1.map(() => 1),
       ...obs.map(() => 0),
       ...gen2.map(() => 1),
@@ -84,7 +84,7 @@ describe('runRollout: one trajectory, search then answer', () => {
     const [trajectory] = await run();
     expect(generator.calls).toHaveLength(2);
     expect(generator.calls[0]!.prompts[0]).toEqual(prompts[0]!.promptTokenIds);
-    const firstObsEnd = trajectory!.responseMask.lastIndexOf(0) + 1;
+    const firstObsEnd = trajectory!.sampledMask.lastIndexOf(0) + 1;
     expect(generator.calls[1]!.prompts[0]).toEqual([
       ...prompts[0]!.promptTokenIds,
       ...trajectory!.responseTokenIds.slice(0, firstObsEnd),
@@ -102,9 +102,9 @@ describe('runRollout: the token boundary where an inserted block begins', () => 
     const searchClose = tokenizer.encode('</search>')[0]!;
     const merged = tokenizer.encode('</search>\n\n')[0]!;
     expect(tokenizer.encode('</search>\n\n')).toHaveLength(1); // the tokenizer merges across the boundary
-    const boundary = trajectory!.responseMask.indexOf(0);
+    const boundary = trajectory!.sampledMask.indexOf(0);
     expect(trajectory!.responseTokenIds[boundary - 1]).toBe(searchClose); // last sampled token
-    expect(trajectory!.responseMask[boundary - 1]).toBe(1);
+    expect(trajectory!.sampledMask[boundary - 1]).toBe(1);
     expect(
       tokenizer.decode(trajectory!.responseTokenIds.slice(boundary)).startsWith('\n\n<information>'),
     ).toBe(true);
@@ -121,7 +121,7 @@ describe('runRollout: the token boundary where an inserted block begins', () => 
     const { run } = setup({ q1: ['<search>moon</search>\n\nignored', '<answer>x</answer>'] });
     const [trajectory] = await run();
     const merged = tokenizer.encode('</search>\n\n')[0]!;
-    const boundary = trajectory!.responseMask.indexOf(0);
+    const boundary = trajectory!.sampledMask.indexOf(0);
     expect(trajectory!.responseTokenIds[boundary - 1]).toBe(merged);
     expect(trajectory!.text).toContain('<search>moon</search>\n\n\n\n<information>');
     expect(trajectory!.text).not.toContain('ignored');
@@ -146,7 +146,7 @@ describe('runRollout: batching, invalid actions, limits', () => {
       ['b', 'Bobby Scott', 1, 0],
       ['c', 'Ice Age', 3, 2],
     ]);
-    expect(Array.from(trajectories[1]!.responseMask).every((m) => m === 1)).toBe(true);
+    expect(Array.from(trajectories[1]!.sampledMask).every((m) => m === 1)).toBe(true);
   });
 
   it('appends the invalid-action message with mask 0 when no action parses (EOS included) and continues', async () => {
@@ -204,7 +204,7 @@ describe('runRollout: batching, invalid actions, limits', () => {
     const full = prompts[0]!.promptTokenIds;
     expect(trajectory!.promptTokenIds).toEqual(full.slice(-50));
     expect(generator.calls[0]!.prompts[0]).toEqual(full.slice(-50));
-    const firstObsEnd = trajectory!.responseMask.lastIndexOf(0) + 1;
+    const firstObsEnd = trajectory!.sampledMask.lastIndexOf(0) + 1;
     const context = [...full.slice(-50), ...trajectory!.responseTokenIds.slice(0, firstObsEnd)];
     expect(context.length).toBeGreaterThan(120);
     expect(generator.calls[1]!.prompts[0]).toEqual(context.slice(-120));
@@ -214,7 +214,7 @@ describe('runRollout: batching, invalid actions, limits', () => {
     const { run } = setup({ q: ['<search>moon</search>', '<answer>x</answer>'] }, { maxResponseTokens: 30 });
     const [trajectory] = await run();
     expect(trajectory!.responseTokenIds).toHaveLength(30);
-    expect(trajectory!.responseMask).toHaveLength(30);
+    expect(trajectory!.sampledMask).toHaveLength(30);
     expect(trajectory!.logProbs).toHaveLength(30);
     expect(trajectory!.finishReason).toBe('length');
     expect(tokenizer.decode(trajectory!.responseTokenIds)).toBe(trajectory!.text);

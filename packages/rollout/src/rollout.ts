@@ -73,7 +73,7 @@ export interface Trajectory {
   /** Generated and inserted tokens, in order. */
   responseTokenIds: number[];
   /** 1 = sampled from the policy, 0 = inserted by the system; same length as `responseTokenIds`. */
-  responseMask: Uint8Array;
+  sampledMask: Uint8Array;
   /** log π_old of each sampled token, 0 where the mask is 0; same length as `responseTokenIds`. */
   logProbs: Float64Array;
   /** The response text: generated text and inserted blocks, in order. */
@@ -296,7 +296,7 @@ export function toTrajectory(state: State): Trajectory {
     id: state.id,
     promptTokenIds: state.prompt,
     responseTokenIds: state.tokens,
-    responseMask: Uint8Array.from(state.mask),
+    sampledMask: Uint8Array.from(state.mask),
     logProbs: Float64Array.from(state.logProbs),
     text: state.text,
     searches: state.searches,

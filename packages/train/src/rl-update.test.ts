@@ -60,7 +60,7 @@ describe('rlUpdate', () => {
               promptId: `s${step}-p${prompt}`,
               promptTokens: [0],
               responseTokens: [answer],
-              policyMask: [1],
+              sampledMask: [1],
               reward: answer === 2 ? 1 : 0,
             });
           }
@@ -94,7 +94,7 @@ describe('rlUpdate', () => {
           promptId: `s${step}-${k}`,
           promptTokens: [0],
           responseTokens: [answer],
-          policyMask: [1],
+          sampledMask: [1],
           reward: answer === 3 ? 1 : 0,
         };
       });
@@ -113,8 +113,8 @@ describe('rlUpdate', () => {
   it('gives inserted (masked) tokens no gradient when masking is on, and some when off', async () => {
     // Response: [inserted 1 (mask 0), policy 2 (mask 1)]: transition 0→1 is inserted, 1→2 generated.
     const samples: RlSample[] = [
-      { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], policyMask: [0, 1], reward: 1 },
-      { promptId: 'a', promptTokens: [0], responseTokens: [1, 3], policyMask: [0, 1], reward: 0 },
+      { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], sampledMask: [0, 1], reward: 1 },
+      { promptId: 'a', promptTokens: [0], responseTokens: [1, 3], sampledMask: [0, 1], reward: 0 },
     ];
     const rowOf = (policy: BigramPolicy, prev: number) =>
       Array.from(policy.parameters.get('bigram.weight')!.subarray(prev * 4, prev * 4 + 4));
@@ -136,8 +136,8 @@ describe('rlUpdate', () => {
   it('reuses the old-policy pass for the first mini-batch (one forward, one backward per step)', async () => {
     const actor = new BigramPolicy(4, createRng(1));
     const samples: RlSample[] = [
-      { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], policyMask: [1, 1], reward: 1 },
-      { promptId: 'a', promptTokens: [0], responseTokens: [3], policyMask: [1], reward: 0 },
+      { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], sampledMask: [1, 1], reward: 1 },
+      { promptId: 'a', promptTokens: [0], responseTokens: [3], sampledMask: [1], reward: 0 },
     ];
     await rlUpdate(
       samples,
@@ -165,7 +165,7 @@ describe('rlUpdate', () => {
     const actor = new BigramPolicy(4, createRng(1));
     const update = () =>
       rlUpdate(
-        [{ promptId: 'a', promptTokens: [0], responseTokens: [1], policyMask: [1], reward: 1 }],
+        [{ promptId: 'a', promptTokens: [0], responseTokens: [1], sampledMask: [1], reward: 1 }],
         { actor, actorOptimizer: new AdamW(), actorLr: 0.1 },
         { ...OPTIONS, advantage: 'gae' },
         createRng(1),
@@ -177,7 +177,7 @@ describe('rlUpdate', () => {
   it('rejects an unknown advantage estimator, listing the registered ones', async () => {
     const actor = new BigramPolicy(4, createRng(1));
     const update = rlUpdate(
-      [{ promptId: 'a', promptTokens: [0], responseTokens: [1], policyMask: [1], reward: 1 }],
+      [{ promptId: 'a', promptTokens: [0], responseTokens: [1], sampledMask: [1], reward: 1 }],
       { actor, actorOptimizer: new AdamW(), actorLr: 0.1 },
       { ...OPTIONS, advantage: 'reinforce' as AdvantageEstimator },
       createRng(1),
@@ -193,10 +193,10 @@ describe('bad input to the RL layout', () => {
     expect(() => buildRlBatch([])).toThrow(InvalidInputError);
     const short = () =>
       buildRlBatch([
-        { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], policyMask: [1], reward: 0 },
+        { promptId: 'a', promptTokens: [0], responseTokens: [1, 2], sampledMask: [1], reward: 0 },
       ]);
     expect(short).toThrow(InvalidInputError);
-    expect(short).toThrow("field 'samples[0].policyMask': sample 0: policyMask has 1 entries for 2 tokens");
+    expect(short).toThrow("field 'samples[0].sampledMask': sample 0: sampledMask has 1 entries for 2 tokens");
     expect(() => makeTokenBatch([[1, 2, 3]], 2)).toThrow("field 'sequences[0]'");
     expect(() => new NonFiniteStepGuard(0)).toThrow(InvalidInputError);
   });

@@ -142,7 +142,9 @@ export async function rlUpdate(
   }
   const whole = buildRlBatch(samples);
   const R = whole.responseLength;
-  const lossMask = options.maskRetrievedTokens ? whole.policyMask : whole.responseMask;
+  // The tokens the actor is trained on: the sampled ones (the paper's method), or every real
+  // token in the no-masking ablation.
+  const actorMask = options.maskRetrievedTokens ? whole.sampledMask : whole.tokenMask;
   const matrix = (data: Float64Array) => ({ shape: [samples.length, R] as const, data });
 
   // Passes before any update: old policy, reference, critic.
@@ -168,13 +170,13 @@ export async function rlUpdate(
   // Rewards and advantages.
   const metrics = new Map<string, number[]>();
   const scores = Float64Array.from(samples, (s) => s.reward);
-  let tokenLevelRewards = placeOutcomeReward(scores, matrix(whole.responseMask)).data;
+  let tokenLevelRewards = placeOutcomeReward(scores, matrix(whole.tokenMask)).data;
   if (options.klMode === 'reward' && refLogProbs !== undefined) {
     const penalised = applyKlPenalty({
       tokenLevelScores: matrix(tokenLevelRewards),
       logProbs: matrix(oldLogProbs),
       refLogProbs: matrix(refLogProbs),
-      responseMask: matrix(lossMask),
+      sampledMask: matrix(actorMask),
       klCoef: options.klCoef,
       estimator: options.klEstimator,
     });
@@ -186,7 +188,7 @@ export async function rlUpdate(
     tokenLevelRewards: matrix(tokenLevelRewards),
     ...(values !== undefined ? { values: matrix(values) } : {}),
     promptIds: samples.map((s) => s.promptId),
-    tokenMask: matrix(whole.responseMask),
+    tokenMask: matrix(whole.tokenMask),
     gamma: options.gamma,
     lambda: options.lambda,
     normalizeByStd: options.grpoNormalizeByStd,
@@ -291,7 +293,7 @@ async function actorStep(
         R,
       ),
     ),
-    responseMask: matrix(options.maskRetrievedTokens ? mini.policyMask : mini.responseMask),
+    sampledMask: matrix(options.maskRetrievedTokens ? mini.sampledMask : mini.tokenMask),
     clipRatio: options.clipRatio,
     entropies: matrix(entropies),
     entropyCoef: options.entropyCoef,
@@ -346,7 +348,7 @@ async function criticStep(
         R,
       ),
     ),
-    responseMask: matrix(mini.responseMask),
+    tokenMask: matrix(mini.tokenMask),
     clipRange: options.valueClip,
     aggregation: options.aggregation,
   });

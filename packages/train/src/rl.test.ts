@@ -63,7 +63,7 @@ function collector(policy: BigramPolicy, drawn: number[][]): RlCallbacks<number>
           promptId: `${prompt}@${step}.${slot}`,
           promptTokens: [prompt],
           responseTokens: [answer],
-          policyMask: [1],
+          sampledMask: [1],
           reward: answer === 2 ? 1 : 0,
         });
       }

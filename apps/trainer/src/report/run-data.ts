@@ -110,7 +110,7 @@ export async function reportTrajectory(
     answer: record.answer,
     exactMatch: record.exactMatch,
     searches,
-    segments: maskedSegments(trajectory.responseTokenIds, trajectory.responseMask, parts.decode),
+    segments: maskedSegments(trajectory.responseTokenIds, trajectory.sampledMask, parts.decode),
   };
 }
 

@@ -53,7 +53,7 @@ function expectSameTrajectories(actual: Trajectory[], expected: Trajectory[]): v
   actual.forEach((trajectory, i) => {
     const reference = expected[i]!;
     expect(trajectory.responseTokenIds).toEqual(reference.responseTokenIds);
-    expect(Array.from(trajectory.responseMask)).toEqual(Array.from(reference.responseMask));
+    expect(Array.from(trajectory.sampledMask)).toEqual(Array.from(reference.sampledMask));
     expect(trajectory.text).toBe(reference.text);
     expect(trajectory.finishReason).toBe(reference.finishReason);
     expect(trajectory.turns).toBe(reference.turns);
@@ -67,7 +67,7 @@ describe('runAsyncRollout on a real tiny engine equals the lock-step loop (greed
   it('with the in-process scheduler: each turn after the first continues the cached session', async () => {
     const expected = await lockStep();
     expect(expected.every((trajectory) => trajectory.turns === 3)).toBe(true);
-    expect(expected.every((trajectory) => trajectory.responseMask.includes(0))).toBe(true);
+    expect(expected.every((trajectory) => trajectory.sampledMask.includes(0))).toBe(true);
     const scheduler = new ContinuousBatchScheduler(runner, tokenizer);
     const actual = await runAsyncRollout(prompts(), {
       sessions: sessionGenerator(scheduler),
@@ -78,7 +78,7 @@ describe('runAsyncRollout on a real tiny engine equals the lock-step loop (greed
     expectSameTrajectories(actual, expected);
     const stats = scheduler.stats();
     // prompts once, then per continued turn only the last sampled token and the inserted message
-    const inserted = expected.reduce((sum, t) => sum + t.responseMask.filter((m) => m === 0).length, 0);
+    const inserted = expected.reduce((sum, t) => sum + t.sampledMask.filter((m) => m === 0).length, 0);
     const promptTokens = prompts().reduce((sum, prompt) => sum + prompt.promptTokenIds.length, 0);
     expect(stats.prefillTokens).toBe(promptTokens + inserted + 2 * QUESTIONS.length);
     expect(stats.reusedTokens).toBeGreaterThan(promptTokens);

@@ -264,7 +264,7 @@ describe('OpenAICompletionsGenerator', () => {
     const block = informationBlock((await new InMemoryRetriever().search(['moon landing'], 3))[0]!);
     const turn2 = tokenizer.encode('<think>found it</think><answer> December 1972 </answer>');
     expect(trajectory!.responseTokenIds).toEqual([...expectedIds, ...tokenizer.encode(block), ...turn2]);
-    expect(Array.from(trajectory!.responseMask)).toEqual([
+    expect(Array.from(trajectory!.sampledMask)).toEqual([
       ...expectedIds.map(() => 1),
       ...tokenizer.encode(block).map(() => 0),
       ...turn2.map(() => 1),

@@ -234,7 +234,7 @@ describe('startCompletionsServer', () => {
     const turn2 = tokenizer.encode('<think>found</think><answer> Rockstar North </answer>');
     for (const trajectory of trajectories) {
       expect(trajectory.responseTokenIds).toEqual([...turn1, ...block, ...turn2]);
-      expect(Array.from(trajectory.responseMask)).toEqual([
+      expect(Array.from(trajectory.sampledMask)).toEqual([
         ...turn1.map(() => 1),
         ...block.map(() => 0),
         ...turn2.map(() => 1),
