@@ -13,7 +13,7 @@ import { loadRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { loadSftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { readMetrics } from './test-support.js';
+import { readMetrics } from './testing/index.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = join(ROOT, 'examples');

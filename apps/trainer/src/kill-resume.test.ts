@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
-import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
+import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './testing/index.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 

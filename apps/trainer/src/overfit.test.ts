@@ -5,7 +5,7 @@ import { createRng } from '@sr1/core';
 import { initWeights, OrtTrainablePolicy } from '@sr1/model';
 import { type SftStepMetrics, trainSft } from '@sr1/train';
 import { describe, expect, it } from 'vitest';
-import { TINY_CONFIG } from './test-support.js';
+import { TINY_CONFIG } from './testing/index.js';
 
 describe('SFT on the engine', () => {
   it('overfits four sequences to near-zero loss (seed 5)', async () => {

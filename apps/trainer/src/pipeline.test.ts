@@ -14,7 +14,7 @@ import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { parseSftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
+import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './testing/index.js';
 import { BASE_POLICY_MIX, demonstrations } from './toy-data.js';
 
 describe('rollout of a random tiny model with a real retriever', () => {

@@ -18,7 +18,7 @@ import { parseRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { parseSftConfig, type SftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './test-support.js';
+import { readMetrics, tinyModelFolder, tinyPpoJson, tinyWorld } from './testing/index.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 

@@ -10,7 +10,7 @@ import {
   readJsonlDataset,
   readSupportingPassages,
 } from './datasets.js';
-import { SHARED_DATA_DIR } from './test-support.js';
+import { SHARED_DATA_DIR } from './testing/index.js';
 
 const SEVEN = ['2wikimultihopqa', 'bamboogle', 'hotpotqa', 'musique', 'nq', 'popqa', 'triviaqa'];
 

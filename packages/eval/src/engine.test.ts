@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvalDataset, loadDatasets } from './datasets.js';
 import { buildResultsTable } from './report.js';
 import { runEvaluation } from './run.js';
-import { SHARED_DATA_DIR, sharedCorpusIndex, tinyModelFolder } from './test-support.js';
+import { SHARED_DATA_DIR, sharedCorpusIndex, tinyModelFolder } from './testing/index.js';
 
 const ROLLOUT = { maxTurns: 2, maxTokensPerTurn: 12, topk: 3 }; // short turns keep the test fast
 

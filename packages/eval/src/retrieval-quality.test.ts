@@ -7,7 +7,7 @@ import {
   measureRetrievalQuality,
   renderRetrievalQualityMarkdown,
 } from './retrieval-quality.js';
-import { SHARED_DATA_DIR, sharedCorpusIndex } from './test-support.js';
+import { SHARED_DATA_DIR, sharedCorpusIndex } from './testing/index.js';
 
 describe('answerInText', () => {
   it('matches normalised gold answers as whole tokens', () => {

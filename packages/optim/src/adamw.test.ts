@@ -13,7 +13,7 @@ interface TorchFixture {
 }
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../__fixtures__/adamw-torch.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('./__fixtures__/adamw-torch.json', import.meta.url), 'utf8'),
 ) as TorchFixture;
 
 const buffers = (record: Record<string, number[]>): TensorBuffers =>

@@ -4,7 +4,7 @@ import { entropyLoss } from './entropy-loss.js';
 import { klLoss } from './kl.js';
 import { type Float64Matrix, matrixFromRows } from './matrix.js';
 import { ppoPolicyLoss } from './policy-loss.js';
-import { finiteDifference, maxAbsDiff, randomMask, randomMatrix } from './test-support.js';
+import { finiteDifference, maxAbsDiff, randomMask, randomMatrix } from './testing/index.js';
 
 describe('entropyLoss', () => {
   it('aggregates entropies under the mask; the gradient is the aggregation weights', () => {

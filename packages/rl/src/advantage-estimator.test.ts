@@ -5,7 +5,7 @@ import { computeGaeAdvantages } from './gae-advantage.js';
 import { computeGrpoAdvantages, computeRlooAdvantages } from './group-advantage.js';
 import { matrixFromRows } from './matrix.js';
 import { placeOutcomeReward } from './outcome-reward.js';
-import { randomMatrix } from './test-support.js';
+import { randomMatrix } from './testing/index.js';
 
 const tokenMask = matrixFromRows([
   [1, 1, 0],

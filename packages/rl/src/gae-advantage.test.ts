@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { computeGaeAdvantages } from './gae-advantage.js';
 import { maskedWhiten } from './masking.js';
 import { type Float64Matrix, matrixFromRows } from './matrix.js';
-import { maxAbsDiff, randomMatrix } from './test-support.js';
+import { maxAbsDiff, randomMatrix } from './testing/index.js';
 
 /**
  * veRL's `compute_gae_advantage_return` written plainly: the recursion runs over every column

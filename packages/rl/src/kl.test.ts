@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { applyKlPenalty, type KlEstimator, klLoss, klPenalty } from './kl.js';
 import { LOSS_AGGREGATIONS } from './masking.js';
 import { type Float64Matrix, matrixFromRows } from './matrix.js';
-import { finiteDifference, maxAbsDiff, poisonMasked, randomMask, randomMatrix } from './test-support.js';
+import { finiteDifference, maxAbsDiff, poisonMasked, randomMask, randomMatrix } from './testing/index.js';
 
 const logProbs = matrixFromRows([[-1, -2, -0.5, -30]]);
 const refLogProbs = matrixFromRows([[-1.5, -1, -0.5, -1]]);

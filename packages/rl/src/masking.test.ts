@@ -9,7 +9,7 @@ import {
   maskedWhiten,
 } from './masking.js';
 import { matrixFromRows } from './matrix.js';
-import { poisonMasked, randomMask, randomMatrix } from './test-support.js';
+import { poisonMasked, randomMask, randomMatrix } from './testing/index.js';
 
 const loss = matrixFromRows([
   [1, 2, 3, 4],

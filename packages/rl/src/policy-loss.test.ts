@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { aggregateLoss, LOSS_AGGREGATIONS, maskedMean } from './masking.js';
 import { type Float64Matrix, matrixFromRows } from './matrix.js';
 import { ppoPolicyLoss } from './policy-loss.js';
-import { finiteDifference, maxAbsDiff, poisonMasked, randomMask, randomMatrix } from './test-support.js';
+import { finiteDifference, maxAbsDiff, poisonMasked, randomMask, randomMatrix } from './testing/index.js';
 
 /** veRL's `compute_policy_loss` with dual clip, written plainly from its formulas. */
 function veRLPolicyLoss(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LOSS_AGGREGATIONS } from './masking.js';
 import { type Float64Matrix, matrixFromRows } from './matrix.js';
-import { finiteDifference, maxAbsDiff, poisonMasked, randomMask, randomMatrix } from './test-support.js';
+import { finiteDifference, maxAbsDiff, poisonMasked, randomMask, randomMatrix } from './testing/index.js';
 import { clippedValueLoss } from './value-loss.js';
 
 describe('clippedValueLoss', () => {

@@ -5,7 +5,7 @@ import { NonFiniteStepGuard } from './non-finite.js';
 import { makeTokenBatch } from './policy.js';
 import { buildRlBatch, type RlSample } from './rl-batch.js';
 import { type AdvantageEstimator, type RlUpdateOptions, rlUpdate } from './rl-update.js';
-import { BigramPolicy } from './testing.js';
+import { BigramPolicy } from './testing/index.js';
 
 const OPTIONS: RlUpdateOptions = {
   advantage: 'grpo',

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type RlCallbacks, type RlOptions, type RlState, type RlStepMetrics, trainRl } from './rl.js';
 import type { RlSample } from './rl-batch.js';
 import { epochOrder } from './sft.js';
-import { BigramPolicy } from './testing.js';
+import { BigramPolicy } from './testing/index.js';
 
 const OPTIONS: RlOptions = {
   steps: 6,

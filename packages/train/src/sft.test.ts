@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { NonFiniteStepsError } from './non-finite.js';
 import { epochOrder, type SftOptions, type SftState, type SftStepMetrics, trainSft } from './sft.js';
 import type { TokenizedExample } from './sft-data.js';
-import { BigramPolicy } from './testing.js';
+import { BigramPolicy } from './testing/index.js';
 
 const OPTIONS: SftOptions = {
   steps: 60,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { tinyModelFolder, tinyPpoJson, tinyWorld } from '../test-support.js';
+import { tinyModelFolder, tinyPpoJson, tinyWorld } from '../testing/index.js';
 import { checkReportInBrowser } from './browser-check.js';
 import { loadRun } from './run-data.js';
 

@@ -5,8 +5,8 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
-import { TOY_TEMPLATE } from './prompt-options.js';
-import { materializeWorld, type ToyWorldFiles } from './toy-setup.js';
+import { TOY_TEMPLATE } from '../prompt-options.js';
+import { materializeWorld, type ToyWorldFiles } from '../toy-setup.js';
 
 export { tinyModelFolder } from '@sr1/model/testing';
 

@@ -10,7 +10,7 @@ import { tinyModelFolder as makeTinyModelFolder, tinyQwen2ForSmallTokenizer } fr
 import { buildIndex, type IndexKind } from '@sr1/retriever';
 
 /** The shared data folder (`/work/shared/data`, beside the repository root). */
-export const SHARED_DATA_DIR = fileURLToPath(new URL('../../../../shared/data/', import.meta.url));
+export const SHARED_DATA_DIR = fileURLToPath(new URL('../../../../../shared/data/', import.meta.url));
 
 /** A tiny Qwen2 on the small tokenizer, with a context long enough for the agent loop. */
 export const TINY_CONFIG: DecoderConfig = { ...tinyQwen2ForSmallTokenizer(), maxPositionEmbeddings: 4096 };

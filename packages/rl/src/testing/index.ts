@@ -2,7 +2,7 @@
 // matrices and a central finite-difference gradient.
 
 import { createRng } from '@sr1/core';
-import type { Float64Matrix } from './matrix.js';
+import type { Float64Matrix } from '../matrix.js';
 
 /** A (batch, length) matrix of uniform values in [low, high) from a seeded Rng. */
 export function randomMatrix(seed: number, batch: number, length: number, low = -1, high = 1): Float64Matrix {

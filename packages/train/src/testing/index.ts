@@ -2,7 +2,7 @@
 // with a value table — whose exact gradients let the training loops be tested without ONNX.
 
 import type { Rng } from '@sr1/core';
-import type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from './policy.js';
+import type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from '../policy.js';
 
 /**
  * logits(next | prev) = W[prev] (vocab × vocab), value(t) = U[token t]. A genuine model with

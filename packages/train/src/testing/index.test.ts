@@ -1,7 +1,7 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
-import { makeTokenBatch } from './policy.js';
-import { BigramPolicy } from './testing.js';
+import { makeTokenBatch } from '../policy.js';
+import { BigramPolicy } from './index.js';
 
 describe('BigramPolicy', () => {
   it('has gradients that match central finite differences', async () => {
