@@ -29,7 +29,7 @@ const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const footprint = process.argv.includes('--footprint');
 const work = mkdtempSync(join(tmpdir(), 'sr1-consumer-'));
 const tarballs = join(work, 'tarballs');
-const LIGHT_LIMIT_MB = 80; // measured 61 MB on 2026-12-04, mostly the retriever's ingest and MCP dependencies (docs/install.md); one native peer alone is 290 MB
+const LIGHT_LIMIT_MB = 20; // measured 11.9 MB on 2026-12-05 (61 MB before ingest and MCP became optional peers, docs/install.md)
 // The optional peers at the versions the workspace tests (onnxruntime-node's postinstall would
 // fetch CUDA from NuGet on Linux x64: ONNXRUNTIME_NODE_INSTALL=skip keeps the install offline).
 // The heavy optional peers, measured one by one with --footprint.
