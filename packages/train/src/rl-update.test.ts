@@ -26,18 +26,10 @@ const OPTIONS: RlUpdateOptions = {
   maxGradNorm: 1,
 };
 
-function probability(policy: BigramPolicy, prev: number, next: number): number {
-  const V = policy.vocabSize;
-  const row = policy.parameters.get('bigram.weight')!.subarray(prev * V, prev * V + V);
-  const max = Math.max(...row);
-  const exps = Array.from(row, (x) => Math.exp(x - max));
-  return exps[next]! / exps.reduce((a, b) => a + b, 0);
-}
-
 function sample(policy: BigramPolicy, prev: number, rng: ReturnType<typeof createRng>): number {
   let u = rng.next();
   for (let token = 0; token < policy.vocabSize; token++) {
-    u -= probability(policy, prev, token);
+    u -= policy.probability(prev, token);
     if (u <= 0) return token;
   }
   return policy.vocabSize - 1;
@@ -49,7 +41,7 @@ describe('rlUpdate', () => {
     async (advantage) => {
       const rng = createRng(4);
       const actor = new BigramPolicy(4, createRng(1));
-      const before = probability(actor, 0, 2);
+      const before = actor.probability(0, 2);
       const models = { actor, actorOptimizer: new AdamW({ weightDecay: 0 }), actorLr: 0.05 };
       for (let step = 0; step < 50; step++) {
         const samples: RlSample[] = [];
@@ -68,7 +60,7 @@ describe('rlUpdate', () => {
         await rlUpdate(samples, models, { ...OPTIONS, advantage }, rng);
       }
       expect(before).toBeLessThan(0.4);
-      expect(probability(actor, 0, 2)).toBeGreaterThan(0.8);
+      expect(actor.probability(0, 2)).toBeGreaterThan(0.8);
     },
   );
 
@@ -105,7 +97,7 @@ describe('rlUpdate', () => {
         rng,
       );
     }
-    expect(probability(actor, 0, 3)).toBeGreaterThan(0.6);
+    expect(actor.probability(0, 3)).toBeGreaterThan(0.6);
     expect(metrics['critic/vf_loss']).toBeDefined();
     expect(Number.isFinite(metrics['actor/pg_loss']!)).toBe(true);
   });

@@ -34,14 +34,6 @@ const OPTIONS: RlOptions = {
   seed: 3,
 };
 
-function probability(policy: BigramPolicy, prev: number, next: number): number {
-  const V = policy.vocabSize;
-  const row = policy.parameters.get('bigram.weight')!.subarray(prev * V, prev * V + V);
-  const max = Math.max(...row);
-  const exps = Array.from(row, (x) => Math.exp(x - max));
-  return exps[next]! / exps.reduce((a, b) => a + b, 0);
-}
-
 /** Four rollouts per prompt token, sampled from the policy with a per-step seed; token 2 is right. */
 function collector(policy: BigramPolicy, drawn: number[][]): RlCallbacks<number>['collect'] {
   return async (prompts, step) => {
@@ -53,7 +45,7 @@ function collector(policy: BigramPolicy, drawn: number[][]): RlCallbacks<number>
         let u = rng.next();
         let answer = policy.vocabSize - 1;
         for (let token = 0; token < policy.vocabSize; token++) {
-          u -= probability(policy, prompt, token);
+          u -= policy.probability(prompt, token);
           if (u <= 0) {
             answer = token;
             break;
@@ -78,13 +70,13 @@ const untimed = ({ 'timing/update_s': _u, 'timing/step_s': _s, ...rest }: RlStep
 describe('trainRl', () => {
   it('raises the probability of the rewarded answer (seed 3)', async () => {
     const actor = new BigramPolicy(4, createRng(1));
-    const before = [probability(actor, 0, 2), probability(actor, 1, 2)];
+    const before = [actor.probability(0, 2), actor.probability(1, 2)];
     await trainRl({ actor }, [0, 1], { ...OPTIONS, steps: 40 }, undefined, {
       collect: collector(actor, []),
     });
     expect(Math.max(...before)).toBeLessThan(0.4);
-    expect(probability(actor, 0, 2)).toBeGreaterThan(0.8);
-    expect(probability(actor, 1, 2)).toBeGreaterThan(0.8);
+    expect(actor.probability(0, 2)).toBeGreaterThan(0.8);
+    expect(actor.probability(1, 2)).toBeGreaterThan(0.8);
   });
 
   it('draws prompts in the epoch order, validates and saves on schedule, and reports step metrics', async () => {

@@ -26,6 +26,11 @@ export class BigramPolicy implements TrainablePolicy {
     ]);
   }
 
+  /** p(next | prev) under the current weights. */
+  probability(prev: number, next: number): number {
+    return this.distribution(prev)[next]!;
+  }
+
   private distribution(prev: number): Float64Array {
     const V = this.vocabSize;
     const row = this.parameters.get('bigram.weight')!;
