@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Sr1Error } from '@sr1/core';
-import { parseDecoderConfig } from '@sr1/model';
+import { type DecoderConfig, parseDecoderConfig } from '@sr1/model';
 import {
   benchHnsw,
   benchServer,
@@ -24,6 +24,7 @@ import {
   type ServerBenchOptions,
   type ServerBenchResult,
 } from '@sr1/retriever';
+import { ENGINE_PERF_SIZES, type EnginePerfSizes, engineRows, measureEngine } from './engine-perf.js';
 import { BenchInvariantError } from './errors.js';
 import type { TorchPeer } from './perf-plan.js';
 import type { MeasuredRow, PerfBenchmarkId } from './perf-report.js';
@@ -74,6 +75,8 @@ export interface PerfSizes {
   train: { batchSize: number; length: number; steps: number };
   /** Overrides of the script's own defaults (LLAMA_CPP_SPEED_DEFAULTS); none for full size. */
   llamaCpp: Partial<Omit<LlamaCppSpeedOptions, 'llamacppDir' | 'threads'>>;
+  /** The multi-turn rollout and event-loop workloads (engine-perf.ts). */
+  engine: EnginePerfSizes;
   /** Index only the first `passages` passages of the corpus; null for all of it. */
   index: { passages: number | null };
   hnsw: Omit<HnswBenchOptions, 'dataDir' | 'python'>;
@@ -86,6 +89,7 @@ export const PERF_SIZES = {
   full: {
     train: TRAIN_PERF_DEFAULTS,
     llamaCpp: {},
+    engine: ENGINE_PERF_SIZES.full,
     index: { passages: null },
     hnsw: hnswDefaults,
     server: { ...SERVER_BENCH_DEFAULTS, methods: ['hybrid', 'bm25'] }, // the server's default, and BM25 alone
@@ -93,6 +97,7 @@ export const PERF_SIZES = {
   quick: {
     train: { batchSize: 2, length: 32, steps: 1 }, // seconds, not minutes
     llamaCpp: { hidden: 128, layers: 2, prefillLength: 32, decodeLength: 8, decodeBatches: [8] }, // 0.7M parameters
+    engine: ENGINE_PERF_SIZES.quick, // the 0.7M model, 8 short trajectories
     index: { passages: 1000 }, // builds in about 2 s even on a busy 2-core box
     hnsw: { ...hnswDefaults, queries: 200, efConstruction: 100, efs: [16, 64, 128], repeats: 1 },
     server: { clients: [4], requests: [200], batch: 32, batchRepeats: 2, methods: ['hybrid', 'bm25'] },
@@ -440,6 +445,28 @@ async function runLlamaCpp(context: PerfRunContext): Promise<MeasuredRow[]> {
   return llamaCppRows(result);
 }
 
+async function runEngine(context: PerfRunContext): Promise<MeasuredRow[]> {
+  // The llama-cpp benchmark's script owns the bench model's shape and how node-llama-cpp is found.
+  const script = (await import(pathToFileURL(context.llamaCppScript).href)) as {
+    benchModelConfig(hidden: number, layers: number): DecoderConfig;
+    llamaCppVersion(dir: string): string | null;
+  };
+  const version = script.llamaCppVersion(context.llamacppDir);
+  if (version === null)
+    throw new BenchInvariantError(
+      `engine benchmark planned without node-llama-cpp in ${context.llamacppDir}`,
+    );
+  const result = await measureEngine({
+    sizes: context.sizes.engine,
+    threads: context.threads,
+    llamacppDir: context.llamacppDir,
+    llamaCppVersion: version,
+    modelConfig: script.benchModelConfig,
+    log: context.log,
+  });
+  return engineRows(result);
+}
+
 async function runIndex(context: PerfRunContext): Promise<MeasuredRow[]> {
   const { manifest, seconds } = await context.index.build();
   if (seconds === null)
@@ -479,6 +506,7 @@ async function runServer(context: PerfRunContext): Promise<MeasuredRow[]> {
 export const PERF_RUNNERS = {
   train: runTrain,
   'llama-cpp': runLlamaCpp,
+  engine: runEngine,
   index: runIndex,
   hnsw: runHnsw,
   server: runServer,

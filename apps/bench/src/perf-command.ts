@@ -49,6 +49,7 @@ export const PERF_DEFAULTS = {
 const ROW_FLAGS = {
   train: ['--train-config', '--threads'],
   'llama-cpp': ['--llamacpp', '--threads'],
+  engine: ['--llamacpp', '--threads'],
   index: ['--data'],
   hnsw: ['--data', '--index', '--faiss-python'],
   server: ['--data', '--index'],
@@ -69,7 +70,7 @@ export interface PerfOptions {
   /** Where node-llama-cpp is installed; null for the bench script's default (/tmp/llamacpp). */
   llamacppDir: string | null;
   trainConfig: string;
-  /** The thread counts swept for train and llama-cpp, increasing; each side's best is reported. */
+  /** The thread counts swept for train, llama-cpp and engine, increasing; each side's best is reported. */
   threads: number[];
   /** Print the fresh rows as a JSON array on stdout (and write a file only when --out is given). */
   json: boolean;
@@ -260,14 +261,14 @@ function describePlan(plan: PerfPlan, environment: PerfEnvironment, options: Per
     const name = planned.benchmark.padEnd(width);
     if (planned.status === 'skip') return `  ${name}  skip: ${planned.reason}`;
     const details: string[] = [];
-    const threaded = planned.benchmark === 'train' || planned.benchmark === 'llama-cpp';
+    const threaded = ['train', 'llama-cpp', 'engine'].includes(planned.benchmark);
     if (threaded) details.push(`threads ${options.threads.join(',')} (each side's best kept)`);
     if (planned.benchmark === 'train') {
       details.push(
         `vs ${plan.torchPeers.map((peer) => `PyTorch ${peer.version} (${peer.executable})`).join(', ')}`,
       );
     }
-    if (planned.benchmark === 'llama-cpp') {
+    if (planned.benchmark === 'llama-cpp' || planned.benchmark === 'engine') {
       const llamaCpp = environment.llamaCpp;
       details.push(`vs node-llama-cpp ${llamaCpp.version ?? '?'} (${llamaCpp.dir})`);
     }

@@ -97,6 +97,7 @@ export function planPerf(selected: readonly PerfBenchmarkId[], environment: Perf
         }
         return go(torch.unavailable.map((line) => `left out ${line}`));
       case 'llama-cpp':
+      case 'engine':
         if (environment.llamaCpp.script === null) {
           return skip('packages/model/scripts/llama-cpp-speed.mjs is not in this checkout');
         }
@@ -188,7 +189,7 @@ export async function probeEnvironment(options: ProbeOptions): Promise<PerfEnvir
       llamaCppVersion(dir: string): string | null;
     };
     llamacppDir = options.llamacppDir ?? script.LLAMA_CPP_SPEED_DEFAULTS.llamacppDir;
-    if (wants('llama-cpp')) llamaVersion = script.llamaCppVersion(llamacppDir);
+    if (wants('llama-cpp') || wants('engine')) llamaVersion = script.llamaCppVersion(llamacppDir);
   }
   return {
     torch,
