@@ -87,6 +87,13 @@ export type {
 export { GenerationAbortedError, generate } from './inference/generate.js';
 export type { ScoredSequence, ScoreOptions } from './inference/score.js';
 export { scoreSequences } from './inference/score.js';
+// Generation in one run per batch: weights held by the session, decode steps in an ONNX Loop
+export type {
+  LoopDecoderOptions,
+  LoopGeneratedSequence,
+  LoopGenerateOptions,
+} from './inference/loop-decoder.js';
+export { LoopDecoder } from './inference/loop-decoder.js';
 // Off the main thread: continuous batching with KV reuse across turns, the engine worker
 export type {
   SchedulerOptions,

@@ -99,6 +99,11 @@ export interface KvCacheLayout {
   total: string;
   /** Whether the concatenated cache leaves the graph as present_key/value (not in train mode). */
   emitPresents: boolean;
+  /**
+   * The past keys and values of a layer as values already in the graph (a Loop body's carried
+   * cache, static layout (batch, kvHeads, past, headDim)) instead of graph inputs.
+   */
+  past?: (layer: number) => { key: Tensor; value: Tensor };
 }
 
 /** What the attention of a layer shares with the others. */
@@ -148,8 +153,10 @@ export function causalSelfAttention(
     g.reshape(linear(b, x, `${p}.v_proj`, config.attentionBias), [0, 0, kvHeads, headDim]),
     [0, 2, 1, 3],
   );
+  const carriedPast = cache.hasPast ? cache.past?.(layer) : undefined;
   const pastInput = (name: string): Tensor | null => {
     if (!cache.hasPast) return null;
+    if (carriedPast !== undefined) return name === N.pastKey(layer) ? carriedPast.key : carriedPast.value;
     if (!cache.timeMajor)
       return g.input(name, dtype, ['batch', kvHeads, 'past', headDim], { differentiable: false });
     const past = g.input(name, dtype, ['past', 'batch', kvHeads, headDim], { differentiable: false });
