@@ -14,13 +14,20 @@ export interface DecoderBuilder {
   fused: boolean;
   /** The graph input of an HF weight; fails loudly for a weight the config does not have. */
   weight(name: string): Tensor;
+  /**
+   * The transpose (in, out) of a linear weight, when the graph computes it once elsewhere (the
+   * decode loop's body reads the outer graph's, so ORT folds each weight's transpose once).
+   * Absent: `linear` transposes in place.
+   */
+  transposed?(name: string): Tensor;
 }
 
 /** `x·Wᵀ (+ b)` with HF's (out, in) weight `${prefix}.weight` and bias `${prefix}.bias`. */
 export function linear(b: DecoderBuilder, x: Tensor, prefix: string, bias: boolean): Tensor {
   const { g } = b;
-  const weight = b.weight(`${prefix}.weight`); // (out, in)
-  const y = g.matmul(x, g.transpose(weight, [1, 0])); // (batch, seq, out)
+  const name = `${prefix}.weight`; // (out, in)
+  const weightT = b.transposed !== undefined ? b.transposed(name) : g.transpose(b.weight(name), [1, 0]);
+  const y = g.matmul(x, weightT); // (batch, seq, out)
   return bias ? g.add(y, b.weight(`${prefix}.bias`)) : y;
 }
 

@@ -134,17 +134,29 @@ export function buildDecodeLoopGraph(
       throw new EngineInvariantError(`decode-loop graph: weight ${name} is not expected for this config`);
     return t;
   };
+  // Every linear weight is transposed once, in the outer graph, and read by the prefill and the
+  // loop body alike: with the weights as initializers ORT folds each transpose once.
+  const transposes = new Map<string, Tensor>();
+  const transposed = (name: string): Tensor => {
+    let t = transposes.get(name);
+    if (t === undefined) {
+      t = g.transpose(weight(name), [1, 0]);
+      transposes.set(name, t);
+    }
+    return t;
+  };
   const builder = (graph: Graph): DecoderBuilder => ({
     g: graph,
     config,
     dtype: 'float32',
     fused: false,
     weight,
+    transposed,
   });
-  const head = weight(config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'); // (vocab, hidden)
+  const head = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'; // (vocab, hidden)
   const logitsOf = (b: DecoderBuilder, h: Tensor): Tensor => {
     const last = b.g.squeeze(b.g.slice(h, [-1], [Number.MAX_SAFE_INTEGER], [1]), [1]); // (batch, hidden)
-    return b.g.matmul(rmsNorm(b, last, weight('model.norm.weight')), b.g.transpose(head, [1, 0])); // (batch, vocab)
+    return b.g.matmul(rmsNorm(b, last, weight('model.norm.weight')), transposed(head)); // (batch, vocab)
   };
 
   // Prefill: the prompts' keys and values (the static layout's new entries) and the first token.

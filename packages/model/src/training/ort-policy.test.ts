@@ -72,4 +72,35 @@ describe('OrtTrainablePolicy', () => {
     expect(grads.size).toBe(policy.parameters.size);
     await policy.dispose();
   });
+
+  it('counts in its ledger every weight fed and every gradient fetched', async () => {
+    const weights = initWeights(CONFIG, createRng(5));
+    const policy = await OrtTrainablePolicy.create(CONFIG, weights, { threads: 1 });
+    const B = 2;
+    const T = 5;
+    const batch = batchOf(
+      [
+        [3, 7, 11, 2, 9],
+        [4, 4],
+      ],
+      T,
+    );
+    await policy.forwardBackward(batch, { logprobs: new Float32Array(B * T).fill(1) });
+    let weightBytes = 0;
+    for (const tensor of weights.values()) weightBytes += tensor.data.byteLength;
+    const S = T - 1; // the shifted graph's length
+    // in: weights, ids, targets, mask, positions (B, S) int64, grad_logprobs (B, S) float32;
+    // out: log-probs and entropies (B, S) float32, one gradient per weight
+    expect(policy.ledger).toEqual({
+      runs: 1,
+      bytesIn: weightBytes + 4 * B * S * 8 + B * S * 4,
+      bytesOut: 2 * B * S * 4 + weightBytes,
+    });
+    await policy.forward(batch);
+    expect(policy.ledger.runs).toBe(2);
+    expect(policy.ledger.bytesIn).toBe(2 * weightBytes + 8 * B * S * 8 + B * S * 4);
+    policy.resetLedger();
+    expect(policy.ledger).toEqual({ runs: 0, bytesIn: 0, bytesOut: 0 });
+    await policy.dispose();
+  });
 });

@@ -8,7 +8,7 @@ import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { WeightShapeError } from '../errors.js';
 import { cloneWeights, expectedWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
-import { TrainSessions, weightFeeds } from './train-sessions.js';
+import { type TrainLedger, TrainSessions, weightFeeds } from './train-sessions.js';
 import type { OrtPolicyOptions, PolicyTokenBatch, PolicyUpstream } from './types.js';
 
 const N = DECODER_NAMES;
@@ -158,6 +158,16 @@ export class OrtTrainablePolicy {
       },
       grads,
     };
+  }
+
+  /** Host↔device bytes of this policy's runs (what a GPU run would copy), summed over its sessions. */
+  get ledger(): TrainLedger {
+    return this.sessions.ledger;
+  }
+
+  /** Zeroes the ledger. */
+  resetLedger(): void {
+    this.sessions.resetLedger();
   }
 
   async dispose(): Promise<void> {
