@@ -77,7 +77,7 @@ export { readTokenizerTrainingTexts } from './tokenizer/tokenizer-corpus.js';
 // Inference: engines, generation and scoring
 export type { CreateRunnerOptions, EngineName } from './inference/engine.js';
 export { createRunner, ENGINE_NAMES } from './inference/engine.js';
-export type { SamplingParams } from './inference/sampling.js';
+export type { SamplingOptions, SamplingParams } from './inference/sampling.js';
 export type {
   FinishReason,
   GeneratedSequence,

@@ -4,20 +4,15 @@
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { DecoderRunner, ForwardInputs, KvCache } from '../engine-types.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { type SamplingParams, sampleToken, validateSamplingParams } from './sampling.js';
+import { type SamplingOptions, sampleToken, samplingParams } from './sampling.js';
 
 /** A prompt as text (encoded without special tokens; apply a chat template first) or token ids. */
 export type GeneratePrompt = string | readonly number[];
 
-export interface GenerateOptions {
+/** Sampling (temperature, topK, topP) as `SamplingOptions`; stopping and streaming per sequence. */
+export interface GenerateOptions extends SamplingOptions {
   /** Most tokens generated per sequence. */
   maxNewTokens: number;
-  /** 0 = greedy. Default 1 (sample from the model as it is). */
-  temperature?: number;
-  /** 0 = off (default). */
-  topK?: number;
-  /** 1 = off (default). */
-  topP?: number;
   /** Generation stops when the decoded completion contains one of these (kept in the output). */
   stop?: readonly string[];
   /** Ids that end a sequence (kept as its last token). Default: the tokenizer's and config's eos ids. */
@@ -85,12 +80,7 @@ export async function generate(
   prompts: readonly GeneratePrompt[],
   options: GenerateOptions,
 ): Promise<GeneratedSequence[]> {
-  const params: SamplingParams = {
-    temperature: options.temperature ?? 1, // the model's own distribution, as RL rollouts use
-    topK: options.topK ?? 0, // off
-    topP: options.topP ?? 1, // off
-  };
-  validateSamplingParams(params, 'generate');
+  const params = samplingParams(options, 'generate');
   if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 0) {
     throw new InvalidInputError({ field: 'generate.maxNewTokens', reason: 'must be an integer ≥ 0' });
   }

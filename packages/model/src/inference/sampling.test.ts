@@ -1,6 +1,12 @@
 import { createRng } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
-import { logProbAndEntropy, logSoftmaxAt, sampleToken, validateSamplingParams } from './sampling.js';
+import {
+  logProbAndEntropy,
+  logSoftmaxAt,
+  sampleToken,
+  samplingParams,
+  validateSamplingParams,
+} from './sampling.js';
 
 const logits = new Float32Array([2, 1, 0.5, -1, 3, 3]);
 
@@ -112,6 +118,18 @@ describe('sampleToken', () => {
     expect(() => validateSamplingParams({ temperature: 1, topK: 0, topP: 0 })).toThrow(
       "field 'sampling.topP'",
     );
+  });
+});
+
+describe('samplingParams', () => {
+  it('fills the defaults of GenerateOptions and TurnOptions (temperature 1, top-k and top-p off) and validates', () => {
+    expect(samplingParams({}, 'turn')).toEqual({ temperature: 1, topK: 0, topP: 1 });
+    expect(samplingParams({ temperature: 0, topK: 5, topP: 0.9 }, 'turn')).toEqual({
+      temperature: 0,
+      topK: 5,
+      topP: 0.9,
+    });
+    expect(() => samplingParams({ topP: 1.5 }, 'generate')).toThrow("field 'generate.topP'");
   });
 });
 

@@ -13,6 +13,30 @@ export interface SamplingParams {
   topP: number;
 }
 
+/**
+ * The sampling fields of a generation (`GenerateOptions`) or a session turn (`TurnOptions`), each
+ * optional; `samplingParams` fills in the defaults and validates them.
+ */
+export interface SamplingOptions {
+  /** 0 = greedy. Default 1 (sample from the model as it is, as RL rollouts do). */
+  temperature?: number;
+  /** 0 = off (default). */
+  topK?: number;
+  /** 1 = off (default). */
+  topP?: number;
+}
+
+/** `options` with the defaults filled in, validated; `field` prefixes the option's name in errors. */
+export function samplingParams(options: SamplingOptions, field: string): SamplingParams {
+  const params: SamplingParams = {
+    temperature: options.temperature ?? 1,
+    topK: options.topK ?? 0,
+    topP: options.topP ?? 1,
+  };
+  validateSamplingParams(params, field);
+  return params;
+}
+
 /** The chosen token and its log-probability. */
 export interface SampledToken {
   tokenId: number;

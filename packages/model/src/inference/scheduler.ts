@@ -5,7 +5,7 @@
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
 import { earliestStop, type FinishReason, GenerationAbortedError } from './generate.js';
-import { type SamplingParams, sampleToken, validateSamplingParams } from './sampling.js';
+import { type SamplingOptions, type SamplingParams, sampleToken, samplingParams } from './sampling.js';
 
 /**
  * What the scheduler needs from a runner: one forward over caller-owned cache buffers in the
@@ -47,16 +47,10 @@ const DEFAULTS = {
   kvBudgetBytes: 1 << 30, // 1 GiB of paused caches: thousands of turns of a small model
 } satisfies Required<SchedulerOptions>;
 
-/** The sampling and stopping of one turn. */
-export interface TurnOptions {
+/** The sampling (temperature, topK, topP as `SamplingOptions`, as `generate`) and stopping of one turn. */
+export interface TurnOptions extends SamplingOptions {
   /** Most tokens generated in this turn. */
   maxNewTokens: number;
-  /** 0 = greedy. Default 1. */
-  temperature?: number;
-  /** 0 = off (default). */
-  topK?: number;
-  /** 1 = off (default). */
-  topP?: number;
   /** The turn stops after the token whose decoding completes one of these (kept in the output). */
   stop?: readonly string[];
   /** Default: the tokenizer's and the config's eos ids. */
@@ -319,12 +313,7 @@ export class ContinuousBatchScheduler {
 
   /** Validates a turn's options (before anything about the session changes). */
   private prepareTurn(options: TurnOptions): PreparedTurn {
-    const params: SamplingParams = {
-      temperature: options.temperature ?? 1, // the model's own distribution, as RL rollouts use
-      topK: options.topK ?? 0, // off
-      topP: options.topP ?? 1, // off
-    };
-    validateSamplingParams(params, 'turn');
+    const params = samplingParams(options, 'turn');
     if (!Number.isInteger(options.maxNewTokens) || options.maxNewTokens < 1) {
       throw new InvalidInputError({ field: 'turn.maxNewTokens', reason: 'must be an integer ≥ 1' });
     }
