@@ -198,4 +198,31 @@ describe('ContinuousBatchScheduler on a random tiny model (greedy)', () => {
       UnknownSessionError,
     );
   });
+
+  it('a continued turn aborted mid-prefill leaves the batch; the decoding row goes on unchanged', async () => {
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer, { prefillTokensPerStep: 4 });
+    const options = { maxNewTokens: 2, temperature: 0, eosTokenIds: [] };
+    const first = await scheduler.start(tokenizer.encode(PROMPTS[1]!), options);
+    const prefilledBefore = scheduler.stats().prefillTokens;
+    const append = tokenizer.encode(PROMPTS[2]!); // dozens of tokens: many 4-token prefill chunks
+    const controller = new AbortController();
+    const prompt = tokenizer.encode(PROMPTS[0]!);
+    let seen = 0;
+    const other = scheduler.start(prompt, {
+      ...options,
+      maxNewTokens: 20,
+      onToken: () => {
+        seen += 1;
+        if (seen === 2) controller.abort(); // while the long append is still being prefilled
+      },
+    });
+    const doomed = scheduler.continue(first.session, append, { ...options, signal: controller.signal });
+    await expect(doomed).rejects.toBeInstanceOf(GenerationAbortedError);
+    expectSame((await other).result, await alone(prompt, 20));
+    // the aborted turn stopped prefilling: fewer than its append (+ the last sampled token) went through
+    const prefilled = scheduler.stats().prefillTokens - prefilledBefore - prompt.length;
+    expect(prefilled).toBeLessThan(append.length + 1);
+    expect(scheduler.sessionCount).toBe(1); // the other's kept session; the aborted one is gone
+    await expect(scheduler.continue(first.session, [1], options)).rejects.toBeInstanceOf(UnknownSessionError);
+  });
 });

@@ -115,6 +115,49 @@ describe('EngineWorker (the engine in a worker_thread)', () => {
     });
   });
 
+  it('an aborted session turn retires only its own row: the other sessions finish as if alone', async () => {
+    const local = new ContinuousBatchScheduler(runner, tokenizer);
+    const options = { maxNewTokens: 12, temperature: 0, eosTokenIds: [] };
+    const [first, second] = await Promise.all([
+      engine.start(prompts()[0]!, options),
+      engine.start(prompts()[1]!, options),
+    ]);
+    // Both continue at once; the first is cancelled after a few tokens of its second turn.
+    const controller = new AbortController();
+    let tokens = 0;
+    const append = tokenizer.encode(' and then');
+    const doomed = engine.continue(first.session, append, {
+      ...options,
+      maxNewTokens: 400,
+      signal: controller.signal,
+      onToken: () => {
+        tokens += 1;
+        if (tokens === 3) controller.abort();
+      },
+    });
+    const survivor = engine.continue(second.session, append, options);
+    await expect(doomed).rejects.toBeInstanceOf(GenerationAbortedError);
+    expect(tokens).toBeLessThan(400);
+    const mine = await local.start(prompts()[1]!, options);
+    const alone = await local.continue(mine.session, append, options);
+    const { logprobs, ...rest } = await survivor;
+    const { logprobs: aloneLogprobs, ...aloneRest } = alone;
+    expect(rest).toEqual(aloneRest); // tokens, text, finish, prefilled and reused counts
+    // log-probs up to float summation order (it shared its decode batch with the aborted row)
+    logprobs.forEach((logprob, i) => {
+      expect(Math.abs(logprob - aloneLogprobs[i]!)).toBeLessThan(1e-5);
+    });
+    // the aborted turn released its session; the survivor's is still there
+    await expect(engine.continue(first.session, append, options)).rejects.toMatchObject({
+      code: 'unknown_session',
+    });
+    engine.release(second.session);
+    // a signal aborted before the request never reaches the worker
+    await expect(
+      engine.start(prompts()[2]!, { ...options, signal: AbortSignal.abort() }),
+    ).rejects.toBeInstanceOf(GenerationAbortedError);
+  });
+
   it('shared weights: the worker sees a trainer update at the next policy version, not before', async () => {
     const weights = shareWeights(model.weights);
     const shared = await EngineWorker.start({
