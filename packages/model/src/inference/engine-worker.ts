@@ -54,6 +54,8 @@ async function main(): Promise<void> {
   const runner = await OrtDecoderRunner.create(config, weights, data.runner);
   const scheduler = new ContinuousBatchScheduler(runner, tokenizer, data.scheduler);
   const controllers = new Map<number, AbortController>();
+  /** Per-sequence controllers of the generate requests running (their `sequenceSignals`). */
+  const sequenceControllers = new Map<number, AbortController[]>();
   let policyVersion = 0;
 
   const run = (id: number, work: (signal: AbortSignal) => Promise<unknown>) => {
@@ -67,17 +69,21 @@ async function main(): Promise<void> {
 
   port.on('message', (message: ClientMessage) => {
     switch (message.type) {
-      case 'generate':
+      case 'generate': {
+        const perSequence = message.prompts.map(() => new AbortController());
+        sequenceControllers.set(message.id, perSequence);
         run(message.id, (signal) =>
           generate(runner, tokenizer, message.prompts, {
             ...message.options,
             signal,
+            sequenceSignals: perSequence.map((controller) => controller.signal),
             ...(message.stream
               ? { onToken: (sequence, tokenId) => send({ type: 'token', id: message.id, sequence, tokenId }) }
               : {}),
-          }),
+          }).finally(() => sequenceControllers.delete(message.id)),
         );
         return;
+      }
       case 'score':
         run(message.id, () => scoreSequences(runner, message.sequences, message.options));
         return;
@@ -115,6 +121,9 @@ async function main(): Promise<void> {
         return;
       case 'cancel':
         controllers.get(message.id)?.abort();
+        return;
+      case 'cancel-sequence':
+        sequenceControllers.get(message.id)?.[message.sequence]?.abort();
         return;
     }
   });

@@ -96,6 +96,31 @@ describe('EngineWorker (the engine in a worker_thread)', () => {
     expect(after!.tokenIds.length).toBeGreaterThan(0);
   });
 
+  it('carries per-sequence signals: an aborted row stops in the worker, the others go on', async () => {
+    const options = { maxNewTokens: 40, temperature: 0, eosTokenIds: [] };
+    const local = await generate(runner, tokenizer, prompts(), options);
+    const controller = new AbortController();
+    let seen = 0;
+    const remote = await engine.generate(prompts(), {
+      ...options,
+      sequenceSignals: [undefined, controller.signal, AbortSignal.abort()],
+      onToken: (sequence) => {
+        if (sequence === 1 && ++seen === 3) controller.abort(); // a client that disconnects
+      },
+    });
+    // row 1 stopped a few tokens after its abort; row 2, aborted before the request, after its first token
+    expect(remote[1]!.finishReason).toBe('length');
+    expect(remote[1]!.tokenIds.length).toBeGreaterThanOrEqual(3);
+    expect(remote[1]!.tokenIds.length).toBeLessThan(40);
+    expect(remote[1]!.tokenIds).toEqual(local[1]!.tokenIds.slice(0, remote[1]!.tokenIds.length));
+    expect(remote[2]!.tokenIds).toEqual(local[2]!.tokenIds.slice(0, 1));
+    // row 0 ran to the end, token for token what it is in process
+    expect(remote[0]!.tokenIds).toEqual(local[0]!.tokenIds);
+    remote[0]!.logprobs.forEach((logprob, i) => {
+      expect(Math.abs(logprob - local[0]!.logprobs[i]!)).toBeLessThan(1e-5);
+    });
+  });
+
   it('runs scheduled session turns: start, continue on the cached prefix, release', async () => {
     const local = new ContinuousBatchScheduler(runner, tokenizer);
     const options = { maxNewTokens: 6, temperature: 0, eosTokenIds: [] };

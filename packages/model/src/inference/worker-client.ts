@@ -61,6 +61,12 @@ export interface EngineWorkerOptions {
 export type WorkerGenerateOptions = WireGenerateOptions & {
   onToken?: (sequence: number, tokenId: number) => void;
   signal?: AbortSignal;
+  /**
+   * Per-prompt signals, as `generate`'s: an aborted one stops its row in the worker at the next
+   * decode step (finishReason 'length') and the others go on — a server whose client disconnects
+   * stops that client's sequences only.
+   */
+  sequenceSignals?: readonly (AbortSignal | undefined)[];
 };
 
 interface Pending {
@@ -176,7 +182,7 @@ export class EngineWorker {
     prompts: readonly (readonly number[])[],
     options: WorkerGenerateOptions,
   ): Promise<GeneratedSequence[]> {
-    const { onToken, signal, ...wireOptions } = options;
+    const { onToken, signal, sequenceSignals, ...wireOptions } = options;
     return this.request(
       (id) => ({
         type: 'generate',
@@ -187,6 +193,7 @@ export class EngineWorker {
       }),
       signal,
       onToken,
+      sequenceSignals,
     ) as Promise<GeneratedSequence[]>;
   }
 
@@ -284,6 +291,7 @@ export class EngineWorker {
     message: (id: number) => ClientMessage,
     signal?: AbortSignal,
     onToken?: (sequence: number, tokenId: number) => void,
+    sequenceSignals?: readonly (AbortSignal | undefined)[],
   ): Promise<unknown> {
     if (this.closed)
       return Promise.reject(new Sr1Error('engine_worker_closed', 'the engine worker was closed'));
@@ -292,10 +300,18 @@ export class EngineWorker {
     return new Promise((resolve, reject) => {
       const onAbort = () => this.post({ type: 'cancel', id });
       signal?.addEventListener('abort', onAbort, { once: true });
+      // Each sequence's signal becomes a cancel-sequence message (signals cannot cross threads).
+      const sequenceAborts = (sequenceSignals ?? []).map((sequenceSignal, sequence) => {
+        if (sequenceSignal === undefined) return undefined;
+        const onSequenceAbort = () => this.post({ type: 'cancel-sequence', id, sequence });
+        return { sequenceSignal, onSequenceAbort };
+      });
       const settle =
         <T>(fn: (value: T) => void) =>
         (value: T) => {
           signal?.removeEventListener('abort', onAbort);
+          for (const entry of sequenceAborts)
+            entry?.sequenceSignal.removeEventListener('abort', entry.onSequenceAbort);
           this.pending.delete(id);
           fn(value);
         };
@@ -305,6 +321,13 @@ export class EngineWorker {
         ...(onToken !== undefined ? { onToken } : {}),
       });
       this.post(message(id));
+      // After the request: the worker handles messages in order, so a sequence aborted already
+      // stops before its first decode step.
+      for (const entry of sequenceAborts) {
+        if (entry === undefined) continue;
+        if (entry.sequenceSignal.aborted) entry.onSequenceAbort();
+        else entry.sequenceSignal.addEventListener('abort', entry.onSequenceAbort, { once: true });
+      }
     });
   }
 

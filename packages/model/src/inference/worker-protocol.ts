@@ -19,8 +19,8 @@ export interface EngineWorkerData {
   scheduler: SchedulerOptions;
 }
 
-/** Options that cross the thread boundary: no callbacks, no signal, no Rng. */
-export type WireGenerateOptions = Omit<GenerateOptions, 'rng' | 'onToken' | 'signal'>;
+/** Options that cross the thread boundary: no callbacks, no signals, no Rng. */
+export type WireGenerateOptions = Omit<GenerateOptions, 'rng' | 'onToken' | 'signal' | 'sequenceSignals'>;
 export type WireTurnOptions = Omit<TurnOptions, 'onToken' | 'signal'>;
 export type WireStartOptions = Omit<StartOptions, 'onToken' | 'signal'>;
 
@@ -39,7 +39,9 @@ export type ClientMessage =
   | { type: 'release'; session: number }
   | { type: 'policy'; id: number; version: number }
   | { type: 'stats'; id: number }
-  | { type: 'cancel'; id: number };
+  | { type: 'cancel'; id: number }
+  /** One sequence of a generate request stops (its `sequenceSignals` entry aborted); the others go on. */
+  | { type: 'cancel-sequence'; id: number; sequence: number };
 
 export interface WireError {
   name: string;
