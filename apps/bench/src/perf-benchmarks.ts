@@ -1,7 +1,7 @@
 // The benchmarks `sr1-bench perf` runs, each reusing its package's own measurement — training
 // throughput vs PyTorch (train-perf.ts), prefill and decode vs llama.cpp (@sr1/model's
-// scripts/llama-cpp-speed.mjs), index build, HNSW vs FAISS and server load (@sr1/retriever) — and
-// turning its result into table rows.
+// scripts/llama-cpp-speed.mjs), host↔device bytes from the transfer ledger (ledger-perf.ts), index
+// build, HNSW vs FAISS and server load (@sr1/retriever) — and turning its result into table rows.
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +26,7 @@ import {
 } from '@sr1/retriever';
 import { ENGINE_PERF_SIZES, type EnginePerfSizes, engineRows, measureEngine } from './engine-perf.js';
 import { BenchInvariantError } from './errors.js';
+import { LEDGER_PERF_SIZES, type LedgerPerfSizes, ledgerRows, measureLedger } from './ledger-perf.js';
 import type { TorchPeer } from './perf-plan.js';
 import type { MeasuredRow, PerfBenchmarkId } from './perf-report.js';
 import { bestThreadsText, pickBestThreads, type ThreadSample, threadsText } from './perf-threads.js';
@@ -77,6 +78,8 @@ export interface PerfSizes {
   llamaCpp: Partial<Omit<LlamaCppSpeedOptions, 'llamacppDir' | 'threads'>>;
   /** The multi-turn rollout and event-loop workloads (engine-perf.ts). */
   engine: EnginePerfSizes;
+  /** The model, batch and steps whose host↔device bytes the transfer ledger counts (ledger-perf.ts). */
+  ledger: LedgerPerfSizes;
   /** Index only the first `passages` passages of the corpus; null for all of it. */
   index: { passages: number | null };
   hnsw: Omit<HnswBenchOptions, 'dataDir' | 'python'>;
@@ -90,6 +93,7 @@ export const PERF_SIZES = {
     train: TRAIN_PERF_DEFAULTS,
     llamaCpp: {},
     engine: ENGINE_PERF_SIZES.full,
+    ledger: LEDGER_PERF_SIZES.full, // the Qwen2.5-0.5B shape: 2 GB of weights, minutes
     index: { passages: null },
     hnsw: hnswDefaults,
     server: { ...SERVER_BENCH_DEFAULTS, methods: ['hybrid', 'bm25'] }, // the server's default, and BM25 alone
@@ -98,6 +102,7 @@ export const PERF_SIZES = {
     train: { batchSize: 2, length: 32, steps: 1 }, // seconds, not minutes
     llamaCpp: { hidden: 128, layers: 2, prefillLength: 32, decodeLength: 8, decodeBatches: [8] }, // 0.7M parameters
     engine: ENGINE_PERF_SIZES.quick, // the 0.7M model, 8 short trajectories
+    ledger: LEDGER_PERF_SIZES.quick, // a small Qwen2: the same code paths in seconds
     index: { passages: 1000 }, // builds in about 2 s even on a busy 2-core box
     hnsw: { ...hnswDefaults, queries: 200, efConstruction: 100, efs: [16, 64, 128], repeats: 1 },
     server: { clients: [4], requests: [200], batch: 32, batchRepeats: 2, methods: ['hybrid', 'bm25'] },
@@ -467,6 +472,15 @@ async function runEngine(context: PerfRunContext): Promise<MeasuredRow[]> {
   return engineRows(result);
 }
 
+async function runLedger(context: PerfRunContext): Promise<MeasuredRow[]> {
+  // Bytes do not depend on threads: run at the most threads swept, for time.
+  const result = await measureLedger(context.sizes.ledger, {
+    threads: Math.max(...context.threads),
+    log: context.log,
+  });
+  return ledgerRows(result);
+}
+
 async function runIndex(context: PerfRunContext): Promise<MeasuredRow[]> {
   const { manifest, seconds } = await context.index.build();
   if (seconds === null)
@@ -507,6 +521,7 @@ export const PERF_RUNNERS = {
   train: runTrain,
   'llama-cpp': runLlamaCpp,
   engine: runEngine,
+  ledger: runLedger,
   index: runIndex,
   hnsw: runHnsw,
   server: runServer,

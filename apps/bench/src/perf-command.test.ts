@@ -79,7 +79,7 @@ describe('parsePerfArgs', () => {
       [
         ['--only', 'train,gpu'],
         '--only',
-        /unknown benchmark 'gpu'. Supported: \[train, llama-cpp, engine, index, hnsw, server\]/,
+        /unknown benchmark 'gpu'. Supported: \[train, llama-cpp, engine, ledger, index, hnsw, server\]/,
       ],
       [['--only', ','], '--only', /expected a comma-separated list/],
       [['--threads', '0'], '--threads', /expected positive integers like 1,2, got '0'/],

@@ -50,6 +50,7 @@ const ROW_FLAGS = {
   train: ['--train-config', '--threads'],
   'llama-cpp': ['--llamacpp', '--threads'],
   engine: ['--llamacpp', '--threads'],
+  ledger: [],
   index: ['--data'],
   hnsw: ['--data', '--index', '--faiss-python'],
   server: ['--data', '--index'],

@@ -109,6 +109,8 @@ export function planPerf(selected: readonly PerfBenchmarkId[], environment: Perf
           );
         }
         return go();
+      case 'ledger':
+        return go(); // random weights, no peer to install
       case 'index':
         if (environment.index !== null) return skip(`--index given: the benchmarks use ${environment.index}`);
         return noData === null ? go() : skip(noData);

@@ -7,7 +7,7 @@ import { InvalidInputError } from '@sr1/core';
 import { BenchInvariantError } from './errors.js';
 
 /** The benchmarks of `sr1-bench perf`, in the order they run and their rows appear. */
-export const PERF_BENCHMARKS = ['train', 'llama-cpp', 'engine', 'index', 'hnsw', 'server'] as const;
+export const PERF_BENCHMARKS = ['train', 'llama-cpp', 'engine', 'ledger', 'index', 'hnsw', 'server'] as const;
 export type PerfBenchmarkId = (typeof PERF_BENCHMARKS)[number];
 
 export const SECTION_BEGIN = '<!-- sr1-bench perf: begin -->';

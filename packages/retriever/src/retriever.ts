@@ -1,33 +1,16 @@
 // The one small search interface the agent loop depends on, and its two implementations: an
 // in-process retriever over a loaded index folder, and an HTTP client of a `/retrieve` server
-// (ours or the reference Python one). `@sr1/rollout` declares the same shape structurally.
+// (ours or the reference Python one). The interface is @sr1/spec's `Retriever`, which both implement.
 
+import type { OpenedDocument, PassageSource, Retriever, SearchHit } from '@sr1/spec';
 import { splitContents } from './corpus.js';
 import { RetrieverHttpError, RetrieverInputError } from './errors.js';
 import { type LoadIndexOptions, loadIndex, type RetrievalIndex, type SearchMethod } from './index-folder.js';
-import { IngestedSources, type PassageSource } from './ingest/sources.js';
+import { IngestedSources } from './ingest/sources.js';
 import { QueryCache, type QueryCacheOptions } from './query-cache.js';
 
-/** One retrieved passage. */
-export interface SearchHit {
-  /** Corpus id. */
-  id: string;
-  /** First line of `contents` without its quotes. */
-  title: string;
-  /** `contents` after the first line. */
-  text: string;
-  /** The raw corpus `contents` ("\"Title\"\ntext"). */
-  contents: string;
-  /** Retrieval score (BM25, inner product, or RRF); higher is better. */
-  score: number;
-  /** Where the passage came from (file, title, headings, offsets), for indexes made by `ingest`. */
-  source?: PassageSource;
-}
-
-/** Batched search: per query, up to `topk` hits, best first. */
-export interface Retriever {
-  search(queries: readonly string[], topk: number): Promise<SearchHit[][]>;
-}
+// The search contract is declared in @sr1/spec; re-exported for this package's modules and users.
+export type { OpenedDocument, Retriever, SearchHit } from '@sr1/spec';
 
 /** Turns a `{id, contents}` document, a score and (for ingested indexes) a source into a `SearchHit`. */
 export function toSearchHit(
@@ -45,17 +28,6 @@ export interface InProcessRetrieverOptions {
   method?: SearchMethod;
   /** Cache of search results: a shared `QueryCache`, or the size of a new one. */
   cache?: QueryCache | QueryCacheOptions;
-}
-
-/** The whole document a passage came from (ingested indexes), or the passage itself. */
-export interface OpenedDocument {
-  /** The passage id that was opened. */
-  id: string;
-  title: string;
-  text: string;
-  /** True when `text` is the whole source document, false when it is only the passage. */
-  whole: boolean;
-  source?: PassageSource;
 }
 
 /** Searches a loaded index folder in this process. */

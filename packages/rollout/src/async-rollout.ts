@@ -19,8 +19,13 @@ import {
   type Trajectory,
   toTrajectory,
 } from './rollout.js';
-import type { SessionGenerator, SessionTurnRequest } from './session-generator.js';
-import type { GenerationResult, Retriever, SearchHit } from './types.js';
+import type {
+  GenerationResult,
+  Retriever,
+  SearchHit,
+  SessionGenerator,
+  SessionTurnRequest,
+} from './types.js';
 
 export interface AsyncRolloutOptions extends Omit<RolloutOptions, 'generator'> {
   /** One session per trajectory (`@sr1/model`'s scheduler sessions, or `sessionsFromGenerator`). */

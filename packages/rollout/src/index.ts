@@ -2,7 +2,7 @@
 // exact sampled tokens, the mask of inserted tokens and the log-probs that training needs.
 // biome-ignore-all assist/source/organizeImports: exports are grouped by topic, not sorted by path
 
-// Interfaces the loop needs (satisfied structurally by the engine, tokenizer and retriever)
+// Interfaces the loop needs (declared in @sr1/spec; the engine, tokenizer and retriever implement them)
 export type {
   ChatMessage,
   GenerationFinishReason,
@@ -43,7 +43,7 @@ export { DEFAULT_ROLLOUT_CONFIG, runRollout } from './rollout.js';
 export { rolloutMetrics } from './rollout-metrics.js';
 export type { AsyncRolloutOptions } from './async-rollout.js';
 export { runAsyncRollout } from './async-rollout.js';
-export type { SessionGenerator, SessionStartRequest, SessionTurnRequest } from './session-generator.js';
+export type { SessionGenerator, SessionStartRequest, SessionTurnRequest } from './types.js';
 export { sessionsFromGenerator } from './session-generator.js';
 
 // Errors

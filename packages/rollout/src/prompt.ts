@@ -2,6 +2,7 @@
 // published checkpoints were trained on it), custom templates, and the tokenizer's chat template.
 
 import { lookupVariant, pythonStrip } from '@sr1/core';
+import { SEARCH_R1_INSTRUCTION } from '@sr1/spec';
 import { RolloutInputError } from './errors.js';
 import type { Tokenizer } from './types.js';
 
@@ -10,12 +11,6 @@ export type PromptTemplate = (question: string) => string;
 
 /** Names of the built-in templates. */
 export type PromptPreset = 'search-r1';
-
-const SEARCH_R1_INSTRUCTION =
-  'Answer the given question. You must conduct reasoning inside <think> and </think> first every time you get new information. ' +
-  'After reasoning, if you find you lack some knowledge, you can call a search engine by <search> query </search> and it will return the top searched results between <information> and </information>. ' +
-  'You can search as many times as your want. ' +
-  'If you find no further external knowledge needed, you can directly provide the answer inside <answer> and </answer>, without detailed illustrations. For example, <answer> Beijing </answer>. ';
 
 /** The built-in templates by name. */
 export const PROMPT_TEMPLATES = {

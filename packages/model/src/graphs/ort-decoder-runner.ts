@@ -133,6 +133,8 @@ export class OrtDecoderRunner implements DecoderRunner {
   readonly config: DecoderConfig;
   private readonly options: OrtDecoderRunnerOptions;
   private readonly sessions = new Map<string, Promise<GraphSession>>();
+  /** The sessions compiled so far, for the ledger. */
+  private readonly compiled: GraphSession[] = [];
   private weightFeeds: Record<string, HostValue> = {};
 
   private constructor(config: DecoderConfig, options: OrtDecoderRunnerOptions) {
@@ -184,7 +186,10 @@ export class OrtDecoderRunner implements DecoderRunner {
         ...(this.options.threads !== undefined ? { threads: this.options.threads } : {}),
       });
       this.sessions.set(key, session);
-      session.catch(() => this.sessions.delete(key));
+      session.then(
+        (compiled) => this.compiled.push(compiled),
+        () => this.sessions.delete(key),
+      );
     }
     return session;
   }
@@ -350,9 +355,30 @@ export class OrtDecoderRunner implements DecoderRunner {
     };
   }
 
+  /**
+   * Host↔device bytes of every run so far, summed over the compiled graphs (see @sr1/graph's
+   * `TransferLedger`): the weights and the KV cache are fed on every prefill and decode step.
+   */
+  get ledger(): { runs: number; bytesIn: number; bytesOut: number } {
+    const total = { runs: 0, bytesIn: 0, bytesOut: 0 };
+    for (const session of this.compiled) {
+      const { runs, bytesIn, bytesOut } = session.ledger;
+      total.runs += runs;
+      total.bytesIn += bytesIn;
+      total.bytesOut += bytesOut;
+    }
+    return total;
+  }
+
+  /** Zeroes the ledger. */
+  resetLedger(): void {
+    for (const session of this.compiled) session.resetLedger();
+  }
+
   async dispose(): Promise<void> {
     const sessions = [...this.sessions.values()];
     this.sessions.clear();
+    this.compiled.length = 0;
     for (const session of sessions) await (await session).release();
   }
 }

@@ -1,22 +1,20 @@
-// A small Tokenizer interface over Hugging Face's tokenizers.js (@huggingface/tokenizers, the
-// tokenizer @huggingface/transformers wraps, without its ONNX runtimes) and jinja for chat
-// templates, loaded from local files only (tokenizer.json + tokenizer_config.json are read here and
-// handed to the constructor, so nothing is ever fetched), plus the ids generation needs.
+// @sr1/spec's Tokenizer (as `ModelTokenizer`, with the ids generation needs) over Hugging Face's
+// tokenizers.js (@huggingface/tokenizers, the tokenizer @huggingface/transformers wraps, without its
+// ONNX runtimes) and jinja for chat templates, loaded from local files only (tokenizer.json +
+// tokenizer_config.json are read here and handed to the constructor, so nothing is ever fetched).
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import type { ChatMessage, Tokenizer } from '@sr1/spec';
 import { MissingFileError, TokenizerError } from '../errors.js';
 
-/** One chat turn for `applyChatTemplate`. */
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant' | (string & {});
-  content: string;
-}
-
-/** What generation, scoring and the rollout need from a tokenizer. */
-export interface Tokenizer {
+/**
+ * A loaded tokenizer: @sr1/spec's `Tokenizer` (what the rollout and SFT need) with the vocabulary's
+ * ids that generation and scoring need, and a chat template that is always callable.
+ */
+export interface ModelTokenizer extends Tokenizer {
   /** Number of ids (learned vocabulary + added tokens). */
   readonly vocabSize: number;
   /** Ids that end a sequence (the tokenizer's eos token first). */
@@ -36,12 +34,12 @@ export interface Tokenizer {
   tokenToId(token: string): number | undefined;
 }
 
-/** Builds a Tokenizer from parsed `tokenizer.json` and `tokenizer_config.json` objects. */
+/** Builds a ModelTokenizer from parsed `tokenizer.json` and `tokenizer_config.json` objects. */
 export function createTokenizer(
   tokenizerJson: unknown,
   tokenizerConfig: unknown,
   files: { tokenizerFile?: string; configFile?: string } = {},
-): Tokenizer {
+): ModelTokenizer {
   const tokenizerFile = files.tokenizerFile ?? 'tokenizer.json';
   const configFile = files.configFile ?? 'tokenizer_config.json';
   if (typeof tokenizerJson !== 'object' || tokenizerJson === null) {
@@ -141,7 +139,7 @@ function specialTokens(config: Record<string, unknown>): Record<string, string> 
 }
 
 /** Loads `tokenizer.json` (+ `tokenizer_config.json` when present) from a local folder; never fetches. */
-export async function loadTokenizer(dir: string): Promise<Tokenizer> {
+export async function loadTokenizer(dir: string): Promise<ModelTokenizer> {
   const tokenizerFile = join(dir, 'tokenizer.json');
   const configFile = join(dir, 'tokenizer_config.json');
   const tokenizerJson = await readJson(tokenizerFile, false);
