@@ -63,3 +63,20 @@ export function lookupVariant<T>(registry: Record<string, T>, name: string, what
     reason: `unknown ${what} '${name}'. Supported: [${valid}]`,
   });
 }
+
+/**
+ * A `Generator` (@sr1/spec) returned something other than what the interface promises. Here, not in
+ * rollout, so that the providers (the engine's adapters) and the loop throw the same class.
+ */
+export class GeneratorContractError extends Sr1Error {
+  constructor(message: string) {
+    super('generator_contract', message);
+  }
+}
+
+/** A `Retriever` (@sr1/spec) returned something other than what the interface promises. */
+export class RetrieverContractError extends Sr1Error {
+  constructor(message: string) {
+    super('retriever_contract', message);
+  }
+}

@@ -16,7 +16,14 @@ export {
   runProcess,
 } from './cli.js';
 export type { InputLocation } from './errors.js';
-export { formatLocation, InvalidInputError, lookupVariant, Sr1Error } from './errors.js';
+export {
+  formatLocation,
+  GeneratorContractError,
+  InvalidInputError,
+  lookupVariant,
+  RetrieverContractError,
+  Sr1Error,
+} from './errors.js';
 export {
   importOptional,
   isModuleNotFound,

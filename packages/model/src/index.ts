@@ -68,7 +68,8 @@ export type { GgufFile, GgufTensor, GgufTokenizer, GgufValue } from './formats/g
 export { exportGguf, readGguf, readGgufTokenizer, writeGguf } from './formats/gguf.js';
 
 // Tokenizers: loading, and training a byte-level BPE one
-export type { ChatMessage, Tokenizer } from './tokenizer/tokenizer.js';
+export type { ChatMessage } from '@sr1/spec';
+export type { ModelTokenizer } from './tokenizer/tokenizer.js';
 export { createTokenizer, loadTokenizer } from './tokenizer/tokenizer.js';
 export type { TrainBpeOptions, TrainedTokenizer } from './tokenizer/bpe-trainer.js';
 export { saveTrainedTokenizer, trainBpeTokenizer } from './tokenizer/bpe-trainer.js';

@@ -86,7 +86,7 @@ export { createMcpServer, MCP_DEFAULTS } from './mcp-server.js';
 export type { OnnxEncoderOptions } from './onnx-encoder.js';
 export { meanPool, ONNX_ENCODER_DEFAULTS, OnnxEncoder } from './onnx-encoder.js';
 export { porterStem } from './porter-stemmer.js';
-// Retrievers (the interface @sr1/rollout depends on) and the server
+// Retrievers (implementing @sr1/spec's Retriever, the interface @sr1/rollout depends on) and the server
 // Query cache (in process and in the server)
 export type { QueryCacheOptions, QueryCacheStats } from './query-cache.js';
 export { normalizeQuery, QUERY_CACHE_DEFAULTS, QueryCache } from './query-cache.js';

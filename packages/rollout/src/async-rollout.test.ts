@@ -2,12 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { runAsyncRollout } from './async-rollout.js';
 import { encodePrompt } from './prompt.js';
 import { type RolloutConfig, type RolloutEvent, runRollout, type Trajectory } from './rollout.js';
-import { type SessionGenerator, sessionsFromGenerator } from './session-generator.js';
+import { sessionsFromGenerator } from './session-generator.js';
 import { InMemoryRetriever } from './testing/in-memory-retriever.js';
 import { PieceTokenizer } from './testing/piece-tokenizer.js';
 import { ScriptedGenerator, type ScriptedTurn } from './testing/scripted-generator.js';
 import { TeacherForcedGenerator } from './testing/teacher-forced-generator.js';
-import type { Generator } from './types.js';
+import type { Generator, SessionGenerator } from './types.js';
 
 const tokenizer = new PieceTokenizer();
 

@@ -4,10 +4,10 @@
 // lock-step `runRollout` — the same handling of each turn (`applyGeneration`, `applySearch`),
 // the same contexts, seeds and masks — only the order of work and of events differs.
 
-import { RetrieverContractError } from './errors.js';
-import { ACTION_STOP_STRINGS, INVALID_ACTION_MESSAGE } from './protocol.js';
+import { RetrieverContractError, RolloutInputError } from './errors.js';
 import {
   applyGeneration,
+  applyOpen,
   applySearch,
   checkResult,
   initialStates,
@@ -19,6 +19,7 @@ import {
   type Trajectory,
   toTrajectory,
 } from './rollout.js';
+import { turnFormat } from './turn-format.js';
 import type {
   GenerationResult,
   Retriever,
@@ -96,7 +97,9 @@ export async function runAsyncRollout(
   const { sessions, retriever, tokenizer, onEvent, signal } = options;
   const emit = (event: RolloutEvent) => onEvent?.(event);
   const states = initialStates(prompts, config);
-  const invalidIds = tokenizer.encode(INVALID_ACTION_MESSAGE);
+  const format = turnFormat(config, tokenizer);
+  if (config.tools.includes('open') && typeof retriever.open !== 'function')
+    throw new RolloutInputError('tools', "the 'open' tool needs a retriever with open(ids)");
   const searcher = new SearchBatcher(retriever, config.topk);
 
   const runOne = async (state: State): Promise<void> => {
@@ -109,7 +112,7 @@ export async function runAsyncRollout(
         let streamed = false;
         const request: SessionTurnRequest = {
           maxNewTokens: Math.min(config.maxTokensPerTurn, config.maxResponseTokens - state.tokens.length),
-          stop: ACTION_STOP_STRINGS,
+          stop: format.stop,
           temperature: config.temperature,
           topP: config.topP,
           ...(config.seed !== undefined ? { seed: config.seed + turn } : {}),
@@ -149,18 +152,25 @@ export async function runAsyncRollout(
             tokenIds: result.tokenIds,
           });
         }
-        const query = applyGeneration(state, result, {
+        const call = applyGeneration(state, result, {
           config,
           tokenizer,
           turn,
           finalRound,
-          invalidIds,
+          format,
           emit,
         });
-        if (query !== null) {
-          emit({ type: 'search-start', trajectoryId: state.id, turn, query });
-          const hits = await searcher.search(query);
-          applySearch(state, query, hits, { config, tokenizer, turn, emit });
+        if (call?.type === 'search') {
+          emit({ type: 'search-start', trajectoryId: state.id, turn, query: call.query });
+          const hits = await searcher.search(call.query);
+          applySearch(state, call.query, hits, { config, tokenizer, turn, format, emit });
+        } else if (call?.type === 'open') {
+          const documents = await retriever.open!([call.id]);
+          if (!Array.isArray(documents) || documents.length !== 1)
+            throw new RetrieverContractError(
+              `expected 1 document (or null) for one id, got ${documents?.length}`,
+            );
+          applyOpen(state, call.id, documents[0] ?? null, { config, tokenizer, turn, format });
         }
         if (state.finishReason !== null)
           emit({ type: 'trajectory-end', trajectoryId: state.id, finishReason: state.finishReason });

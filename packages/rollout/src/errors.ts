@@ -1,7 +1,7 @@
 // Typed errors of the agent loop: bad configuration or prompts name the field at fault; a
 // generator or retriever that breaks its contract fails loudly with what was expected.
 
-import { InvalidInputError, Sr1Error } from '@sr1/core';
+import { InvalidInputError } from '@sr1/core';
 
 /** A rollout option or prompt that is not what the loop needs. */
 export class RolloutInputError extends InvalidInputError {
@@ -10,16 +10,6 @@ export class RolloutInputError extends InvalidInputError {
   }
 }
 
-/** A `Generator` returned something other than what the interface promises. */
-export class GeneratorContractError extends Sr1Error {
-  constructor(message: string) {
-    super('generator_contract', message);
-  }
-}
-
-/** A `Retriever` returned something other than what the interface promises. */
-export class RetrieverContractError extends Sr1Error {
-  constructor(message: string) {
-    super('retriever_contract', message);
-  }
-}
+// The contract errors are @sr1/core's, so the providers (@sr1/model's adapters) throw the same class
+// without depending on rollout; re-exported so rollout's API keeps them.
+export { GeneratorContractError, RetrieverContractError } from '@sr1/core';

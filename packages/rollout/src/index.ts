@@ -9,10 +9,12 @@ export type {
   GenerationRequest,
   GenerationResult,
   Generator,
+  OpenedDocument,
   PassageSource,
   Retriever,
   SearchHit,
   Tokenizer,
+  ToolSchema,
 } from './types.js';
 
 // Prompts
@@ -29,17 +31,31 @@ export {
   parseAction,
 } from './protocol.js';
 
+// Tool formats: the paper's tags, or native Hermes tool calls through the chat template
+export type { HermesTurns, ToolAction, ToolFormat, ToolName } from './hermes.js';
+export {
+  HERMES_INVALID_ACTION_MESSAGE,
+  HERMES_STOP_STRINGS,
+  hermesTurns,
+  parseToolCall,
+  TOOL_SCHEMAS,
+  toolSchemas,
+} from './hermes.js';
+export { searchUnavailableMessage } from './turn-format.js';
+
 // The loop
 export type {
   RolloutConfig,
   RolloutEvent,
   RolloutFinishReason,
+  OpenRecord,
   RolloutOptions,
   RolloutPrompt,
   SearchRecord,
   Trajectory,
+  TrajectorySource,
 } from './rollout.js';
-export { DEFAULT_ROLLOUT_CONFIG, runRollout } from './rollout.js';
+export { DEFAULT_ROLLOUT_CONFIG, passageContainsAnswer, runRollout } from './rollout.js';
 export { rolloutMetrics } from './rollout-metrics.js';
 export type { AsyncRolloutOptions } from './async-rollout.js';
 export { runAsyncRollout } from './async-rollout.js';

@@ -50,7 +50,7 @@ describe('prompts', () => {
     expect(buildPrompt(' Q ', undefined, { template: (q) => `<${q}>`, rawQuestion: true })).toBe('< Q >');
     // biome-ignore lint/suspicious/noExplicitAny: testing the runtime check on a wrong name
     expect(() => buildPrompt('q', undefined, { template: 'r1' as any })).toThrow(
-      /unknown prompt template 'r1'. Supported: \[search-r1\]/,
+      /unknown prompt template 'r1'. Supported: \[search-r1, search-r1-hermes\]/,
     );
     expect(() => buildPrompt('q', undefined, { template: { text: 'no placeholder' } })).toThrow(
       /\{question\}/,

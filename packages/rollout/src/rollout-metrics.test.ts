@@ -11,6 +11,9 @@ function trajectory(overrides: Partial<Trajectory>): Trajectory {
     logProbs: new Float64Array(),
     text: '',
     searches: [],
+    searchesRefused: 0,
+    opens: [],
+    sources: [],
     turns: 1,
     invalidActions: 0,
     answer: null,
@@ -28,6 +31,7 @@ describe('rolloutMetrics', () => {
         sampledMask: Uint8Array.from([1, 0, 0, 1]),
         turns: 2,
         searches: [{ turn: 0, query: 'q', documents: [] }],
+        searchesRefused: 2,
       }),
       trajectory({
         responseTokenIds: [5, 6],
@@ -40,6 +44,7 @@ describe('rolloutMetrics', () => {
     expect(metrics).toEqual({
       'rollout/turns_mean': 1.5,
       'rollout/searches_mean': 0.5,
+      'rollout/searches_refused_mean': 1,
       'rollout/invalid_actions_mean': 1.5,
       'rollout/response_tokens_mean': 3,
       'rollout/generated_tokens_mean': 2,

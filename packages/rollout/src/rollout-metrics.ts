@@ -6,7 +6,7 @@ import type { RolloutFinishReason, Trajectory } from './rollout.js';
 const FINISH_REASONS: readonly RolloutFinishReason[] = ['answer', 'max-turns', 'length'];
 
 /**
- * Means over the batch: turns, searches, invalid actions, response / generated / inserted token
+ * Means over the batch: turns, searches (made and refused), invalid actions, response / generated / inserted token
  * counts; and the fraction of trajectories per finish reason and not token-exact. Empty batch: {}.
  */
 export function rolloutMetrics(trajectories: readonly Trajectory[]): Record<string, number> {
@@ -17,6 +17,7 @@ export function rolloutMetrics(trajectories: readonly Trajectory[]): Record<stri
   const metrics: Record<string, number> = {
     'rollout/turns_mean': mean((t) => t.turns),
     'rollout/searches_mean': mean((t) => t.searches.length),
+    'rollout/searches_refused_mean': mean((t) => t.searchesRefused),
     'rollout/invalid_actions_mean': mean((t) => t.invalidActions),
     'rollout/response_tokens_mean': mean((t) => t.responseTokenIds.length),
     'rollout/generated_tokens_mean': mean(generated),

@@ -10,9 +10,24 @@
 // move the mask edge into a token. That is intended — training must see the sampled tokens, and
 // the model is conditioned on this same token sequence in the next turn.
 
+import { lookupVariant } from '@sr1/core';
+import { normalizeAnswer } from '@sr1/reward';
+import type { OpenRecord, RolloutFinishReason, SearchRecord, Trajectory, TrajectorySource } from '@sr1/spec';
 import { GeneratorContractError, RetrieverContractError, RolloutInputError } from './errors.js';
-import { ACTION_STOP_STRINGS, INVALID_ACTION_MESSAGE, informationBlock, parseAction } from './protocol.js';
-import type { GenerationResult, Generator, Retriever, SearchHit, Tokenizer } from './types.js';
+import { TOOL_SCHEMAS, type ToolFormat, type ToolName } from './hermes.js';
+import { type Observation, type TurnFormat, turnFormat } from './turn-format.js';
+import type {
+  GenerationResult,
+  Generator,
+  OpenedDocument,
+  Retriever,
+  SearchHit,
+  Tokenizer,
+} from './types.js';
+
+// The trajectory types are declared in @sr1/spec; re-exported here so rollout's modules and its
+// public API keep one import path.
+export type { OpenRecord, RolloutFinishReason, SearchRecord, Trajectory, TrajectorySource };
 
 /** Limits and sampling of a rollout. */
 export interface RolloutConfig {
@@ -27,6 +42,12 @@ export interface RolloutConfig {
   topP: number;
   /** Passed on to the generator; each round adds its index so rounds differ. */
   seed?: number;
+  /** `'tags'`: the paper's `<search>`/`<information>` text protocol; `'hermes'`: native tool calls through the chat template. */
+  toolFormat: ToolFormat;
+  /** The tools offered: `search`, and in `'hermes'` optionally `open` (a passage's whole document). */
+  tools: readonly ToolName[];
+  /** Searches per trajectory; after that the agent is told search is unavailable. null: no budget. */
+  maxSearches: number | null;
 }
 
 /** The reference's settings (Search-R1 train scripts), each with its reason. */
@@ -40,54 +61,15 @@ export const DEFAULT_ROLLOUT_CONFIG: RolloutConfig = {
   topk: 3, // documents per search, the paper's best setting
   temperature: 1, // the paper's rollout temperature (validation uses greedy: 0)
   topP: 1, // the paper's top-p
+  toolFormat: 'tags', // the paper's protocol, which its checkpoints were trained on
+  tools: ['search'], // the paper's only tool
+  maxSearches: null, // the paper has no budget besides maxTurns
 };
 
 /** One trajectory to run: a unique id (also the GRPO group key's source) and its prompt tokens. */
 export interface RolloutPrompt {
   id: string;
   promptTokenIds: readonly number[];
-}
-
-/** How a trajectory ended. */
-export type RolloutFinishReason =
-  /** an `<answer>` action */
-  | 'answer'
-  /** the final round (search disabled) ended without an answer */
-  | 'max-turns'
-  /** `maxResponseTokens` reached (the response is cut there) */
-  | 'length';
-
-/** A search the agent made. */
-export interface SearchRecord {
-  /** 0-based round in which the query was issued. */
-  turn: number;
-  query: string;
-  documents: { id: string; score: number }[];
-}
-
-/** Everything training and evaluation need from one trajectory. */
-export interface Trajectory {
-  id: string;
-  /** The prompt as fed to the first round (after the `maxStartTokens` cut). */
-  promptTokenIds: number[];
-  /** Generated and inserted tokens, in order. */
-  responseTokenIds: number[];
-  /** 1 = sampled from the policy, 0 = inserted by the system; same length as `responseTokenIds`. */
-  sampledMask: Uint8Array;
-  /** log π_old of each sampled token, 0 where the mask is 0; same length as `responseTokenIds`. */
-  logProbs: Float64Array;
-  /** The response text: generated text and inserted blocks, in order. */
-  text: string;
-  searches: SearchRecord[];
-  /** Generation rounds taken part in. */
-  turns: number;
-  /** Turns whose text had no parsable action. */
-  invalidActions: number;
-  /** Content of the `<answer>` action that ended the trajectory, or null. */
-  answer: string | null;
-  finishReason: RolloutFinishReason;
-  /** False when any generated tokens were re-encoded from text (do not train on it). */
-  tokenExact: boolean;
 }
 
 /** What a rollout reports to an interface that watches it. */
@@ -135,6 +117,18 @@ export function resolveConfig(partial: Partial<RolloutConfig> | undefined): Roll
     throw new RolloutInputError('temperature', `expected >= 0, got ${config.temperature}`);
   if (!(config.topP > 0 && config.topP <= 1))
     throw new RolloutInputError('topP', `expected in (0, 1], got ${config.topP}`);
+  lookupVariant({ tags: true, hermes: true }, config.toolFormat, 'tool format', 'toolFormat');
+  if (!Array.isArray(config.tools) || !config.tools.includes('search'))
+    throw new RolloutInputError(
+      'tools',
+      `expected a list with 'search', got ${JSON.stringify(config.tools)}`,
+    );
+  for (const tool of config.tools) lookupVariant(TOOL_SCHEMAS, tool, 'tool', 'tools');
+  if (config.tools.includes('open') && config.toolFormat !== 'hermes')
+    throw new RolloutInputError('tools', "the 'open' tool needs toolFormat 'hermes'");
+  const budget = config.maxSearches;
+  if (budget !== null && !(Number.isInteger(budget) && budget >= 0))
+    throw new RolloutInputError('maxSearches', `expected null or an integer >= 0, got ${String(budget)}`);
   return config;
 }
 
@@ -147,6 +141,10 @@ export interface State {
   logProbs: number[];
   text: string;
   searches: SearchRecord[];
+  searchesRefused: number;
+  opens: OpenRecord[];
+  /** Passages read, by id, with their text for the answer check at the end. */
+  read: Map<string, { source: Omit<TrajectorySource, 'containsAnswer'>; text: string }>;
   turns: number;
   invalidActions: number;
   answer: string | null;
@@ -207,6 +205,9 @@ export function initialStates(prompts: readonly RolloutPrompt[], config: Rollout
       logProbs: [],
       text: '',
       searches: [],
+      searchesRefused: 0,
+      opens: [],
+      read: new Map(),
       turns: 0,
       invalidActions: 0,
       answer: null,
@@ -223,17 +224,35 @@ export interface TurnContext {
   tokenizer: Tokenizer;
   turn: number;
   finalRound: boolean;
-  invalidIds: readonly number[];
+  /** The tool format: what the turn's text means and what is inserted after it. */
+  format: TurnFormat;
   emit: (event: RolloutEvent) => void;
+}
+
+/** A tool call the caller must carry out (then `applySearch` / `applyOpen`). */
+export type ToolCall = { type: 'search'; query: string } | { type: 'open'; id: string };
+
+/** Appends an observation (mask 0), honouring the response budget. */
+function insertObservation(
+  state: State,
+  observation: Observation,
+  context: Pick<TurnContext, 'config' | 'tokenizer'>,
+) {
+  insert(state, observation.ids, observation.text, context.tokenizer, context.config.maxResponseTokens);
 }
 
 /**
  * Appends one turn's sampled tokens (mask 1) and acts on its text: an answer ends the trajectory,
- * a search returns its query (the caller inserts the results with `applySearch`), anything else
- * gets the invalid-action message. The one implementation both loops use.
+ * a search or open returns the call (the caller inserts the results with `applySearch` or
+ * `applyOpen`), a search past the budget is answered "unavailable", anything else gets the
+ * invalid-action message. The one implementation both loops use.
  */
-export function applyGeneration(state: State, result: GenerationResult, context: TurnContext): string | null {
-  const { config, tokenizer, turn, finalRound, invalidIds, emit } = context;
+export function applyGeneration(
+  state: State,
+  result: GenerationResult,
+  context: TurnContext,
+): ToolCall | null {
+  const { config, tokenizer, turn, finalRound, format, emit } = context;
   state.turns += 1;
   if (result.tokenExact === false) state.tokenExact = false;
   const room = config.maxResponseTokens - state.tokens.length;
@@ -246,7 +265,7 @@ export function applyGeneration(state: State, result: GenerationResult, context:
   }
   const text = cut ? tokenizer.decode(tokenIds) : result.text;
   state.text += text;
-  const action = parseAction(text);
+  const action = format.parse(text);
   if (action.type === 'answer') {
     state.answer = action.answer;
     state.finishReason = 'answer';
@@ -256,12 +275,21 @@ export function applyGeneration(state: State, result: GenerationResult, context:
   } else if (finalRound) {
     state.finishReason = 'max-turns';
   } else if (action.type === 'search') {
-    return action.query;
+    if (config.maxSearches === null || state.searches.length < config.maxSearches) return action;
+    state.searchesRefused += 1;
+    insertObservation(state, format.searchRefused(config.maxSearches, state.tokens.at(-1)), context);
+  } else if (action.type === 'open') {
+    return action;
   } else {
     state.invalidActions += 1;
-    insert(state, invalidIds, INVALID_ACTION_MESSAGE, tokenizer, config.maxResponseTokens);
+    insertObservation(state, format.invalid(state.tokens.at(-1)), context);
   }
   return null;
+}
+
+/** Remembers a passage the trajectory read (the first time only). */
+function noteRead(state: State, source: Omit<TrajectorySource, 'containsAnswer'>, text: string): void {
+  if (!state.read.has(source.id)) state.read.set(source.id, { source, text });
 }
 
 /** Inserts a search's results as the information block (mask 0), cut to `maxObsTokens`. */
@@ -269,25 +297,55 @@ export function applySearch(
   state: State,
   query: string,
   found: readonly SearchHit[],
-  context: Pick<TurnContext, 'config' | 'tokenizer' | 'turn' | 'emit'>,
+  context: Pick<TurnContext, 'config' | 'tokenizer' | 'turn' | 'format' | 'emit'>,
 ): void {
-  const { config, tokenizer, turn, emit } = context;
+  const { turn, format, emit } = context;
   emit({ type: 'search-end', trajectoryId: state.id, turn, query, hits: found });
   state.searches.push({
     turn,
     query,
     documents: found.map((hit) => ({ id: hit.id, score: hit.score })),
   });
-  const block = informationBlock(found);
-  const ids = tokenizer.encode(block);
-  const kept = ids.length > config.maxObsTokens ? ids.slice(0, config.maxObsTokens) : ids; // the reference cuts the tail
-  insert(
-    state,
-    kept,
-    kept.length === ids.length ? block : tokenizer.decode(kept),
-    tokenizer,
-    config.maxResponseTokens,
-  );
+  for (const hit of found) {
+    noteRead(
+      state,
+      { id: hit.id, title: hit.title, ...(hit.source ? { source: hit.source } : {}), turn, via: 'search' },
+      `${hit.title}\n${hit.text}`,
+    );
+  }
+  insertObservation(state, format.searchResult(found, state.tokens.at(-1)), context);
+}
+
+/** Inserts an opened document as a tool message (mask 0), cut to `maxObsTokens`. */
+export function applyOpen(
+  state: State,
+  id: string,
+  document: OpenedDocument | null,
+  context: Pick<TurnContext, 'config' | 'tokenizer' | 'turn' | 'format'>,
+): void {
+  const { turn, format } = context;
+  state.opens.push({ turn, id, found: document !== null });
+  if (document !== null) {
+    noteRead(
+      state,
+      {
+        id,
+        title: document.title,
+        ...(document.source ? { source: document.source } : {}),
+        turn,
+        via: 'open',
+      },
+      `${document.title}\n${document.text}`,
+    );
+  }
+  insertObservation(state, format.openResult(id, document, state.tokens.at(-1)), context);
+}
+
+/** Whether a passage's `text` contains `answer` as whole words, both SQuAD-normalised (false for no answer). */
+export function passageContainsAnswer(text: string, answer: string | null): boolean {
+  if (answer === null) return false;
+  const normalized = normalizeAnswer(answer);
+  return normalized !== '' && ` ${normalizeAnswer(text)} `.includes(` ${normalized} `);
 }
 
 /** The finished trajectory of a state. */
@@ -300,6 +358,12 @@ export function toTrajectory(state: State): Trajectory {
     logProbs: Float64Array.from(state.logProbs),
     text: state.text,
     searches: state.searches,
+    searchesRefused: state.searchesRefused,
+    opens: state.opens,
+    sources: [...state.read.values()].map(({ source, text }) => ({
+      ...source,
+      containsAnswer: passageContainsAnswer(text, state.answer),
+    })),
     turns: state.turns,
     invalidActions: state.invalidActions,
     answer: state.answer,
@@ -323,7 +387,9 @@ export async function runRollout(
   const { generator, retriever, tokenizer, onEvent } = options;
   const emit = (event: RolloutEvent) => onEvent?.(event);
   const states = initialStates(prompts, config);
-  const invalidIds = tokenizer.encode(INVALID_ACTION_MESSAGE);
+  const format = turnFormat(config, tokenizer);
+  if (config.tools.includes('open') && typeof retriever.open !== 'function')
+    throw new RolloutInputError('tools', "the 'open' tool needs a retriever with open(ids)");
 
   for (let turn = 0; turn <= config.maxTurns; turn++) {
     options.signal?.throwIfAborted();
@@ -337,7 +403,7 @@ export async function runRollout(
       keys: active.map((state) => state.id),
       // One budget for the batch keeps the call simple; a trajectory nearer its response budget is cut below.
       maxNewTokens: Math.min(config.maxTokensPerTurn, room),
-      stop: ACTION_STOP_STRINGS,
+      stop: format.stop,
       temperature: config.temperature,
       topP: config.topP,
       ...(config.seed !== undefined ? { seed: config.seed + turn } : {}),
@@ -362,6 +428,7 @@ export async function runRollout(
     }
 
     const searches: { state: State; query: string }[] = [];
+    const opens: { state: State; id: string }[] = [];
     active.forEach((state, sequence) => {
       const result = checkResult(results[sequence], sequence);
       if (!streamed.has(sequence)) {
@@ -373,8 +440,9 @@ export async function runRollout(
           tokenIds: result.tokenIds,
         });
       }
-      const query = applyGeneration(state, result, { config, tokenizer, turn, finalRound, invalidIds, emit });
-      if (query !== null) searches.push({ state, query });
+      const call = applyGeneration(state, result, { config, tokenizer, turn, finalRound, format, emit });
+      if (call?.type === 'search') searches.push({ state, query: call.query });
+      else if (call?.type === 'open') opens.push({ state, id: call.id });
     });
 
     if (searches.length > 0) {
@@ -388,7 +456,18 @@ export async function runRollout(
         );
       }
       searches.forEach(({ state, query }, q) => {
-        applySearch(state, query, hits[q] ?? [], { config, tokenizer, turn, emit });
+        applySearch(state, query, hits[q] ?? [], { config, tokenizer, turn, format, emit });
+      });
+    }
+    if (opens.length > 0) {
+      const documents = await retriever.open!(opens.map((open) => open.id));
+      if (!Array.isArray(documents) || documents.length !== opens.length) {
+        throw new RetrieverContractError(
+          `expected ${opens.length} documents (or null), one per id, got ${documents?.length}`,
+        );
+      }
+      opens.forEach(({ state, id }, i) => {
+        applyOpen(state, id, documents[i] ?? null, { config, tokenizer, turn, format });
       });
     }
     for (const state of active) {

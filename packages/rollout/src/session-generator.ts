@@ -1,48 +1,10 @@
-// The generator interface of the asynchronous agent loop: a session per trajectory that is
-// started on the prompt and continued with the tokens appended to it (an information block), so
-// an engine can keep the trajectory's KV cache between turns. `@sr1/model` implements it over its
-// continuous-batching scheduler; `sessionsFromGenerator` adapts any batched `Generator`.
+// Sessions over any batched `Generator`. `SessionGenerator` (@sr1/spec) is the generator interface
+// of the asynchronous agent loop: a session per trajectory, started on the prompt and continued with
+// the tokens appended to it (an information block), so an engine can keep the trajectory's KV cache
+// between turns. `@sr1/model` implements it over its continuous-batching scheduler.
 
 import { GeneratorContractError } from './errors.js';
-import type { GenerationResult, Generator } from './types.js';
-
-/** The sampling and stopping of one turn. */
-export interface SessionTurnRequest {
-  maxNewTokens: number;
-  /** A turn stops right after the token whose decoding completes one of these (kept). */
-  stop: readonly string[];
-  temperature: number;
-  topP: number;
-  /** Seed for this turn's sampling, when the generator supports it. */
-  seed?: number;
-  /** Called as tokens arrive, by generators that stream. */
-  onDelta?: (delta: { text: string; tokenIds: readonly number[] }) => void;
-  signal?: AbortSignal;
-}
-
-/** The first turn of a session. */
-export interface SessionStartRequest extends SessionTurnRequest {
-  /** The trajectory's id: stable across its turns (a test double follows its script by it). */
-  key: string;
-  promptTokenIds: readonly number[];
-}
-
-/** Generation as sessions: one per trajectory, continued turn after turn. */
-export interface SessionGenerator {
-  /** Starts a session on a prompt and generates its first turn. */
-  start(request: SessionStartRequest): Promise<{ session: string; result: GenerationResult }>;
-  /**
-   * Appends tokens after the last generated one and generates the next turn, conditioned on the
-   * whole context: prompt, every generated and every appended token, in order.
-   */
-  continue(
-    session: string,
-    appendTokenIds: readonly number[],
-    request: SessionTurnRequest,
-  ): Promise<GenerationResult>;
-  /** Forgets a session (and whatever it cached). */
-  release(session: string): void;
-}
+import type { GenerationResult, Generator, SessionGenerator, SessionTurnRequest } from './types.js';
 
 /**
  * Sessions over a batched `Generator` that keeps no state: each turn sends the whole context as

@@ -15,4 +15,10 @@ export type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstrea
 export { SEARCH_R1_INSTRUCTION } from './protocol.js';
 export type { OpenedDocument, PassageSource, Retriever, SearchHit } from './search.js';
 export type { ChatMessage, Tokenizer, ToolSchema } from './text.js';
-export type { RolloutFinishReason, SearchRecord, Trajectory } from './trajectory.js';
+export type {
+  OpenRecord,
+  RolloutFinishReason,
+  SearchRecord,
+  Trajectory,
+  TrajectorySource,
+} from './trajectory.js';

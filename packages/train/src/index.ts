@@ -2,6 +2,7 @@
 
 // @sr1/core's progress display under the name this package has always exported it by.
 export { ProgressDisplay as Progress } from '@sr1/core';
+export type { ChatMessage } from '@sr1/spec';
 export type { CheckpointContents, LoadedCheckpoint } from './checkpoint.js';
 // Checkpoints and metrics
 export { checkpointStateFields, loadLatestCheckpoint, saveCheckpoint } from './checkpoint.js';
@@ -26,6 +27,6 @@ export { rlUpdate } from './rl-update.js';
 export { checkRunDir, clearRunHistory, inReferenceOrder, RunExistsError, runHistory } from './run-dir.js';
 export type { SftCallbacks, SftOptions, SftState, SftStepMetrics } from './sft.js';
 export { epochOrder, INITIAL_SFT_STATE, restoreSftState, trainSft } from './sft.js';
-export type { ChatMessage, Segment, SftTokenizer, TokenizedExample } from './sft-data.js';
+export type { Segment, SftTokenizer, TokenizedExample } from './sft-data.js';
 // SFT
 export { readSftJsonl, recordToSegments, tokenizeExample } from './sft-data.js';

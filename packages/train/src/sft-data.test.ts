@@ -8,8 +8,8 @@ import { readSftJsonl, recordToSegments, type SftTokenizer, tokenizeExample } fr
 const CHARS: SftTokenizer = {
   encode: (text) => Array.from(text, (c) => c.charCodeAt(0)),
   eosTokenIds: [0],
-  applyChatTemplate: (messages, { addGenerationPrompt }) =>
-    messages.map((m) => `<${m.role}>${m.content}`).join('') + (addGenerationPrompt ? '<assistant>' : ''),
+  applyChatTemplate: (messages, options) =>
+    messages.map((m) => `<${m.role}>${m.content}`).join('') + (options?.addGenerationPrompt ? '<assistant>' : ''),
 };
 
 describe('SFT data', () => {

@@ -4,19 +4,10 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { InvalidInputError } from '@sr1/core';
+import type { ChatMessage, Tokenizer } from '@sr1/spec';
 
-/** The tokenizer the SFT pipeline needs; @sr1/model's tokenizer satisfies it. */
-export interface SftTokenizer {
-  encode(text: string): number[];
-  readonly eosTokenIds: readonly number[];
-  /** Renders chat messages to text (the tokenizer's chat template), when it has one. */
-  applyChatTemplate?(messages: readonly ChatMessage[], options: { addGenerationPrompt: boolean }): string;
-}
-
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+/** The part of @sr1/spec's `Tokenizer` the SFT pipeline needs; @sr1/model's tokenizer implements it. */
+export type SftTokenizer = Pick<Tokenizer, 'encode' | 'eosTokenIds' | 'applyChatTemplate'>;
 
 /** A piece of an example's text; `loss: false` pieces are context only. */
 export interface Segment {

@@ -6,7 +6,7 @@ import { loadModelFolder } from '../formats/model-folder.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { generatorFromEngine } from '../serving/generator-from-engine.js';
 import { tinyModelFolder } from '../testing/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, type ModelTokenizer as Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { ContinuousBatchScheduler } from './scheduler.js';
 import { sessionGenerator } from './session-generator.js';

@@ -12,7 +12,7 @@ import { initWeights } from '../formats/weights.js';
 import { referenceForward, referenceLogProbs } from '../reference/reference-decoder.js';
 import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
 import { SMALL_TOKENIZER, tinyQwen2 } from '../testing/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, type ModelTokenizer as Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { scoreSequences } from './score.js';
 

@@ -3,7 +3,7 @@
 
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { DecoderRunner, ForwardInputs, KvCache } from '../engine-types.js';
-import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { ModelTokenizer as Tokenizer } from '../tokenizer/tokenizer.js';
 import { type SamplingOptions, sampleToken, samplingParams } from './sampling.js';
 
 /** A prompt as text (encoded without special tokens; apply a chat template first) or token ids. */

@@ -5,7 +5,7 @@ import { initWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
 import { SMALL_TOKENIZER, tinyLlama, tinyQwen2 } from '../testing/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, type ModelTokenizer as Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { scoreSequences } from './score.js';
 

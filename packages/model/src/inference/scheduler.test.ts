@@ -4,7 +4,7 @@ import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { SMALL_TOKENIZER, tinyQwen2 } from '../testing/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, type ModelTokenizer as Tokenizer } from '../tokenizer/tokenizer.js';
 import { type GeneratedSequence, GenerationAbortedError, generate } from './generate.js';
 import { ContinuousBatchScheduler, type TurnResult, UnknownSessionError } from './scheduler.js';
 

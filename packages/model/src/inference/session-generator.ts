@@ -2,7 +2,7 @@
 // (`ContinuousBatchScheduler`) or in the engine worker (`EngineWorker`): each trajectory's session
 // keeps its KV cache between turns, so a continued turn prefills only the appended block.
 
-import type { GenerationResult, SessionGenerator, SessionTurnRequest } from '@sr1/rollout';
+import type { GenerationResult, SessionGenerator, SessionTurnRequest } from '@sr1/spec';
 import type { StartOptions, TurnOptions, TurnResult } from './scheduler.js';
 
 /** What `sessionGenerator` needs: the scheduler's session API (both engines have it). */

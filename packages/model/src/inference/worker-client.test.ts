@@ -4,7 +4,7 @@ import { type LoadedModel, loadModelFolder } from '../formats/model-folder.js';
 import { cloneWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { SMALL_TOKENIZER, tinyModelFolder } from '../testing/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, type ModelTokenizer as Tokenizer } from '../tokenizer/tokenizer.js';
 import { GenerationAbortedError, generate } from './generate.js';
 import { ContinuousBatchScheduler } from './scheduler.js';
 import { scoreSequences } from './score.js';

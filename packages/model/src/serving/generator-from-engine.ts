@@ -1,17 +1,17 @@
-// Adapts a local engine's batched generate function to rollout's `Generator` interface; it lives
+// Adapts a local engine's batched generate function to @sr1/spec's `Generator` interface; it lives
 // beside the engine so rollout stays free of engine code. It is sr1's one engine→Generator
 // adapter: the trainer, the evaluations and `sr1-model serve` all go through it. `@sr1/model`'s
 // `generate(runner, tokenizer, prompts, options)` fits as is:
 // `generatorFromEngine((prompts, options) => generate(runner, tokenizer, prompts, options), { tokenizer })`.
 
-import {
-  type GenerationFinishReason,
-  type GenerationRequest,
-  type GenerationResult,
-  type Generator,
-  GeneratorContractError,
-  type Tokenizer,
-} from '@sr1/rollout';
+import { GeneratorContractError } from '@sr1/core';
+import type {
+  GenerationFinishReason,
+  GenerationRequest,
+  GenerationResult,
+  Generator,
+  Tokenizer,
+} from '@sr1/spec';
 
 /** The options a local engine's generate call takes (a subset of `@sr1/model`'s `GenerateOptions`). */
 export interface EngineGenerateOptions {

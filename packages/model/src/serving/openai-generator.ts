@@ -14,7 +14,7 @@ import type {
   GenerationResult,
   Generator,
   Tokenizer,
-} from '@sr1/rollout';
+} from '@sr1/spec';
 import { InferenceServerError, ServingInputError } from '../errors.js';
 
 export interface OpenAICompletionsGeneratorOptions {

@@ -6,14 +6,8 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidInputError } from '@sr1/core';
-import {
-  type GenerationRequest,
-  type GenerationResult,
-  type Generator,
-  GeneratorContractError,
-  type Tokenizer,
-} from '@sr1/rollout';
+import { GeneratorContractError, InvalidInputError } from '@sr1/core';
+import type { GenerationRequest, GenerationResult, Generator, Tokenizer } from '@sr1/spec';
 
 export interface CompletionsServerOptions {
   generator: Generator;

@@ -2,12 +2,12 @@
 // pool of sr1 processes (or vLLM, llama.cpp, Ollama) can serve rollouts and evaluations.
 
 import { basename, resolve } from 'node:path';
-import type { Generator } from '@sr1/rollout';
+import type { Generator } from '@sr1/spec';
 import type { DecoderRunner } from '../engine-types.js';
 import { loadModelFolder } from '../formats/model-folder.js';
 import { createRunner, type EngineName } from '../inference/engine.js';
 import { generate } from '../inference/generate.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, type ModelTokenizer } from '../tokenizer/tokenizer.js';
 import { generatorFromEngine } from './generator-from-engine.js';
 import { type CompletionsServer, startCompletionsServer } from './openai-server.js';
 
@@ -66,7 +66,7 @@ export async function serveModel(options: ServeOptions): Promise<CompletionsServ
  * streaming deltas when asked. A completion's `text` is the decode of all its ids, so one that ends
  * on EOS shows the EOS token's text, as the served text always has (local `generate` drops it).
  */
-export function servedGenerator(runner: DecoderRunner, tokenizer: Tokenizer): Generator {
+export function servedGenerator(runner: DecoderRunner, tokenizer: ModelTokenizer): Generator {
   return generatorFromEngine(
     async (prompts, options) =>
       (await generate(runner, tokenizer, prompts, options)).map((sequence) => ({

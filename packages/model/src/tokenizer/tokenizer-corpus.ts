@@ -4,15 +4,8 @@
 
 import { readFile } from 'node:fs/promises';
 import { InvalidInputError } from '@sr1/core';
+import { SEARCH_R1_INSTRUCTION } from '@sr1/spec';
 import { MissingFileError } from '../errors.js';
-
-/** Search-R1's instruction prompt (Jin et al., 2025, "Search-R1", the `make_prefix` template). */
-export const SEARCH_R1_INSTRUCTION =
-  'Answer the given question. You must conduct reasoning inside <think> and </think> first every time you get new information. ' +
-  'After reasoning, if you find you lack some knowledge, you can call a search engine by <search> query </search> ' +
-  'and it will return the top searched results between <information> and </information>. ' +
-  'You can search as many times as your want. If you find no further external knowledge needed, you can directly provide ' +
-  'the answer inside <answer> and </answer>, without detailed illustrations. For example, <answer> Beijing </answer>. Question: ';
 
 interface QuestionRecord {
   question: string;
@@ -85,7 +78,7 @@ export async function readTokenizerTrainingTexts(options: {
     const passage = passages.length > 0 ? passages[index % passages.length]! : '';
     const [title = '', ...body] = passage.split('\n');
     const answer = record.answers[0] ?? '';
-    texts.push(`${SEARCH_R1_INSTRUCTION}${record.question}\n`);
+    texts.push(`${SEARCH_R1_INSTRUCTION}Question: ${record.question}\n`);
     texts.push(
       `<think> I need to find out: ${record.question} </think>\n<search> ${record.question} </search>\n\n` +
         `<information>Doc 1(Title: ${title}) ${body.join(' ')}\n</information>\n\n` +

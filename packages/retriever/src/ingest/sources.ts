@@ -5,25 +5,12 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { PassageSource } from '@sr1/spec';
 import { DocStore } from '../corpus.js';
 import { IndexMismatchError } from '../errors.js';
 
-/** The source of one passage: the file, its title, the headings above it and where it sits. */
-export interface PassageSource {
-  /** File path relative to the ingested folder, `/`-separated. */
-  path: string;
-  /** Document title (Markdown's first `#` heading, HTML's title, PDF's Title, or the file name). */
-  title: string;
-  /** Headings the passage sits under, outermost first. */
-  headingPath: string[];
-  /** Character offsets `[start, end)` of the passage in the document's text (what `open` returns). */
-  start: number;
-  end: number;
-  /** 1-based PDF page where the passage starts. */
-  page?: number;
-  /** 1-based line of the JSONL record. */
-  line?: number;
-}
+// The passage source is declared in @sr1/spec (with `SearchHit`, which carries it).
+export type { PassageSource } from '@sr1/spec';
 
 /** One ingested document: its file, title, format and whole text (blocks separated by blank lines). */
 export interface IngestedDocument {

@@ -2,7 +2,7 @@
 // returning `SearchHit`s exactly as `@sr1/retriever` shapes them. It records every call.
 
 import passages from '../__fixtures__/passages.json' with { type: 'json' };
-import type { Retriever, SearchHit } from '../types.js';
+import type { OpenedDocument, Retriever, SearchHit } from '../types.js';
 
 /** A corpus document in Search-R1 format: `contents` is `"Title"\ntext`. */
 export interface CorpusDocument {
@@ -17,9 +17,13 @@ function terms(text: string): string[] {
   return text.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
 }
 
-/** BM25 (k1 = 0.9, b = 0.4, Pyserini's defaults) over in-memory documents; ties by corpus order. */
+/**
+ * BM25 (k1 = 0.9, b = 0.4, Pyserini's defaults) over in-memory documents; ties by corpus order.
+ * `open` returns a passage itself (`whole: false`), as `@sr1/retriever` does for a passage corpus.
+ */
 export class InMemoryRetriever implements Retriever {
   readonly calls: { queries: string[]; topk: number }[] = [];
+  readonly openCalls: string[][] = [];
   private readonly termCounts: Map<string, number>[];
   private readonly lengths: number[];
   private readonly documentFrequency = new Map<string, number>();
@@ -42,6 +46,16 @@ export class InMemoryRetriever implements Retriever {
     return queries.map((query) => this.searchOne(query, topk));
   }
 
+  async open(ids: readonly string[]): Promise<(OpenedDocument | null)[]> {
+    this.openCalls.push([...ids]);
+    return ids.map((id) => {
+      const doc = this.documents.find((candidate) => candidate.id === id);
+      if (doc === undefined) return null;
+      const { title, text } = splitContents(doc.contents);
+      return { id, title, text, whole: false };
+    });
+  }
+
   private searchOne(query: string, topk: number): SearchHit[] {
     const n = this.documents.length;
     const scored: { index: number; score: number }[] = [];
@@ -59,15 +73,14 @@ export class InMemoryRetriever implements Retriever {
     scored.sort((a, b) => b.score - a.score || a.index - b.index);
     return scored.slice(0, topk).map(({ index, score }) => {
       const doc = this.documents[index]!;
-      const newline = doc.contents.indexOf('\n');
-      const firstLine = newline < 0 ? doc.contents : doc.contents.slice(0, newline);
-      return {
-        id: doc.id,
-        title: firstLine.replace(/^"(.*)"$/, '$1'),
-        text: newline < 0 ? '' : doc.contents.slice(newline + 1),
-        contents: doc.contents,
-        score,
-      };
+      return { id: doc.id, ...splitContents(doc.contents), contents: doc.contents, score };
     });
   }
+}
+
+/** Title (first line, quotes removed) and text (the rest) of `contents`. */
+function splitContents(contents: string): { title: string; text: string } {
+  const newline = contents.indexOf('\n');
+  const firstLine = newline < 0 ? contents : contents.slice(0, newline);
+  return { title: firstLine.replace(/^"(.*)"$/, '$1'), text: newline < 0 ? '' : contents.slice(newline + 1) };
 }

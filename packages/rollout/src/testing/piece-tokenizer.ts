@@ -3,7 +3,7 @@
 // boundary, so re-tokenising concatenated text differs from concatenating tokenisations — the
 // situation a real BPE tokenizer creates and the rollout must handle.
 
-import type { Tokenizer } from '../types.js';
+import type { ChatMessage, Tokenizer, ToolSchema } from '../types.js';
 
 /** The end-of-sequence token's text. */
 export const EOS_TEXT = '<|endoftext|>';
@@ -29,23 +29,50 @@ export const DEFAULT_PIECES: readonly string[] = [
   'er',
 ];
 
+/** A chat template as a function (what a tokenizer's jinja template computes). */
+export type ChatTemplateFunction = (
+  messages: readonly ChatMessage[],
+  options: { addGenerationPrompt?: boolean; tools?: readonly ToolSchema[] },
+) => string;
+
+export interface PieceTokenizerOptions {
+  /** The EOS token's text (default `<|endoftext|>`). */
+  eosText?: string;
+  /** A chat template; without one `hasChatTemplate` is false. */
+  chatTemplate?: ChatTemplateFunction;
+}
+
 /** Greedy longest-match tokenizer: ids 0–255 are bytes, 256 is EOS, 257… are the pieces in order. */
 export class PieceTokenizer implements Tokenizer {
   readonly eosTokenId = 256;
   readonly eosTokenIds: readonly number[] = [256];
-  readonly hasChatTemplate = false;
+  readonly hasChatTemplate: boolean;
   readonly vocabSize: number;
   private readonly pieces: string[];
   private readonly byLength: { text: string; id: number }[];
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
+  private readonly eosText: string;
+  private readonly chatTemplate: ChatTemplateFunction | undefined;
 
-  constructor(pieces: readonly string[] = DEFAULT_PIECES) {
+  constructor(pieces: readonly string[] = DEFAULT_PIECES, options: PieceTokenizerOptions = {}) {
     this.pieces = [...pieces];
-    this.byLength = [{ text: EOS_TEXT, id: 256 }, ...pieces.map((text, i) => ({ text, id: 257 + i }))].sort(
-      (a, b) => b.text.length - a.text.length,
-    );
+    this.eosText = options.eosText ?? EOS_TEXT;
+    this.chatTemplate = options.chatTemplate;
+    this.hasChatTemplate = options.chatTemplate !== undefined;
+    this.byLength = [
+      { text: this.eosText, id: 256 },
+      ...pieces.map((text, i) => ({ text, id: 257 + i })),
+    ].sort((a, b) => b.text.length - a.text.length);
     this.vocabSize = 257 + pieces.length;
+  }
+
+  applyChatTemplate(
+    messages: readonly ChatMessage[],
+    options: { addGenerationPrompt?: boolean; tools?: readonly ToolSchema[] } = {},
+  ): string {
+    if (this.chatTemplate === undefined) throw new Error('PieceTokenizer: no chat template');
+    return this.chatTemplate(messages, options);
   }
 
   encode(text: string): number[] {
@@ -79,7 +106,7 @@ export class PieceTokenizer implements Tokenizer {
         continue;
       }
       flush();
-      if (id === 256) out += options.skipSpecialTokens ? '' : EOS_TEXT;
+      if (id === 256) out += options.skipSpecialTokens ? '' : this.eosText;
       else {
         const piece = this.pieces[id - 257];
         if (piece === undefined)
