@@ -121,7 +121,7 @@ export { ReferenceDecoderRunner } from './reference/reference-runner.js';
 
 // Training: the decoder as a trainable policy (per-token log-probs/entropies, upstream gradients)
 // and as a value critic
-export type { OrtPolicyOptions, PolicyTokenBatch, PolicyUpstream } from './training/types.js';
+export type { OrtPolicyOptions } from './training/types.js';
 export type { TrainLedger } from './training/train-sessions.js';
 export { OrtTrainablePolicy } from './training/ort-policy.js';
 export { OrtCritic } from './training/ort-critic.js';

@@ -4,15 +4,16 @@
 
 import type { Rng } from '@sr1/core';
 import type { HostValue } from '@sr1/graph';
+import type { TokenBatch, TrainablePolicy } from '@sr1/spec';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { cloneWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
 import { TrainSessions, weightFeeds } from './train-sessions.js';
-import type { OrtPolicyOptions, PolicyTokenBatch } from './types.js';
+import type { OrtPolicyOptions } from './types.js';
 
 const N = DECODER_NAMES;
 
-export class OrtCritic {
+export class OrtCritic implements TrainablePolicy {
   readonly parameters: Map<string, Float32Array>;
   private readonly sessions: TrainSessions<'forward' | 'grad'>;
 
@@ -50,7 +51,7 @@ export class OrtCritic {
     return critic;
   }
 
-  private feeds(batch: PolicyTokenBatch): Record<string, HostValue> {
+  private feeds(batch: TokenBatch): Record<string, HostValue> {
     const { batchSize: B, length: T } = batch;
     const ids = new BigInt64Array(B * T);
     const mask = new BigInt64Array(B * T);
@@ -70,7 +71,7 @@ export class OrtCritic {
 
   /** Values (batch, T); log-probs and entropies are zero (a critic has no language head). */
   async forward(
-    batch: PolicyTokenBatch,
+    batch: TokenBatch,
   ): Promise<{ logprobs: Float32Array; entropies: Float32Array; values: Float32Array }> {
     const n = batch.batchSize * batch.length;
     const out = await (await this.sessions.get('forward')).run(this.feeds(batch), [N.values]);
@@ -82,10 +83,7 @@ export class OrtCritic {
   }
 
   /** ∂/∂W of Σ upstream.values·values for every critic weight. */
-  async backward(
-    batch: PolicyTokenBatch,
-    upstream: { values?: Float32Array },
-  ): Promise<Map<string, Float32Array>> {
+  async backward(batch: TokenBatch, upstream: { values?: Float32Array }): Promise<Map<string, Float32Array>> {
     const { batchSize: B, length: T } = batch;
     const feeds = this.feeds(batch);
     feeds[N.gradValues] = {

@@ -4,22 +4,23 @@
 // SFT cross-entropy, PPO, GRPO — is computed in TypeScript between the two runs.
 
 import type { HostValue } from '@sr1/graph';
+import type { TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from '@sr1/spec';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { WeightShapeError } from '../errors.js';
 import { cloneWeights, expectedWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
 import { type TrainLedger, TrainSessions, weightFeeds } from './train-sessions.js';
-import type { OrtPolicyOptions, PolicyTokenBatch, PolicyUpstream } from './types.js';
+import type { OrtPolicyOptions } from './types.js';
 
 const N = DECODER_NAMES;
 
 /**
- * Implements @sr1/train's `TrainablePolicy`: `parameters` are the live float32 weight buffers
+ * Implements @sr1/spec's `TrainablePolicy` (what @sr1/train's loops take): `parameters` are the live float32 weight buffers
  * (shared with `weights`, so an optimiser step is seen by every session and by a generation
  * runner built on the same map).
  */
-export class OrtTrainablePolicy {
-  readonly parameters: Map<string, Float32Array>;
+export class OrtTrainablePolicy implements TrainablePolicy {
+  readonly parameters: TensorBuffers;
   private readonly sessions: TrainSessions<'forward' | 'grad' | 'grad-entropy'>;
 
   private constructor(
@@ -60,7 +61,7 @@ export class OrtTrainablePolicy {
   }
 
   /** Inputs of the shifted train graph: ids = tokens[:, :-1], targets = tokens[:, 1:]. */
-  private feeds(batch: PolicyTokenBatch): Record<string, HostValue> {
+  private feeds(batch: TokenBatch): Record<string, HostValue> {
     const { batchSize: B, length: T } = batch;
     const S = T - 1;
     const inputIds = new BigInt64Array(B * S);
@@ -99,7 +100,7 @@ export class OrtTrainablePolicy {
   }
 
   /** logprobs[b, t] = log P(tokens[b, t] | tokens[b, <t]) and the entropy that predicted it. */
-  async forward(batch: PolicyTokenBatch): Promise<{ logprobs: Float32Array; entropies: Float32Array }> {
+  async forward(batch: TokenBatch): Promise<{ logprobs: Float32Array; entropies: Float32Array }> {
     const { batchSize: B, length: T } = batch;
     if (T < 2) return { logprobs: new Float32Array(B * T), entropies: new Float32Array(B * T) };
     const session = await this.sessions.get('forward');
@@ -111,7 +112,7 @@ export class OrtTrainablePolicy {
   }
 
   /** ∂/∂W of Σ (upstream.logprobs·logprobs + upstream.entropies·entropies), for every weight. */
-  async backward(batch: PolicyTokenBatch, upstream: PolicyUpstream): Promise<Map<string, Float32Array>> {
+  async backward(batch: TokenBatch, upstream: Upstream): Promise<TensorBuffers> {
     return (await this.forwardBackward(batch, upstream)).grads;
   }
 
@@ -121,11 +122,11 @@ export class OrtTrainablePolicy {
    * no separate forward pass.
    */
   async forwardBackward(
-    batch: PolicyTokenBatch,
-    upstream: PolicyUpstream,
+    batch: TokenBatch,
+    upstream: Upstream,
   ): Promise<{
     forward: { logprobs: Float32Array; entropies: Float32Array };
-    grads: Map<string, Float32Array>;
+    grads: TensorBuffers;
   }> {
     const { batchSize: B, length: T } = batch;
     const grads = new Map<string, Float32Array>();
