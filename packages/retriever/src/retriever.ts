@@ -22,6 +22,25 @@ export function toSearchHit(
   return { id: document.id, title, text, contents: document.contents, score, ...(source ? { source } : {}) };
 }
 
+/**
+ * The document a passage came from: for an ingested index (`sources`) the whole document, as
+ * ingested; otherwise the passage itself. Null for an id the index does not have.
+ */
+export function openPassage(
+  index: RetrievalIndex,
+  sources: IngestedSources | undefined,
+  id: string,
+): OpenedDocument | null {
+  const position = index.docs.indexOf(id);
+  if (position === undefined) return null;
+  if (sources === undefined) {
+    const { title, text } = splitContents(index.docs.get(position).contents);
+    return { id, title, text, whole: false };
+  }
+  const document = sources.documentOf(position);
+  return { id, title: document.title, text: document.text, whole: true, source: sources.source(position) };
+}
+
 /** Options of `InProcessRetriever` besides the index. */
 export interface InProcessRetrieverOptions {
   /** Search method (default: the index kind). */
@@ -82,21 +101,15 @@ export class InProcessRetriever implements Retriever {
    * ingested), otherwise the passage itself. Throws `RetrieverInputError` for an unknown id.
    */
   openDocument(id: string): OpenedDocument {
-    const index = this.index.docs.indexOf(id);
-    if (index === undefined)
+    const document = openPassage(this.index, this.sources, id);
+    if (document === null)
       throw new RetrieverInputError('id', `no passage with id '${id}' in ${this.index.dir}`);
-    if (this.sources === undefined) {
-      const { title, text } = splitContents(this.index.docs.get(index).contents);
-      return { id, title, text, whole: false };
-    }
-    const document = this.sources.documentOf(index);
-    return {
-      id,
-      title: document.title,
-      text: document.text,
-      whole: true,
-      source: this.sources.source(index),
-    };
+    return document;
+  }
+
+  /** `openDocument` for a batch of ids, null for an unknown id (the agent loop's `open` tool). */
+  async open(ids: readonly string[]): Promise<(OpenedDocument | null)[]> {
+    return ids.map((id) => openPassage(this.index, this.sources, id));
   }
 
   async close(): Promise<void> {
@@ -113,15 +126,69 @@ export interface HttpRetrieverOptions {
   timeoutMs?: number;
 }
 
-/** A client of `POST /retrieve` (the Search-R1 protocol), with `return_scores: true`. */
+/**
+ * A client of `POST /retrieve` (the Search-R1 protocol), with `return_scores: true`, and of sr1's
+ * `POST /documents` (the `open` tool; the reference server has no such route).
+ */
 export class HttpRetriever implements Retriever {
   readonly url: string;
+  /** `POST /documents` beside `/retrieve`. */
+  readonly documentsUrl: string;
   private readonly timeoutMs: number;
 
   constructor(options: HttpRetrieverOptions) {
     const base = options.url.replace(/\/+$/, '');
     this.url = base.endsWith('/retrieve') ? base : `${base}/retrieve`;
+    this.documentsUrl = `${this.url.slice(0, -'/retrieve'.length)}/documents`;
     this.timeoutMs = options.timeoutMs ?? 60_000; // a 512-query batch on a CPU e5 encoder can take seconds
+  }
+
+  /** The documents of passage ids (`POST /documents`), null for an id the server does not have. */
+  async open(ids: readonly string[]): Promise<(OpenedDocument | null)[]> {
+    if (ids.length === 0) return [];
+    let response: Response;
+    try {
+      response = await fetch(this.documentsUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ ids }),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw new RetrieverHttpError(0, `POST ${this.documentsUrl} failed: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    const body = await response.text();
+    if (!response.ok)
+      throw new RetrieverHttpError(
+        response.status,
+        `POST ${this.documentsUrl}: HTTP ${response.status}: ${body.slice(0, 500)}`,
+      );
+    let documents: unknown;
+    try {
+      documents = (JSON.parse(body) as { documents?: unknown }).documents;
+    } catch (error) {
+      throw new RetrieverHttpError(response.status, `POST ${this.documentsUrl}: response is not JSON`, {
+        cause: error,
+      });
+    }
+    if (!Array.isArray(documents) || documents.length !== ids.length) {
+      throw new RetrieverHttpError(
+        response.status,
+        `POST ${this.documentsUrl}: expected {"documents": [...]} with ${ids.length} entries`,
+      );
+    }
+    return documents.map((document: unknown, i) => {
+      if (document === null) return null;
+      const entry = document as Partial<OpenedDocument>;
+      if (typeof entry.title !== 'string' || typeof entry.text !== 'string')
+        throw new RetrieverHttpError(
+          response.status,
+          `documents[${i}] is not {"id", "title", "text", "whole"}`,
+        );
+      return entry as OpenedDocument;
+    });
   }
 
   async search(queries: readonly string[], topk: number): Promise<SearchHit[][]> {

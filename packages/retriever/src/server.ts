@@ -1,5 +1,6 @@
 // The retrieval server: `POST /retrieve` exactly as the Search-R1 reference (same request, same
-// response, correct `return_scores: false` for any batch size) plus `GET /health` and `GET /stats`,
+// response, correct `return_scores: false` for any batch size) plus `GET /health`, `GET /stats` and
+// `POST /documents` (the agent's `open` tool: the documents of passage ids),
 // on node:http. Every bad request gets a 4xx JSON error `{"error": {"code", "message"}}` and the
 // server stays up: one request's work and response are bounded by a budget derived from the heap
 // (413 naming it), slow clients time out, and `close` does not wait for them.
@@ -16,6 +17,7 @@ import { RequestTooLargeError, RetrieverInputError } from './errors.js';
 import type { RetrievalIndex, SearchMethod } from './index-folder.js';
 import { IngestedSources } from './ingest/sources.js';
 import type { QueryCache } from './query-cache.js';
+import { openPassage } from './retriever.js';
 
 /** Options of `createServer`. */
 export interface ServerOptions {
@@ -304,10 +306,36 @@ export function createServer(options: ServerOptions): Server {
     return `{"result":[${lists.join(',')}]}`;
   };
 
+  // The `open` tool's route (not in the reference protocol): `{"ids": [string]}` →
+  // `{"documents": [{"id", "title", "text", "whole", "source"?} | null]}`, null for an unknown id.
+  const documents = async (request: IncomingMessage): Promise<string> => {
+    const body = (await readJsonBody(request, limits.bodyLimit)) as { ids?: unknown } | null;
+    const ids = body !== null && typeof body === 'object' ? body.ids : undefined;
+    if (!Array.isArray(ids)) throw new RetrieverInputError('ids', 'expected {"ids": [string]}');
+    if (ids.length > limits.maxQueries)
+      throw new RetrieverInputError('ids', `${ids.length} ids in one request; at most ${limits.maxQueries}`);
+    let bytes = 0;
+    const items = ids.map((id, i) => {
+      if (typeof id !== 'string') throw new RetrieverInputError(`ids[${i}]`, 'expected a string');
+      const item = JSON.stringify(openPassage(index, sources, id));
+      bytes += item.length + 1;
+      if (bytes > limits.maxResponseBytes) {
+        throw new RequestTooLargeError(
+          'ids',
+          `the response would exceed ${limits.maxResponseBytes} bytes; at most ${limits.maxResponseBytes} bytes per response: ask for fewer ids`,
+        );
+      }
+      return item;
+    });
+    return `{"documents":[${items.join(',')}]}`;
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const path = (request.url ?? '/').split('?')[0];
     if (request.method === 'POST' && path === '/retrieve') {
       sendJson(response, 200, await retrieve(request));
+    } else if (request.method === 'POST' && path === '/documents') {
+      sendJson(response, 200, await documents(request));
     } else if (request.method === 'GET' && path === '/health') {
       sendJson(
         response,

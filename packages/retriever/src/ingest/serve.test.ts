@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIndex, type RetrievalIndex } from '../index-folder.js';
-import { HttpRetriever } from '../retriever.js';
+import { HttpRetriever, InProcessRetriever } from '../retriever.js';
 import { startServer } from '../server.js';
 import { ingestFolder } from './ingest.js';
 
@@ -73,5 +73,31 @@ describe('/retrieve over an ingested index', () => {
   it('HttpRetriever exposes the source on each hit', async () => {
     const [hits] = await new HttpRetriever({ url: server.url }).search(['backups kept for 35 days'], 1);
     expect(hits![0]!.source).toMatchObject({ path: 'policies/backups.html', headingPath: [] });
+  });
+});
+
+describe('POST /documents: the open tool over HTTP', () => {
+  it('returns the whole document of each passage id, null for an unknown id, as InProcessRetriever.open does', async () => {
+    const client = new HttpRetriever({ url: server.url });
+    const [hit] = (await client.search(['backups kept for 35 days'], 1))[0]!;
+    const [opened, missing] = await client.open([hit!.id, 'no-such-id']);
+    expect(missing).toBeNull();
+    expect(opened).toMatchObject({ id: hit!.id, title: 'Backup policy | Harbor Lab intranet', whole: true });
+    expect(opened!.source).toEqual(hit!.source);
+    // source offsets index the opened text: the passage is exactly that slice
+    expect(opened!.text.slice(opened!.source!.start, opened!.source!.end)).toBe(hit!.text);
+    const local = new InProcessRetriever(index);
+    expect(await local.open([hit!.id, 'no-such-id'])).toEqual([opened, null]);
+    local.sources?.close(); // the index itself stays open for the server
+  });
+
+  it('answers a body without an ids list with a 400 naming the field', async () => {
+    const response = await fetch(`${server.url}/documents`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'x' }),
+    });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toContain('ids');
   });
 });
