@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from './errors.js';
 import { createRng, Xoshiro128 } from './rng.js';
 
 describe('Xoshiro128', () => {
@@ -56,7 +57,8 @@ describe('Xoshiro128', () => {
   });
 
   it('rejects bad arguments', () => {
-    expect(() => createRng(Number.NaN)).toThrow(RangeError);
-    expect(() => createRng(1).int(0)).toThrow(RangeError);
+    expect(() => createRng(Number.NaN)).toThrow(InvalidInputError);
+    expect(() => createRng(Number.NaN)).toThrow('Rng seed must be a finite number, got NaN');
+    expect(() => createRng(1).int(0)).toThrow(InvalidInputError);
   });
 });

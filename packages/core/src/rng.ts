@@ -1,6 +1,8 @@
 // A small, fast, seedable random number generator, injected wherever sr1 needs randomness
 // (sampling, initialisation, shuffling) so runs and tests are reproducible from one seed.
 
+import { InvalidInputError } from './errors.js';
+
 /** A seeded source of uniform random numbers. */
 export interface Rng {
   /** Uniform float in [0, 1). */
@@ -30,7 +32,8 @@ export class Xoshiro128 implements Rng {
   private spare: number | null = null;
 
   constructor(seed: number) {
-    if (!Number.isFinite(seed)) throw new RangeError(`Rng seed must be a finite number, got ${seed}`);
+    if (!Number.isFinite(seed))
+      throw new InvalidInputError({ field: 'seed', reason: `Rng seed must be a finite number, got ${seed}` });
     let x = Math.trunc(seed) >>> 0;
     const split = (): number => {
       x = (x + 0x9e3779b9) >>> 0;
@@ -73,7 +76,8 @@ export class Xoshiro128 implements Rng {
   }
 
   int(n: number): number {
-    if (!Number.isInteger(n) || n <= 0) throw new RangeError(`Rng.int needs a positive integer, got ${n}`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new InvalidInputError({ field: 'n', reason: `Rng.int needs a positive integer, got ${n}` });
     return Math.floor(this.next() * n);
   }
 
