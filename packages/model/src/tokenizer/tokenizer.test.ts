@@ -7,7 +7,8 @@ import { MissingFileError, TokenizerError } from '../errors.js';
 import { SMALL_TOKENIZER } from '../testing/index.js';
 import { SHARED_DATA_DIR } from '../testing/test-paths.js';
 import { bytesToUnicode, preTokenize } from './bpe-trainer.js';
-import { loadTokenizer } from './tokenizer.js';
+import { QWEN25_CHAT_TEMPLATE } from './qwen25-chat-template.js';
+import { createTokenizer, loadTokenizer } from './tokenizer.js';
 
 /** A plain BPE encoder (lowest-rank merge first), the reference for the library's encode. */
 function referenceEncode(text: string, vocab: Record<string, number>, merges: string[]): number[] {
@@ -119,6 +120,67 @@ describe('transformers AutoTokenizer with local files only', () => {
       const ids = ours.encode(ours.applyChatTemplate(messages));
       expect(ours.decode(ids, { skipSpecialTokens: true })).toBe(
         auto.decode(ids, { skip_special_tokens: true, clean_up_tokenization_spaces: false }),
+      );
+    } finally {
+      env.allowRemoteModels = saved.allowRemoteModels;
+      env.localModelPath = saved.localModelPath;
+    }
+  });
+});
+
+describe('chat templates with tools (Hermes tool calls)', () => {
+  const tools = [
+    {
+      type: 'function' as const,
+      function: {
+        name: 'search',
+        description: 'Search the knowledge base.',
+        parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+      },
+    },
+  ];
+
+  it("passes tools to Qwen2.5's template as transformers does, tool results as <tool_response>", async () => {
+    const saved = { allowRemoteModels: env.allowRemoteModels, localModelPath: env.localModelPath };
+    env.allowRemoteModels = false; // never reach for the hub
+    env.localModelPath = join(SMALL_TOKENIZER, '..');
+    try {
+      const auto = await AutoTokenizer.from_pretrained('tokenizer-small', { local_files_only: true });
+      const json = JSON.parse(await readFile(join(SMALL_TOKENIZER, 'tokenizer.json'), 'utf8'));
+      const config = JSON.parse(await readFile(join(SMALL_TOKENIZER, 'tokenizer_config.json'), 'utf8'));
+      const ours = createTokenizer(json, { ...config, chat_template: QWEN25_CHAT_TEMPLATE });
+      const messages = [
+        { role: 'user', content: 'Who wrote Hamlet?' },
+        {
+          role: 'assistant',
+          content: '<tool_call>\n{"name": "search", "arguments": {"query": "Hamlet"}}\n</tool_call>',
+        },
+        { role: 'tool', content: 'Doc 1(Title: "Hamlet") by Shakespeare' },
+      ];
+      const rendered = ours.applyChatTemplate(messages, { addGenerationPrompt: true, tools });
+      expect(rendered).toBe(
+        auto.apply_chat_template(messages, {
+          tokenize: false,
+          add_generation_prompt: true,
+          tools,
+          chat_template: QWEN25_CHAT_TEMPLATE,
+        }),
+      );
+      expect(rendered).toContain(
+        '\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n' +
+          'You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n' +
+          '{"type": "function", "function": {"name": "search", "description": "Search the knowledge base.", ' +
+          '"parameters": {"type": "object", "properties": {"query": {"type": "string"}}, "required": ["query"]}}}\n</tools>',
+      );
+      expect(
+        rendered.endsWith(
+          '<|im_start|>user\n<tool_response>\nDoc 1(Title: "Hamlet") by Shakespeare\n</tool_response><|im_end|>\n<|im_start|>assistant\n',
+        ),
+      ).toBe(true);
+      // Without tools the template renders the plain system turn.
+      expect(ours.applyChatTemplate(messages.slice(0, 1), { addGenerationPrompt: true })).toBe(
+        '<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n' +
+          '<|im_start|>user\nWho wrote Hamlet?<|im_end|>\n<|im_start|>assistant\n',
       );
     } finally {
       env.allowRemoteModels = saved.allowRemoteModels;

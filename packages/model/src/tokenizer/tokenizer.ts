@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import type { ChatMessage, Tokenizer } from '@sr1/spec';
+import type { ChatMessage, Tokenizer, ToolSchema } from '@sr1/spec';
 import { MissingFileError, TokenizerError } from '../errors.js';
 
 /**
@@ -28,8 +28,14 @@ export interface ModelTokenizer extends Tokenizer {
   encode(text: string): number[];
   /** Ids → text; special tokens are kept unless `skipSpecialTokens`. No clean-up of spaces. */
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
-  /** Renders a conversation with the chat template (a TokenizerError if there is none). */
-  applyChatTemplate(messages: readonly ChatMessage[], options?: { addGenerationPrompt?: boolean }): string;
+  /**
+   * Renders a conversation with the chat template (a TokenizerError if there is none); `tools`
+   * (function schemas) go to the template's `tools` variable, as transformers passes them.
+   */
+  applyChatTemplate(
+    messages: readonly ChatMessage[],
+    options?: { addGenerationPrompt?: boolean; tools?: readonly ToolSchema[] },
+  ): string;
   /** The id of a token string, or undefined. */
   tokenToId(token: string): number | undefined;
 }
@@ -99,7 +105,7 @@ export function createTokenizer(
       return template.render({
         messages: messages.map((m) => ({ role: m.role, content: m.content })),
         add_generation_prompt: options.addGenerationPrompt ?? false,
-        tools: null,
+        tools: options.tools === undefined || options.tools.length === 0 ? null : options.tools,
         documents: null,
         ...specialTokens(config),
       });
