@@ -34,7 +34,7 @@ export { EVALUATION_DEFAULTS, readResults, recordKey, runEvaluation, selectQuest
 export { ProgressDisplay } from '@sr1/core';
 
 // Reports
-export type { EvalSummary, ResultCell, ResultRow, ResultsTable } from './report.js';
+export type { EvalSummary, HtmlReportOptions, ResultCell, ResultRow, ResultsTable } from './report.js';
 export { buildResultsTable, renderHtml, renderMarkdown, summarizeByType } from './report.js';
 
 // Errors

@@ -10,6 +10,7 @@ import {
   type Generator,
   informationBlock,
   type PromptOptions,
+  passageContainsAnswer,
   type Retriever,
   RetrieverContractError,
   type RolloutConfig,
@@ -20,6 +21,7 @@ import {
   type TemplateSpec,
   type Tokenizer,
   type Trajectory,
+  type TrajectorySource,
 } from '@sr1/rollout';
 import type { EvalQuestion } from './datasets.js';
 import { EvalInvariantError } from './errors.js';
@@ -96,6 +98,15 @@ export interface EvalRecord {
   substringMatch: 0 | 1;
   f1: number;
   searches: SearchRecord[];
+  /** Searches refused after the rollout's `maxSearches` was spent. */
+  searchesRefused: number;
+  /**
+   * The passages the answer rests on: for the agent, every passage its searches returned (and
+   * every document it opened), first seen first; for RAG, the passages put into the prompt. Each
+   * with its title, its source when the index has one (file, headings, offsets) and whether it
+   * contains the answer. Empty for direct and CoT. Absent in results files written before sources.
+   */
+  sources: TrajectorySource[];
   turns: number;
   invalidActions: number;
   finishReason: RolloutFinishReason;
@@ -115,7 +126,10 @@ export interface MethodParts {
   rollout?: Partial<RolloutConfig>;
   /** Chat-template choice and question clean-up (the template itself is the method's). */
   prompt?: Omit<PromptOptions, 'template'>;
-  /** The agent's instruction; default the reference prompt ('search-r1'). */
+  /**
+   * The agent's instruction; default the reference prompt ('search-r1'), or 'search-r1-hermes'
+   * when `rollout.toolFormat` is 'hermes' (its tools then go into the prompt through the chat template).
+   */
   agentTemplate?: TemplateSpec;
   /**
    * 'instruction' (default): the baselines get the paper's baseline instructions
@@ -136,11 +150,16 @@ async function promptsFor(
   parts: MethodParts,
   topk: number,
 ): Promise<{ prompts: string[]; retrieved: SearchHit[][] }> {
-  const build = (question: string, template: TemplateSpec) =>
-    buildPrompt(question, parts.tokenizer, { ...parts.prompt, template });
-  const agentTemplate = parts.agentTemplate ?? 'search-r1';
+  const hermes = parts.rollout?.toolFormat === 'hermes';
+  const build = (question: string, template: TemplateSpec, tools = false) =>
+    buildPrompt(question, parts.tokenizer, {
+      ...parts.prompt,
+      template,
+      ...(tools ? { tools: parts.rollout?.tools ?? ['search'] } : {}),
+    });
+  const agentTemplate = parts.agentTemplate ?? (hermes ? 'search-r1-hermes' : 'search-r1');
   if (parts.baselinePrompts === 'agent') {
-    const prompts = questions.map((q) => build(q.question, agentTemplate));
+    const prompts = questions.map((q) => build(q.question, agentTemplate, method === 'agent' && hermes));
     if (method !== 'rag') return { prompts, retrieved: questions.map(() => []) };
     const hits = await searchQuestions(questions, parts, method, topk);
     return { prompts: prompts.map((prompt, i) => prompt + informationBlock(hits[i] ?? [])), retrieved: hits };
@@ -155,7 +174,10 @@ async function promptsFor(
     };
   }
   const template = method === 'agent' ? agentTemplate : BASELINE_PROMPTS[method];
-  return { prompts: questions.map((q) => build(q.question, template)), retrieved: questions.map(() => []) };
+  return {
+    prompts: questions.map((q) => build(q.question, template, method === 'agent' && hermes)),
+    retrieved: questions.map(() => []),
+  };
 }
 
 /** RAG's one search, with the questions as queries: one result list per question. */
@@ -211,7 +233,10 @@ export async function runMethod(
         ...parts.rollout,
         temperature: 0, // greedy, as the paper's evaluation
         topP: 1,
-        ...(EVAL_METHODS[method].searchTurns === 'none' ? { maxTurns: 0 } : {}),
+        // The baselines answer in the paper's tags, in one round without search.
+        ...(EVAL_METHODS[method].searchTurns === 'none'
+          ? { maxTurns: 0, toolFormat: 'tags' as const, tools: ['search' as const] }
+          : {}),
       },
     },
   );
@@ -235,6 +260,18 @@ export async function runMethod(
       substringMatch: answer === null ? 0 : substringExactMatch(answer, question.golden_answers),
       f1: answer === null ? 0 : f1Score(answer, question.golden_answers),
       searches: trajectory.searches,
+      searchesRefused: trajectory.searchesRefused,
+      sources:
+        method === 'rag'
+          ? (retrieved[i] ?? []).map((hit) => ({
+              id: hit.id,
+              title: hit.title,
+              ...(hit.source ? { source: hit.source } : {}),
+              turn: 0,
+              via: 'search' as const,
+              containsAnswer: passageContainsAnswer(`${hit.title}\n${hit.text}`, answer),
+            }))
+          : trajectory.sources,
       turns: trajectory.turns,
       invalidActions: trajectory.invalidActions,
       finishReason: trajectory.finishReason,

@@ -117,8 +117,59 @@ export function renderMarkdown(table: ResultsTable): string {
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c] ?? c);
 
-/** A small standalone HTML page with the EM table and, per cell, F1, answer rate and searches. */
-export function renderHtml(table: ResultsTable, title = 'sr1 evaluation'): string {
+/** What the HTML page shows besides the table. */
+export interface HtmlReportOptions {
+  /** The evaluated records: each question is listed with its answer and the passages it rests on. */
+  records?: readonly EvalRecord[];
+  /** Most questions listed (the first ones, in record order). */
+  maxQuestions?: number;
+}
+
+const HTML_DEFAULTS = {
+  maxQuestions: 500, // a few MB of HTML at most; the results file has every record
+} as const;
+
+/** `file.md`, `file.pdf p. 2`, `file.jsonl line 7`: where an ingested passage came from. */
+function sourceLocation(source: { path: string; page?: number; line?: number }): string {
+  if (source.page !== undefined) return `${source.path} p. ${source.page}`;
+  if (source.line !== undefined) return `${source.path} line ${source.line}`;
+  return source.path;
+}
+
+/** Per question: the answer, its score, and the passages it rests on (✓ where one contains the answer). */
+function questionsHtml(records: readonly EvalRecord[], maxQuestions: number): string {
+  const shown = records.slice(0, maxQuestions);
+  const items = shown.map((record) => {
+    const sources = record.sources ?? []; // results files written before sources have none
+    const list =
+      sources.length === 0
+        ? '<p class="muted">No passages.</p>'
+        : `<ol>${sources
+            .map((read) => {
+              const where = read.source === undefined ? '' : ` — ${escapeHtml(sourceLocation(read.source))}`;
+              const mark = read.containsAnswer ? ' <b title="contains the answer">✓</b>' : '';
+              return `<li>${escapeHtml(read.title)}<span class="muted">${where} [${escapeHtml(read.id)}]</span>${mark}</li>`;
+            })
+            .join('')}</ol>`;
+    const answer = record.answer === null ? '(none)' : record.answer;
+    return `<li><p><b>${escapeHtml(record.question)}</b> <span class="muted">${escapeHtml(record.dataset)} · ${escapeHtml(record.method)}</span><br>answer: ${escapeHtml(answer)} · gold: ${escapeHtml(record.goldenAnswers.join(' / '))} · EM ${record.exactMatch}</p>${list}</li>`;
+  });
+  const more =
+    records.length > shown.length
+      ? `<p class="muted">First ${shown.length} of ${records.length} questions.</p>`
+      : '';
+  return `<h2>Questions and their sources</h2>\n${more}<ol class="questions">\n${items.join('\n')}\n</ol>\n`;
+}
+
+/**
+ * A small standalone HTML page with the EM table and, per cell, F1, answer rate and searches;
+ * with `records`, each question follows with its answer and the passages it rests on.
+ */
+export function renderHtml(
+  table: ResultsTable,
+  title = 'sr1 evaluation',
+  options: HtmlReportOptions = {},
+): string {
   const head = `<tr><th>method</th>${table.datasets.map((d) => `<th>${escapeHtml(d)}</th>`).join('')}<th>avg</th></tr>`;
   const body = table.rows
     .map((row) => {
@@ -135,7 +186,7 @@ export function renderHtml(table: ResultsTable, title = 'sr1 evaluation'): strin
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}th:first-child{text-align:left}</style>
+<style>body{font-family:system-ui,sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .7em;text-align:right}th:first-child{text-align:left}.muted{color:#666}.questions>li{margin-bottom:1em}</style>
 </head><body>
 <h1>${escapeHtml(title)}</h1>
 <p>Exact match (EM) per dataset; avg is the unweighted mean over datasets. Hover a cell for F1, substring EM, answer rate and searches per question.</p>
@@ -143,6 +194,6 @@ export function renderHtml(table: ResultsTable, title = 'sr1 evaluation'): strin
 ${head}
 ${body}
 </table>
-</body></html>
+${options.records === undefined ? '' : questionsHtml(options.records, options.maxQuestions ?? HTML_DEFAULTS.maxQuestions)}</body></html>
 `;
 }

@@ -2,7 +2,16 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
-import { InMemoryRetriever, PieceTokenizer, RuleBasedGenerator } from '@sr1/rollout/testing';
+import {
+  CHATML_EOS,
+  CHATML_PIECES,
+  DEFAULT_PIECES,
+  InMemoryRetriever,
+  PieceTokenizer,
+  qwenChatTemplate,
+  RuleBasedGenerator,
+  ScriptedGenerator,
+} from '@sr1/rollout/testing';
 import { describe, expect, it } from 'vitest';
 import type { EvalDataset } from './datasets.js';
 import { evaluateMethod, runMethod } from './methods.js';
@@ -49,6 +58,65 @@ const datasets: EvalDataset[] = [
     questions: [{ id: 'b0', question: 'hot coffee mod?', golden_answers: ['the Hot Coffee Mod'] }],
   },
 ];
+
+describe('sources: the passages each answer rests on', () => {
+  it('records them for the agent (its searches) and RAG (its prompt), none for direct; the HTML lists them', async () => {
+    const parts = { generator: policy(), tokenizer, retriever: new InMemoryRetriever() };
+    const questions = datasets[0]!.questions.slice(0, 1); // the hot coffee mod
+    const [agent] = await runMethod('agent', 'toy-a', questions, parts);
+    const hits = (await new InMemoryRetriever().search(['hot coffee mod'], 3))[0]!;
+    expect(agent!.sources.map((source) => source.id)).toEqual(hits.map((hit) => hit.id));
+    expect(agent!.sources[0]).toEqual({
+      id: '4',
+      title: 'Hot Coffee mod',
+      turn: 0,
+      via: 'search',
+      containsAnswer: true,
+    });
+    expect(agent!.searchesRefused).toBe(0);
+    const [rag] = await runMethod('rag', 'toy-a', questions, parts);
+    expect(rag!.sources.map((source) => source.id)).toEqual(rag!.retrieved.map((hit) => hit.id));
+    expect(rag!.sources[0]!.containsAnswer).toBe(true);
+    const [direct] = await runMethod('direct', 'toy-a', questions, parts);
+    expect(direct!.sources).toEqual([]);
+
+    const html = renderHtml(buildResultsTable([agent!, rag!, direct!]), 'run', {
+      records: [agent!, rag!, direct!],
+    });
+    expect(html).toContain('<h2>Questions and their sources</h2>');
+    expect(html).toContain(
+      '<li>Hot Coffee mod<span class="muted"> [4]</span> <b title="contains the answer">✓</b></li>',
+    );
+    expect(html).toContain('<p class="muted">No passages.</p>'); // direct
+    expect(
+      renderHtml(buildResultsTable([agent!]), 'run', { records: [agent!, rag!], maxQuestions: 1 }),
+    ).toContain('First 1 of 2 questions.');
+  });
+
+  it("runs the agent with native tool calls (toolFormat 'hermes'): tools in the prompt, a search budget", async () => {
+    const chat = new PieceTokenizer([...DEFAULT_PIECES, ...CHATML_PIECES], {
+      eosText: CHATML_EOS,
+      chatTemplate: qwenChatTemplate,
+    });
+    const call = '<tool_call>\n{"name": "search", "arguments": {"query": "hot coffee mod"}}\n</tool_call>';
+    const generator = new ScriptedGenerator({
+      tokenizer: chat,
+      scripts: { a0: [call, call, '<answer> Hot Coffee mod </answer>'] },
+    });
+    const [agent] = await runMethod('agent', 'toy-a', datasets[0]!.questions.slice(0, 1), {
+      generator,
+      tokenizer: chat,
+      retriever: new InMemoryRetriever(),
+      rollout: { toolFormat: 'hermes', maxSearches: 1 },
+    });
+    expect(agent!.prompt).toContain('<tools>\n{"type":"function","function":{"name":"search"');
+    expect(agent!.prompt).toContain('you can call the search tool');
+    expect(agent!.searches).toHaveLength(1);
+    expect(agent!.searchesRefused).toBe(1);
+    expect(agent!.exactMatch).toBe(1);
+    expect(generator.calls[0]!.stop).toEqual(['</tool_call>', '</answer>']);
+  });
+});
 
 describe('runMethod', () => {
   it('builds each method prompt and scores the last answer', async () => {
