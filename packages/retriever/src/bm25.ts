@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { analyze } from './analysis.js';
-import { IndexCorruptError } from './errors.js';
+import { IndexCorruptError, RetrieverInvariantError } from './errors.js';
 import { type ScoredIndex, TopK } from './top-k.js';
 
 /** BM25 parameters. */
@@ -275,7 +275,8 @@ class RunReader {
   private read(bytes: number): Buffer {
     const buffer = Buffer.allocUnsafeSlow(bytes);
     const got = readSync(this.fd, buffer, 0, bytes, this.filePosition);
-    if (got !== bytes) throw new Error(`truncated BM25 run: wanted ${bytes} bytes at ${this.filePosition}`);
+    if (got !== bytes)
+      throw new RetrieverInvariantError(`truncated BM25 run: wanted ${bytes} bytes at ${this.filePosition}`);
     this.filePosition += bytes;
     return buffer;
   }

@@ -10,7 +10,7 @@ import {
   sha256File,
   splitContents,
 } from './corpus.js';
-import { CorpusFormatError } from './errors.js';
+import { CorpusFormatError, RetrieverInputError } from './errors.js';
 import { sampleCorpus } from './test-corpus.js';
 
 const sample = sampleCorpus(200);
@@ -98,7 +98,8 @@ describe('DocStore', () => {
     expect(store.getById('57')?.contents).toBe(passages[57]!.contents);
     expect(store.getById('200')).toBeUndefined();
     expect(store.getParsed(0).title).toBe('Moon landing');
-    expect(() => store.get(200)).toThrow(RangeError);
+    expect(() => store.get(200)).toThrow(RetrieverInputError);
+    expect(() => store.get(200)).toThrow(/passage index 200 outside \[0, /);
     store.close();
   });
 

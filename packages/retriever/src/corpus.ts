@@ -6,7 +6,12 @@ import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { CorpusFormatError, IndexCorruptError } from './errors.js';
+import {
+  CorpusFormatError,
+  IndexCorruptError,
+  RetrieverInputError,
+  RetrieverInvariantError,
+} from './errors.js';
 
 /** One corpus passage as stored: the id and the raw `contents` ("\"Title\"\ntext"). */
 export interface Passage {
@@ -375,14 +380,15 @@ export class DocStore {
   /** The raw canonical JSON line of passage `index` (no newline), `{"id":…,"contents":…}`. */
   rawJson(index: number): string {
     if (!(index >= 0 && index < this.size)) {
-      throw new RangeError(`passage index ${index} outside [0, ${this.size})`);
+      throw new RetrieverInputError('index', `passage index ${index} outside [0, ${this.size})`);
     }
     const start = this.offsets[index]!;
     const length = this.offsets[index + 1]! - start - 1;
     if (this.buffer.length < length)
       this.buffer = Buffer.allocUnsafe(Math.max(length, this.buffer.length * 2));
     const read = readSync(this.fd, this.buffer, 0, length, start);
-    if (read !== length) throw new Error(`short read of passage ${index}: ${read} of ${length} bytes`);
+    if (read !== length)
+      throw new RetrieverInvariantError(`short read of passage ${index}: ${read} of ${length} bytes`);
     return this.buffer.toString('utf8', 0, length);
   }
 

@@ -63,3 +63,13 @@ export class RetrieverHttpError extends Sr1Error {
     this.status = status;
   }
 }
+
+/**
+ * A retriever's own file or bookkeeping is not what it wrote: a short read, a record that does not
+ * match its store, a run file cut short. Not the user's input; a bug or a file changed underneath.
+ */
+export class RetrieverInvariantError extends Sr1Error {
+  constructor(message: string) {
+    super('retriever_invariant', message);
+  }
+}

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { tokenize } from './analysis.js';
 import { type EncodeRole, type Encoder, normalizeRows } from './encoder.js';
+import { RetrieverInputError } from './errors.js';
 import { porterStem } from './porter-stemmer.js';
 
 /** Parameters of the hashing encoder. */
@@ -122,13 +123,16 @@ export class HashingEncoder implements Encoder {
   constructor(options: HashingEncoderOptions = {}) {
     this.dimension = options.dimension ?? HASHING_DEFAULTS.dimension;
     if (!Number.isInteger(this.dimension) || this.dimension < 1) {
-      throw new RangeError(`hashing encoder dimension must be a positive integer, got ${this.dimension}`);
+      throw new RetrieverInputError(
+        'dimension',
+        `hashing encoder dimension must be a positive integer, got ${this.dimension}`,
+      );
     }
     this.idf = options.idf;
     const buckets = this.idf?.length ?? 1 << HASHING_DEFAULTS.idfBits;
     const bits = Math.log2(buckets);
     if (!Number.isInteger(bits))
-      throw new RangeError(`IDF table length must be a power of two, got ${buckets}`);
+      throw new RetrieverInputError('idf', `IDF table length must be a power of two, got ${buckets}`);
     this.idfShift = 32 - bits;
     const idfDigest =
       this.idf === undefined

@@ -7,7 +7,7 @@
 
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { IndexCorruptError } from './errors.js';
+import { IndexCorruptError, RetrieverInvariantError } from './errors.js';
 
 /** What the manifest says the file must hold. */
 export interface HnswExpectation {
@@ -40,12 +40,12 @@ class FileWindow {
   }
   u32(position: number): number {
     const at = this.ensure(position, 4);
-    if (at < 0) throw new RangeError(`read past the end at byte ${position}`);
+    if (at < 0) throw new RetrieverInvariantError(`read past the end at byte ${position}`);
     return this.buffer.readUInt32LE(at);
   }
   u64(position: number): number {
     const at = this.ensure(position, 8);
-    if (at < 0) throw new RangeError(`read past the end at byte ${position}`);
+    if (at < 0) throw new RetrieverInvariantError(`read past the end at byte ${position}`);
     return Number(this.buffer.readBigUInt64LE(at));
   }
 }

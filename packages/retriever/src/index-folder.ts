@@ -40,7 +40,13 @@ import {
   sha256File,
 } from './corpus.js';
 import type { Encoder } from './encoder.js';
-import { EmptyCorpusError, IndexCorruptError, IndexMismatchError, RetrieverInputError } from './errors.js';
+import {
+  EmptyCorpusError,
+  IndexCorruptError,
+  IndexMismatchError,
+  RetrieverInputError,
+  RetrieverInvariantError,
+} from './errors.js';
 import { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';
 import { RRF_DEFAULTS, reciprocalRankFusion } from './hybrid.js';
 import type { IngestRecord } from './ingest/ingest.js';
@@ -330,7 +336,9 @@ async function encodeUnknown(
       next++;
     }
     if (vector.length !== dimension) {
-      throw new Error(`a known vector has ${vector.length} values; the encoder's dimension is ${dimension}`);
+      throw new RetrieverInvariantError(
+        `a known vector has ${vector.length} values; the encoder's dimension is ${dimension}`,
+      );
     }
     vectors.set(vector, i * dimension);
   }

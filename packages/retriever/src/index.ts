@@ -47,6 +47,7 @@ export {
   RequestTooLargeError,
   RetrieverHttpError,
   RetrieverInputError,
+  RetrieverInvariantError,
 } from './errors.js';
 export type { HashingEncoderOptions } from './hashing-encoder.js';
 export { HASHING_DEFAULTS, HashingEncoder, HashingIdfFitter } from './hashing-encoder.js';

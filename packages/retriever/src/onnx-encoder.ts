@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidInputError, importOptional } from '@sr1/core';
 import { type EncodeRole, type Encoder, normalizeRows } from './encoder.js';
+import { RetrieverInputError } from './errors.js';
 
 /** Options of the ONNX encoder. */
 export interface OnnxEncoderOptions {
@@ -138,7 +139,10 @@ async function runModel(
   const hiddenState = outputs.last_hidden_state;
   const mask = inputs.attention_mask;
   if (hiddenState === undefined || mask === undefined) {
-    throw new Error(`ONNX model must output last_hidden_state and the tokenizer must give attention_mask`);
+    throw new RetrieverInputError(
+      'model',
+      'ONNX model must output last_hidden_state and the tokenizer must give attention_mask',
+    );
   }
   const [batch, sequence, hidden] = hiddenState.dims as [number, number, number];
   return {

@@ -2,6 +2,7 @@
 // bytes, shared by the in-process retriever and the server. GRPO samples n rollouts of one prompt,
 // which often issue the same searches: the cache answers the repeats without searching again.
 
+import { RetrieverContractError } from '@sr1/core';
 import { RetrieverInputError } from './errors.js';
 import type { ScoredIndex } from './top-k.js';
 
@@ -123,7 +124,9 @@ export class QueryCache {
       const started = performance.now();
       const batch = search(missQueries).then((lists) => {
         if (lists.length !== missQueries.length) {
-          throw new Error(`search returned ${lists.length} result lists for ${missQueries.length} queries`);
+          throw new RetrieverContractError(
+            `search returned ${lists.length} result lists for ${missQueries.length} queries`,
+          );
         }
         return lists;
       });

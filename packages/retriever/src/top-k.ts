@@ -1,6 +1,7 @@
 // Bounded top-k selection (a min-heap of size k) used by every searcher: higher score first, ties
 // broken by the lower internal index, as Lucene breaks ties by doc id.
 
+import { RetrieverInputError } from './errors.js';
 /** One ranked candidate: internal passage index and its score. */
 export interface ScoredIndex {
   index: number;
@@ -15,7 +16,8 @@ export class TopK {
   private size = 0;
 
   constructor(k: number) {
-    if (!Number.isInteger(k) || k < 0) throw new RangeError(`TopK needs a non-negative integer k, got ${k}`);
+    if (!Number.isInteger(k) || k < 0)
+      throw new RetrieverInputError('k', `TopK needs a non-negative integer k, got ${k}`);
     this.k = k;
     this.scores = new Float64Array(Math.max(k, 1));
     this.indices = new Int32Array(Math.max(k, 1));

@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { requireOptional } from '@sr1/core';
 import type { HierarchicalNSW } from 'hnswlib-node';
+import { RetrieverInputError } from './errors.js';
 import { type HnswExpectation, validateHnswFile } from './hnsw-file.js';
 import { type ScoredIndex, TopK } from './top-k.js';
 
@@ -34,7 +35,8 @@ export class FlatIndex implements VectorIndex {
 
   constructor(vectors: Float32Array, dimension: number) {
     if (vectors.length % dimension !== 0) {
-      throw new RangeError(
+      throw new RetrieverInputError(
+        'dimension',
         `flat index: ${vectors.length} floats is not a multiple of dimension ${dimension}`,
       );
     }
@@ -156,7 +158,8 @@ export class HnswIndex implements VectorIndex {
 
   /** Sets the search-time candidate list size. */
   setEf(ef: number): void {
-    if (!Number.isInteger(ef) || ef < 1) throw new RangeError(`ef must be a positive integer, got ${ef}`);
+    if (!Number.isInteger(ef) || ef < 1)
+      throw new RetrieverInputError('ef', `ef must be a positive integer, got ${ef}`);
     this.ef = ef;
     this.index.setEf(ef);
   }

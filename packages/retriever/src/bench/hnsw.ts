@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RetrieverInputError } from '../errors.js';
 import type { RetrievalIndex } from '../index-folder.js';
 import { FlatIndex, HnswIndex } from '../vector-index.js';
 import { readQuestions } from './data.js';
@@ -56,7 +57,7 @@ function bytes(array: Float32Array | Int32Array): Uint8Array {
 
 export async function benchHnsw(index: RetrievalIndex, options: HnswBenchOptions): Promise<HnswBenchResult> {
   if (index.encoder === undefined || index.manifest.dense === null)
-    throw new Error(`${index.dir} has no dense part`);
+    throw new RetrieverInputError('index', `${index.dir} has no dense part`);
   const dimension = index.encoder.dimension;
   const raw = readFileSync(join(index.dir, 'dense', 'vectors.f32'));
   const vectors = new Float32Array(raw.length / 4);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Bm25Index } from '../bm25.js';
 import { DocStore } from '../corpus.js';
+import { RetrieverInputError } from '../errors.js';
 import { readManifest } from '../index-folder.js';
 import { HnswIndex } from '../vector-index.js';
 
@@ -40,7 +41,7 @@ export function probeMemory(dir: string, part: MemoryPart): MemoryProbe {
   if (part === 'bm25') keep.push(Bm25Index.load(join(dir, 'bm25'), { postingsInMemory: true }));
   if (part === 'bm25-disk') keep.push(Bm25Index.load(join(dir, 'bm25'), { postingsInMemory: false }));
   if (part === 'hnsw') {
-    if (manifest.dense === null) throw new Error(`${dir} has no dense part`);
+    if (manifest.dense === null) throw new RetrieverInputError('index', `${dir} has no dense part`);
     keep.push(
       HnswIndex.load(
         join(dir, 'dense', 'hnsw.bin'),
@@ -50,7 +51,7 @@ export function probeMemory(dir: string, part: MemoryPart): MemoryProbe {
     );
   }
   const after = snapshot();
-  if (keep.length === 0) throw new Error(`unknown part ${part}`);
+  if (keep.length === 0) throw new RetrieverInputError('part', `unknown part ${part}`);
   return {
     part,
     rssBytes: after.rss - before.rss,

@@ -2,6 +2,7 @@
 // and cuts it into passages of about wiki-18's size: within one section (never across a heading),
 // whole paragraphs where they fit, else whole sentences (Intl.Segmenter), else word windows.
 
+import { RetrieverInputError } from '../errors.js';
 import type { Block, ParsedDocument } from './parse.js';
 
 /** How documents are cut into passages. */
@@ -109,14 +110,20 @@ function unitsOf(text: string, placed: PlacedBlock, size: number): Unit[] {
 /** Cuts a laid-out document into passages. */
 export function chunkDocument(layout: DocumentLayout, options: ChunkOptions = CHUNK_DEFAULTS): Chunk[] {
   if (!Number.isInteger(options.targetWords) || options.targetWords < 1) {
-    throw new RangeError(`targetWords must be a positive integer, got ${options.targetWords}`);
+    throw new RetrieverInputError(
+      'targetWords',
+      `targetWords must be a positive integer, got ${options.targetWords}`,
+    );
   }
   if (
     !Number.isInteger(options.overlapWords) ||
     options.overlapWords < 0 ||
     options.overlapWords >= options.targetWords
   ) {
-    throw new RangeError(`overlapWords must be an integer in [0, targetWords), got ${options.overlapWords}`);
+    throw new RetrieverInputError(
+      'overlapWords',
+      `overlapWords must be an integer in [0, targetWords), got ${options.overlapWords}`,
+    );
   }
   const text = layout.text;
   const chunks: Chunk[] = [];

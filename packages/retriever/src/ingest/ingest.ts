@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, relative, resolve, sep } from 'node:path';
 import { InvalidInputError, MissingDependencyError } from '@sr1/core';
 import { DOC_STORE_FILES, DocStore } from '../corpus.js';
+import { RetrieverInvariantError } from '../errors.js';
 import {
   buildIndex,
   type EncoderSpec,
@@ -224,14 +225,16 @@ function previousIngest(out: string, chunking: ChunkOptions): Map<string, FilePa
         const stored = docs.get(passage);
         const source = JSON.parse(sources.rawJson(passage)) as PassageSource;
         if (source.path !== file.path)
-          throw new Error(`passage ${passage} is from ${source.path}, expected ${file.path}`);
+          throw new RetrieverInvariantError(
+            `passage ${passage} is from ${source.path}, expected ${file.path}`,
+          );
         entry.passages.push({ ...stored, source, document: passageDocuments[passage]! - firstDocument });
         passage++;
       }
       reusable.set(file.path, entry);
     }
     if (passage !== docs.size)
-      throw new Error(`${passage} passages in the record, ${docs.size} in the store`);
+      throw new RetrieverInvariantError(`${passage} passages in the record, ${docs.size} in the store`);
   } catch {
     reusable.clear(); // an inconsistent previous index: parse everything again
   } finally {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PassageSource } from '@sr1/spec';
 import { DocStore } from '../corpus.js';
-import { IndexMismatchError } from '../errors.js';
+import { IndexMismatchError, RetrieverInvariantError } from '../errors.js';
 
 // The passage source is declared in @sr1/spec (with `SearchHit`, which carries it).
 export type { PassageSource } from '@sr1/spec';
@@ -75,13 +75,15 @@ export class IngestedSources {
       const passageDocuments = new Uint32Array(raw.length / 4);
       new Uint8Array(passageDocuments.buffer).set(raw);
       if (sources.size !== passages || passageDocuments.length !== passages) {
-        throw new Error(
+        throw new RetrieverInvariantError(
           `${sources.size} sources and ${passageDocuments.length} passage→document entries for ${passages} passages`,
         );
       }
       for (const document of passageDocuments) {
         if (document >= documents.size)
-          throw new Error(`passage→document entry ${document} ≥ ${documents.size} documents`);
+          throw new RetrieverInvariantError(
+            `passage→document entry ${document} ≥ ${documents.size} documents`,
+          );
       }
       return new IngestedSources(sources, documents, passageDocuments);
     } catch (error) {
