@@ -1,11 +1,12 @@
 import { request as httpRequest } from 'node:http';
 import { createRng } from '@sr1/core';
 import type { GenerationRequest } from '@sr1/rollout';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModelFolder } from '../formats/model-folder.js';
 import { initWeights } from '../formats/weights.js';
 import { createRunner } from '../inference/engine.js';
 import { GenerationAbortedError, generate } from '../inference/generate.js';
+import { testWorkerUrl } from '../inference/test-worker.js';
 import { ReferenceDecoderRunner } from '../reference/reference-runner.js';
 import { SMALL_TOKENIZER, tinyModelFolder, tinyQwen2 } from '../testing/index.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
@@ -90,9 +91,45 @@ describe('the engine as a Generator (generatorFromEngine over generate)', async 
 });
 
 describe('sr1-model serve', () => {
+  let workerUrl: URL; // the engine worker bundled from the sources (the built package ships its own)
+  beforeAll(async () => {
+    workerUrl = await testWorkerUrl();
+  });
+
+  it('answers /health while a batch decodes in the engine worker', async () => {
+    const dir = await tinyModelFolder(7);
+    const server = await serveModel({ model: dir, port: 0, workerUrl });
+    try {
+      const tokenizer = await loadTokenizer(dir);
+      const events: string[] = [];
+      // 8 prompts × up to 400 tokens: a long batch (greedy EOS would have to end all 8 early)
+      const prompt = ['Question:', 'Who', 'The', '<search>', 'A', 'In', 'It', 'On'].map((text) =>
+        tokenizer.encode(text),
+      );
+      const generation = fetch(`${server.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt, max_tokens: 400, temperature: 0 }),
+      }).then(async (response) => {
+        events.push('completion');
+        return response.status;
+      });
+      while (server.stats().running === 0) await new Promise((resolve) => setImmediate(resolve));
+      const health = await fetch(`${server.url}/health`);
+      events.push('health');
+      expect(health.status).toBe(200);
+      expect(await health.json()).toEqual({ status: 'ok' });
+      expect(server.stats().running).toBeGreaterThan(0); // answered during the batch
+      expect(await generation).toBe(200);
+      expect(events).toEqual(['health', 'completion']);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('answers the OpenAI-compatible client token-exactly, as local generation does', async () => {
     const dir = await tinyModelFolder(3);
-    const server = await serveModel({ model: dir, port: 0 });
+    const server = await serveModel({ model: dir, port: 0, workerUrl });
     try {
       const tokenizer = await loadTokenizer(dir);
       const client = new OpenAICompletionsGenerator({
@@ -131,7 +168,7 @@ describe('sr1-model serve', () => {
 
   it('answers a bad request 400 alone: the good requests sent with it all succeed', async () => {
     const dir = await tinyModelFolder(4);
-    const server = await serveModel({ model: dir, port: 0 });
+    const server = await serveModel({ model: dir, port: 0, workerUrl });
     try {
       const tokenizer = await loadTokenizer(dir);
       const prompt = tokenizer.encode('Question: who wrote it?');
@@ -166,7 +203,7 @@ describe('sr1-model serve', () => {
 
   it('stops the engine for a client that disconnects mid-generation', async () => {
     const dir = await tinyModelFolder(5);
-    const server = await serveModel({ model: dir, port: 0 });
+    const server = await serveModel({ model: dir, port: 0, workerUrl });
     try {
       const tokenizer = await loadTokenizer(dir);
       const maxTokens = 1000;
@@ -188,7 +225,7 @@ describe('sr1-model serve', () => {
 
   it('stops only the disconnected sequence of a batch: its neighbour runs to the end', async () => {
     const dir = await tinyModelFolder(6);
-    const server = await serveModel({ model: dir, port: 0 });
+    const server = await serveModel({ model: dir, port: 0, workerUrl });
     try {
       const tokenizer = await loadTokenizer(dir);
       const prompt = tokenizer.encode('Question:');
