@@ -224,11 +224,20 @@ export const CLIENT_SCRIPT = `
         })),
       ]));
     });
+    var sources = el('ul', { className: 'sources' }, (t.sources || []).map(function (source) {
+      return el('li', null, [
+        el('span', { className: 'hit-title', text: source.title }),
+        el('span', { className: 'muted', text: (source.path ? ' — ' + source.path : '') + ' [' + source.id + ']' }),
+        source.containsAnswer ? el('span', { className: 'badge ok', text: ' contains the answer' }) : null,
+      ].filter(Boolean));
+    }));
     var pre = el('pre', { className: 'trajectory' }, t.segments.map(function (segment) {
       return segment.inserted ? el('mark', { className: 'inserted', text: segment.text }) : document.createTextNode(segment.text);
     }));
     var node = el('details', { className: 'traj', 'data-type': t.type, 'data-outcome': correct ? 'correct' : 'wrong' },
-      [summary, t.searches.length > 0 ? searches : el('p', { className: 'muted', text: 'No search.' }), pre]);
+      [summary, t.searches.length > 0 ? searches : el('p', { className: 'muted', text: 'No search.' }),
+        (t.sources || []).length > 0 ? el('div', null, [el('span', { className: 'muted', text: 'Sources read:' }), sources]) : null,
+        pre].filter(Boolean));
     node.open = open;
     return node;
   }

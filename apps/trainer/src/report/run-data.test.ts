@@ -5,8 +5,11 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidInputError } from '@sr1/core';
+import { runMethod } from '@sr1/eval';
+import type { Retriever } from '@sr1/rollout';
+import { InMemoryRetriever, PieceTokenizer, ScriptedGenerator } from '@sr1/rollout/testing';
 import { describe, expect, it } from 'vitest';
-import { loadRun, loadRuns, maskedSegments } from './run-data.js';
+import { loadRun, loadRuns, maskedSegments, reportTrajectory } from './run-data.js';
 
 async function folder(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sr1-report-run-'));
@@ -88,6 +91,61 @@ describe('maskedSegments', () => {
       { text: '1,2', inserted: false },
       { text: '3,4', inserted: true },
       { text: '5', inserted: false },
+    ]);
+  });
+});
+
+describe('reportTrajectory', () => {
+  it('lists the passages the answer rests on, with their files and the ones that contain the answer', async () => {
+    const tokenizer = new PieceTokenizer();
+    const passages = new InMemoryRetriever();
+    // The same passages as if ingested from files: each hit gets a source (file and page).
+    const retriever: Retriever = {
+      search: async (queries, topk) =>
+        (await passages.search(queries, topk)).map((hits) =>
+          hits.map((hit) => ({
+            ...hit,
+            source: {
+              path: `wiki/${hit.id}.pdf`,
+              title: hit.title,
+              headingPath: [],
+              start: 0,
+              end: 1,
+              page: 2,
+            },
+          })),
+        ),
+    };
+    const generator = new ScriptedGenerator({
+      tokenizer,
+      scripts: { q1: ['<search> last moon landing </search>', '<answer> December 1972 </answer>'] },
+    });
+    const question = {
+      id: 'q1',
+      question: 'When was the last moon landing?',
+      golden_answers: ['December 1972'],
+    };
+    const [record] = await runMethod('agent', 'nq', [question], {
+      generator,
+      retriever,
+      tokenizer,
+      keepTrajectories: true,
+    });
+    const viewed = await reportTrajectory(record!, question, {
+      decode: (ids) => tokenizer.decode(ids),
+      lookupHits: async (query) => (await retriever.search([query], 3))[0]!,
+    });
+    const hits = (await passages.search(['last moon landing'], 3))[0]!;
+    expect(viewed.sources).toEqual(
+      hits.map((hit) => ({
+        id: hit.id,
+        title: hit.title,
+        path: `wiki/${hit.id}.pdf p. 2`,
+        containsAnswer: hit.contents.includes('December 1972'),
+      })),
+    );
+    expect(viewed.sources!.filter((source) => source.containsAnswer).map((source) => source.title)).toEqual([
+      'Moon landing',
     ]);
   });
 });

@@ -16,6 +16,15 @@ export interface ReportSearch {
   hits: { id: string; title: string; score: number }[];
 }
 
+/** A passage the answer rests on: its title, the file it came from (ingested indexes) and whether it contains the answer. */
+export interface ReportSource {
+  id: string;
+  title: string;
+  /** File path (and page or line) of an ingested passage; absent for a passage corpus. */
+  path?: string;
+  containsAnswer: boolean;
+}
+
 /** One evaluated trajectory as the viewer shows it (one line of trajectories.jsonl). */
 export interface ReportTrajectory {
   id: string;
@@ -26,6 +35,8 @@ export interface ReportTrajectory {
   answer: string | null;
   exactMatch: number;
   searches: ReportSearch[];
+  /** The passages read (searched or opened), first seen first; absent in files written before sources. */
+  sources?: ReportSource[];
   /** Consecutive pieces of the response: generated (mask 1) or inserted (mask 0). */
   segments: { text: string; inserted: boolean }[];
 }
@@ -110,8 +121,21 @@ export async function reportTrajectory(
     answer: record.answer,
     exactMatch: record.exactMatch,
     searches,
+    sources: (record.sources ?? trajectory.sources ?? []).map((read) => ({
+      id: read.id,
+      title: read.title,
+      ...(read.source === undefined ? {} : { path: sourcePath(read.source) }),
+      containsAnswer: read.containsAnswer,
+    })),
     segments: maskedSegments(trajectory.responseTokenIds, trajectory.sampledMask, parts.decode),
   };
+}
+
+/** `file.md`, `file.pdf p. 2`, `file.jsonl line 7`: where an ingested passage came from. */
+function sourcePath(source: { path: string; page?: number; line?: number }): string {
+  if (source.page !== undefined) return `${source.path} p. ${source.page}`;
+  if (source.line !== undefined) return `${source.path} line ${source.line}`;
+  return source.path;
 }
 
 /**
