@@ -71,6 +71,7 @@ async function main(): Promise<void> {
     switch (message.type) {
       case 'generate': {
         const perSequence = message.prompts.map(() => new AbortController());
+        for (const sequence of message.abortedSequences) perSequence[sequence]?.abort();
         sequenceControllers.set(message.id, perSequence);
         run(message.id, (signal) =>
           generate(runner, tokenizer, message.prompts, {

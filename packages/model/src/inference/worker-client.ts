@@ -190,6 +190,9 @@ export class EngineWorker {
         prompts: prompts.map((prompt) => [...prompt]),
         options: wireOptions,
         stream: onToken !== undefined,
+        abortedSequences: (sequenceSignals ?? []).flatMap((sequenceSignal, sequence) =>
+          sequenceSignal?.aborted ? [sequence] : [],
+        ),
       }),
       signal,
       onToken,
@@ -321,12 +324,10 @@ export class EngineWorker {
         ...(onToken !== undefined ? { onToken } : {}),
       });
       this.post(message(id));
-      // After the request: the worker handles messages in order, so a sequence aborted already
-      // stops before its first decode step.
+      // A sequence aborted already went with the request (generate's `abortedSequences`).
       for (const entry of sequenceAborts) {
-        if (entry === undefined) continue;
-        if (entry.sequenceSignal.aborted) entry.onSequenceAbort();
-        else entry.sequenceSignal.addEventListener('abort', entry.onSequenceAbort, { once: true });
+        if (entry !== undefined && !entry.sequenceSignal.aborted)
+          entry.sequenceSignal.addEventListener('abort', entry.onSequenceAbort, { once: true });
       }
     });
   }

@@ -25,7 +25,15 @@ export type WireTurnOptions = Omit<TurnOptions, 'onToken' | 'signal'>;
 export type WireStartOptions = Omit<StartOptions, 'onToken' | 'signal'>;
 
 export type ClientMessage =
-  | { type: 'generate'; id: number; prompts: number[][]; options: WireGenerateOptions; stream: boolean }
+  | {
+      type: 'generate';
+      id: number;
+      prompts: number[][];
+      options: WireGenerateOptions;
+      stream: boolean;
+      /** Rows whose `sequenceSignals` entry was aborted before the request: they stop at the first step. */
+      abortedSequences: number[];
+    }
   | { type: 'score'; id: number; sequences: number[][]; options: ScoreOptions }
   | { type: 'start'; id: number; promptTokenIds: number[]; options: WireStartOptions; stream: boolean }
   | {
