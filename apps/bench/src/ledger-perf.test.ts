@@ -3,7 +3,9 @@
 
 import { describe, expect, it } from 'vitest';
 import {
+  BENCH_MODEL_NAME,
   decodeRatios,
+  decodeRow,
   LEDGER_PERF_SIZES,
   type LedgerPerfSizes,
   type LedgerResult,
@@ -54,6 +56,18 @@ describe('ledger rows', () => {
     expect(train!.sr1).toBe('0.667 × (weights + AdamW state)');
     expect(train!.what).toContain('1 micro-batch of 1 × 32 tokens');
     expect(train!.what).toContain('3,952.3 MB per step');
+  });
+
+  it('names another model in a decode row of its own id', () => {
+    const row = decodeRow(
+      { ...RESULT, modelName: BENCH_MODEL_NAME, parameters: 25_200_000 },
+      'ledger-decode-25m',
+    );
+    expect(row.id).toBe('ledger-decode-25m');
+    expect(row.what).toContain(
+      "on the llama-cpp benchmark's random Qwen2 (hidden 512, 8 layers, vocab 2048) (25,200,000 parameters",
+    );
+    expect(row.sr1).toEqual({ value: decodeRatios(RESULT).sr1, unit: '× weights' });
   });
 
   it('runs the full size on the Qwen2.5-0.5B shape (494 M parameters) at batch 32', () => {

@@ -5,7 +5,8 @@
 //   at batch 32, bytes per decode step over the weights' bytes (target ≤ 0.01); the step engine
 //   (OrtDecoderRunner, weights and KV cache fed each step) measured the same way for comparison;
 // - ledger-train: OrtTrainablePolicy's SFT optimizer step (one gradient-graph run per micro-batch,
-//   AdamW on the host), bytes over weights + AdamW state (target ≤ 3).
+//   AdamW on the host), bytes over weights + AdamW state (target ≤ 3);
+// - ledger-decode-25m: ledger-decode's measurement on the llama-cpp benchmark's 25.2M model.
 
 import { createRng } from '@sr1/core';
 import {
@@ -42,6 +43,9 @@ export const QWEN25_05B: DecoderConfig = {
   bosTokenId: null,
   eosTokenIds: [151643],
 };
+
+/** How rows name the llama-cpp benchmark's model (benchModelConfig(512, 8) in @sr1/model's llama-cpp-speed.mjs). */
+export const BENCH_MODEL_NAME = "the llama-cpp benchmark's random Qwen2 (hidden 512, 8 layers, vocab 2048)";
 
 /** What the ledger benchmark runs. */
 export interface LedgerPerfSizes {
@@ -84,8 +88,8 @@ export const LEDGER_PERF_SIZES = {
   },
 } satisfies Record<'full' | 'quick', LedgerPerfSizes>;
 
-/** What one decode or train measurement read from the ledgers. */
-export interface LedgerResult {
+/** What the decode measurement of one model read from the ledgers. */
+export interface DecodeLedgerResult {
   modelName: string;
   parameters: number;
   weightBytes: number;
@@ -101,6 +105,10 @@ export interface LedgerResult {
     peerSteps: number;
     peerBytes: number;
   };
+}
+
+/** The decode and train measurements of the main model. */
+export interface LedgerResult extends DecodeLedgerResult {
   train: {
     microBatches: number;
     batch: number;
@@ -111,7 +119,7 @@ export interface LedgerResult {
 }
 
 /** Bytes per decode step over the weights' bytes: LoopDecoder's and the step engine's. */
-export function decodeRatios(result: LedgerResult): { sr1: number; peer: number } {
+export function decodeRatios(result: DecodeLedgerResult): { sr1: number; peer: number } {
   const { decode, weightBytes } = result;
   return {
     sr1: (decode.bytesIn + decode.bytesOut) / decode.steps / weightBytes,
@@ -128,27 +136,36 @@ const megabytes = (bytes: number) =>
   `${(bytes / 1e6).toLocaleString('en-US', { maximumFractionDigits: 1 })} MB`;
 const grouped = (value: number) => value.toLocaleString('en-US');
 
-/** The two rows of the ledger benchmark. */
-export function ledgerRows(result: LedgerResult): MeasuredRow[] {
-  const { decode, train } = result;
+const modelText = (result: DecodeLedgerResult) =>
+  `${result.modelName} (${grouped(result.parameters)} parameters, ${megabytes(result.weightBytes)} of float32 weights)`;
+
+/** A decode row: LoopDecoder's bytes per decode step over the weights, the step engine's in the text. */
+export function decodeRow(result: DecodeLedgerResult, id: string): MeasuredRow {
+  const { decode } = result;
   const ratios = decodeRatios(result);
-  const model = `${result.modelName} (${grouped(result.parameters)} parameters, ${megabytes(result.weightBytes)} of float32 weights)`;
   const perStep = (decode.bytesIn + decode.bytesOut) / decode.steps;
+  return {
+    id,
+    what:
+      `host↔device bytes per decode step over the weights' bytes, from the transfer ledger: LoopDecoder ` +
+      `(weights as session initializers, ${decode.steps} decode steps in one ONNX Loop run, KV cache in the run) ` +
+      `on ${modelText(result)}, batch ${decode.batch}, prompt ${decode.promptLength} tokens: ${grouped(Math.round(perStep))} B/step ` +
+      `(${grouped(decode.bytesIn)} B in, ${grouped(decode.bytesOut)} B out per run). The step engine ` +
+      `(OrtDecoderRunner: weights and KV cache fed every step) moves ${ratios.peer.toFixed(3)} × weights per ` +
+      `decode step (${decode.peerSteps} steps measured). Target ≤ 0.01`,
+    sr1: { value: ratios.sr1, unit: '× weights' },
+    peer: null,
+    better: 'lower',
+  };
+}
+
+/** The main rows of the ledger benchmark: ledger-decode and ledger-train. */
+export function ledgerRows(result: LedgerResult): MeasuredRow[] {
+  const { train } = result;
+  const model = modelText(result);
   const steps = train.microBatches === 1 ? '1 micro-batch' : `${train.microBatches} micro-batches`;
   return [
-    {
-      id: 'ledger-decode',
-      what:
-        `host↔device bytes per decode step over the weights' bytes, from the transfer ledger: LoopDecoder ` +
-        `(weights as session initializers, ${decode.steps} decode steps in one ONNX Loop run, KV cache in the run) ` +
-        `on ${model}, batch ${decode.batch}, prompt ${decode.promptLength} tokens: ${grouped(Math.round(perStep))} B/step ` +
-        `(${grouped(decode.bytesIn)} B in, ${grouped(decode.bytesOut)} B out per run). The step engine ` +
-        `(OrtDecoderRunner: weights and KV cache fed every step) moves ${ratios.peer.toFixed(3)} × weights per ` +
-        `decode step (${decode.peerSteps} steps measured). Target ≤ 0.01`,
-      sr1: { value: ratios.sr1, unit: '× weights' },
-      peer: null,
-      better: 'lower',
-    },
+    decodeRow(result, 'ledger-decode'),
     {
       id: 'ledger-train',
       what:
@@ -226,7 +243,56 @@ async function measureStepEngine(
   }
 }
 
-/** Runs the decode and train measurements on random float32 weights; one model in memory at a time. */
+async function measureDecode(
+  config: DecoderConfig,
+  weights: WeightMap,
+  sizes: LedgerPerfSizes['decode'],
+  options: { threads: number; log: (line: string) => void },
+): Promise<DecodeLedgerResult['decode']> {
+  const { batch, promptLength, steps, peerSteps } = sizes;
+  const { threads, log } = options;
+  const prompts = promptsOf(batch, promptLength, config.vocabSize, 2);
+  log(`ledger: LoopDecoder, batch ${batch}, ${steps} decode steps in one run`);
+  const loop = await LoopDecoder.load(config, weights, { threads });
+  let generated: number;
+  let bytesIn: number;
+  let bytesOut: number;
+  try {
+    const out = await loop.generate(prompts, { maxNewTokens: steps, temperature: 1, eosTokenIds: [] });
+    generated = Math.max(...out.map((row) => row.tokenIds.length));
+    ({ bytesIn, bytesOut } = loop.ledger);
+  } finally {
+    await loop.dispose();
+  }
+  log(`ledger: the step engine (OrtDecoderRunner), ${peerSteps} decode steps`);
+  const peerBytes = await measureStepEngine(config, weights, prompts, peerSteps, threads);
+  return { batch, promptLength, steps: generated, bytesIn, bytesOut, peerSteps, peerBytes };
+}
+
+function randomWeights(config: DecoderConfig): {
+  weights: WeightMap;
+  weightBytes: number;
+  parameters: number;
+} {
+  const weights = initWeights(config, createRng(1));
+  let weightBytes = 0;
+  for (const tensor of weights.values()) weightBytes += tensor.data.byteLength;
+  return { weights, weightBytes, parameters: countParameters(weights) };
+}
+
+/** The decode measurement alone (e.g. of the llama-cpp benchmark's 25.2M-parameter model). */
+export async function measureDecodeLedger(
+  model: LedgerPerfSizes['model'],
+  sizes: LedgerPerfSizes['decode'],
+  options: { threads: number; log: (line: string) => void },
+): Promise<DecodeLedgerResult> {
+  options.log(`ledger: random float32 weights for ${model.name}`);
+  const { weights, weightBytes, parameters } = randomWeights(model.config);
+  const decode = await measureDecode(model.config, weights, sizes, options);
+  return { modelName: model.name, parameters, weightBytes, decode };
+}
+
+/** Runs the decode and train measurements on random float32 weights; one session at a time. */
 export async function measureLedger(
   sizes: LedgerPerfSizes,
   options: { threads: number; log: (line: string) => void },
@@ -234,28 +300,8 @@ export async function measureLedger(
   const { config } = sizes.model;
   const { log, threads } = options;
   log(`ledger: random float32 weights for ${sizes.model.name}`);
-  const weights = initWeights(config, createRng(1));
-  let weightBytes = 0;
-  for (const tensor of weights.values()) weightBytes += tensor.data.byteLength;
-  const parameters = countParameters(weights);
-  const { batch, promptLength, steps, peerSteps } = sizes.decode;
-  const prompts = promptsOf(batch, promptLength, config.vocabSize, 2);
-
-  log(`ledger: LoopDecoder, batch ${batch}, ${steps} decode steps in one run`);
-  const loop = await LoopDecoder.load(config, weights, { threads });
-  let generated: number;
-  let decodeIn: number;
-  let decodeOut: number;
-  try {
-    const out = await loop.generate(prompts, { maxNewTokens: steps, temperature: 1, eosTokenIds: [] });
-    generated = Math.max(...out.map((row) => row.tokenIds.length));
-    ({ bytesIn: decodeIn, bytesOut: decodeOut } = loop.ledger);
-  } finally {
-    await loop.dispose();
-  }
-
-  log(`ledger: the step engine (OrtDecoderRunner), ${peerSteps} decode steps`);
-  const peerBytes = await measureStepEngine(config, weights, prompts, peerSteps, threads);
+  const { weights, weightBytes, parameters } = randomWeights(config);
+  const decode = await measureDecode(config, weights, sizes.decode, options);
 
   const { microBatches, batch: trainBatch, length } = sizes.train;
   log(`ledger: OrtTrainablePolicy, ${microBatches} × ${trainBatch} × ${length} tokens per optimizer step`);
@@ -287,15 +333,7 @@ export async function measureLedger(
     modelName: sizes.model.name,
     parameters,
     weightBytes,
-    decode: {
-      batch,
-      promptLength,
-      steps: generated,
-      bytesIn: decodeIn,
-      bytesOut: decodeOut,
-      peerSteps,
-      peerBytes,
-    },
+    decode,
     train: { microBatches, batch: trainBatch, length, bytes: trainBytes },
   };
 }

@@ -26,7 +26,15 @@ import {
 } from '@sr1/retriever';
 import { ENGINE_PERF_SIZES, type EnginePerfSizes, engineRows, measureEngine } from './engine-perf.js';
 import { BenchInvariantError } from './errors.js';
-import { LEDGER_PERF_SIZES, type LedgerPerfSizes, ledgerRows, measureLedger } from './ledger-perf.js';
+import {
+  BENCH_MODEL_NAME,
+  decodeRow,
+  LEDGER_PERF_SIZES,
+  type LedgerPerfSizes,
+  ledgerRows,
+  measureDecodeLedger,
+  measureLedger,
+} from './ledger-perf.js';
 import type { TorchPeer } from './perf-plan.js';
 import type { MeasuredRow, PerfBenchmarkId } from './perf-report.js';
 import { bestThreadsText, pickBestThreads, type ThreadSample, threadsText } from './perf-threads.js';
@@ -474,11 +482,18 @@ async function runEngine(context: PerfRunContext): Promise<MeasuredRow[]> {
 
 async function runLedger(context: PerfRunContext): Promise<MeasuredRow[]> {
   // Bytes do not depend on threads: run at the most threads swept, for time.
-  const result = await measureLedger(context.sizes.ledger, {
-    threads: Math.max(...context.threads),
-    log: context.log,
-  });
-  return ledgerRows(result);
+  const options = { threads: Math.max(...context.threads), log: context.log };
+  const rows = ledgerRows(await measureLedger(context.sizes.ledger, options));
+  if (context.llamaCppScript !== '') {
+    // The llama-cpp benchmark's 25.2M-parameter model, its shape from the script that owns it.
+    const script = (await import(pathToFileURL(context.llamaCppScript).href)) as {
+      benchModelConfig(hidden: number, layers: number): DecoderConfig;
+    };
+    const model = { name: BENCH_MODEL_NAME, config: script.benchModelConfig(512, 8) };
+    const result = await measureDecodeLedger(model, context.sizes.ledger.decode, options);
+    rows.push(decodeRow(result, 'ledger-decode-25m'));
+  }
+  return rows;
 }
 
 async function runIndex(context: PerfRunContext): Promise<MeasuredRow[]> {
