@@ -7,7 +7,7 @@ import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { SMALL_TOKENIZER, tinyLlama, tinyQwen2 } from '../testing/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, type ModelTokenizer as Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { LoopDecoder } from './loop-decoder.js';
 import { scoreSequences } from './score.js';
@@ -111,6 +111,23 @@ describe.each([
         expect(Math.abs(logprob - reference)).toBeLessThan(1e-4);
       });
     });
+  });
+
+  it('stops each row at the model’s position limit, as generate does', async () => {
+    const short = { ...config, maxPositionEmbeddings: 10 };
+    const shortRunner = await OrtDecoderRunner.create(short, weights, { threads: 1 });
+    const shortLoop = await LoopDecoder.load(short, weights, { threads: 1 });
+    try {
+      const options = { maxNewTokens: 6, temperature: 0, eosTokenIds: [] };
+      const expected = await generate(shortRunner, tokenizer, PROMPTS, options);
+      const actual = await shortLoop.generate(PROMPTS, options);
+      expect(actual.map((row) => row.tokenIds.length)).toEqual([3, 6, 6]); // 7 + 3 = 10 positions
+      expect(actual.map((row) => row.tokenIds)).toEqual(expected.map((row) => row.tokenIds));
+      expect(actual.map((row) => row.finishReason)).toEqual(expected.map((row) => row.finishReason));
+    } finally {
+      await shortRunner.dispose();
+      await shortLoop.dispose();
+    }
   });
 
   it('a new decoder with the same seed draws the same samples', async () => {
