@@ -13,3 +13,22 @@ export { exactMatchReward, formatReward, isRetrievalCorrect, validateFormat } fr
 export { exactMatch, f1Score, substringExactMatch } from './metrics.js';
 // Normalisation and answer-level metrics
 export { normalizeAnswer } from './normalize.js';
+export type {
+  AdditiveSearchCost,
+  CostedReward,
+  NoSearchCost,
+  OtcSearchCost,
+  SearchCost,
+  SearchCostInput,
+  SearchCostKind,
+} from './search-cost.js';
+// A per-search cost in the reward (additive or OTC)
+export {
+  applySearchCost,
+  MinimalSearches,
+  otcToolFactor,
+  parseSearchCost,
+  SEARCH_COST_KINDS,
+  SEARCH_COSTS,
+  validateSearchCost,
+} from './search-cost.js';
