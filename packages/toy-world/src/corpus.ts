@@ -1,5 +1,5 @@
 // The world's encyclopaedia as a Search-R1 corpus: one passage per person and per city, with the
-// quoted title on the first line of `contents`.
+// quoted title on the first line of `contents`. Famous people (if any) follow the world's people.
 
 import type { ToyWorld } from './world.js';
 
@@ -9,10 +9,10 @@ export interface CorpusRecord {
   contents: string;
 }
 
-/** The passages of a world, people first then cities; ids are consecutive from "0". */
+/** The passages of a world, people first (famous people last among them) then cities; ids are consecutive from "0". */
 export function worldCorpus(world: ToyWorld): CorpusRecord[] {
   const passages: string[] = [];
-  for (const person of world.people) {
+  for (const person of [...world.people, ...(world.famous ?? [])]) {
     passages.push(
       `"${person.name}"\n${person.name} was born in ${person.birthCity} in ${person.birthYear}. ` +
         `${person.name} worked as a ${person.occupation}.`,

@@ -2,7 +2,7 @@
 // the first lookup is the subject of the second) and comparisons of two people.
 
 import { createRng, InvalidInputError, type Rng } from '@sr1/core';
-import type { ToyWorld } from './world.js';
+import type { Person, ToyWorld } from './world.js';
 
 export type QuestionType = 'single-hop' | 'two-hop' | 'comparison';
 
@@ -17,6 +17,8 @@ export interface ToyQuestion {
   type: QuestionType;
   /** The searches of a perfect agent, in order (the subjects to look up). */
   plan: string[];
+  /** True for a fact about a well-known person (`famousPeople`), which pretraining can teach. */
+  known?: boolean;
 }
 
 export interface QuestionOptions {
@@ -89,6 +91,32 @@ export function worldQuestions(world: ToyWorld, options: QuestionOptions): ToyQu
     });
   }
   return questions;
+}
+
+/**
+ * The single-hop facts about well-known people: per person, the birth city then the occupation
+ * (`famous-{index}-city`, `famous-{index}-occupation`), all marked `known`. No years: a four-digit
+ * number is the one fact a small model neither copies nor memorises reliably.
+ */
+export function knownQuestions(people: readonly Person[]): ToyQuestion[] {
+  return people.flatMap((person, index) => [
+    {
+      id: `famous-${index}-city`,
+      question: `In which city was ${person.name} born?`,
+      golden_answers: [person.birthCity],
+      type: 'single-hop' as const,
+      plan: [person.name],
+      known: true,
+    },
+    {
+      id: `famous-${index}-occupation`,
+      question: `What was the occupation of ${person.name}?`,
+      golden_answers: [person.occupation],
+      type: 'single-hop' as const,
+      plan: [person.name],
+      known: true,
+    },
+  ]);
 }
 
 function twoWithDifferentYears(

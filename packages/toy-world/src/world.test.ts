@@ -1,8 +1,8 @@
 import { InvalidInputError } from '@sr1/core';
 import { describe, expect, it } from 'vitest';
 import { worldCorpus } from './corpus.js';
-import { QUESTION_TYPES, worldQuestions } from './questions.js';
-import { generateWorld } from './world.js';
+import { knownQuestions, QUESTION_TYPES, worldQuestions } from './questions.js';
+import { famousPeople, generateWorld, OCCUPATIONS } from './world.js';
 
 describe('generateWorld', () => {
   it('is a function of the seed', () => {
@@ -87,5 +87,52 @@ describe('worldQuestions', () => {
     for (const question of questions.filter((q) => q.type === 'two-hop')) {
       expect(passages.get(question.plan[0]!)).not.toContain(question.golden_answers[0]);
     }
+  });
+});
+
+describe('famousPeople / knownQuestions', () => {
+  const famous = famousPeople(24);
+
+  it('is one fixed set: the same people every time, unique names, every occupation', () => {
+    expect(famousPeople(24)).toEqual(famous);
+    expect(new Set(famous.map((p) => p.name)).size).toBe(24);
+    expect(new Set(famous.map((p) => p.occupation)).size).toBe(OCCUPATIONS.length);
+    // Two people of one city do not share an occupation.
+    const pairs = famous.map((p) => `${p.birthCity}/${p.occupation}`);
+    expect(new Set(pairs).size).toBe(24);
+    expect(() => famousPeople(0)).toThrow(InvalidInputError);
+  });
+
+  it('joins a world without changing its own people, and its corpus states their facts', () => {
+    const plain = generateWorld({ seed: 303, people: 200 });
+    const world = generateWorld({ seed: 303, people: 200, famous });
+    expect(world.people).toEqual(plain.people);
+    expect(world.famous).toEqual(famous);
+    expect(plain.famous).toBeUndefined();
+    const corpus = worldCorpus(world);
+    expect(corpus.length).toBe(worldCorpus(plain).length + famous.length);
+    const titles = corpus.map((record) => record.contents.split('\n')[0]!.slice(1, -1));
+    expect(new Set(titles).size).toBe(titles.length);
+    const passages = new Map(corpus.map((r) => [r.contents.split('\n')[0]!.slice(1, -1), r.contents]));
+    for (const question of knownQuestions(famous)) {
+      expect(passages.get(question.plan[0]!)).toContain(question.golden_answers[0]);
+    }
+  });
+
+  it('asks each person’s city and occupation, marked known', () => {
+    const questions = knownQuestions(famous);
+    expect(questions.length).toBe(48);
+    expect(questions.every((q) => q.known === true && q.type === 'single-hop')).toBe(true);
+    expect(new Set(questions.map((q) => q.id)).size).toBe(48);
+    expect(questions[0]).toMatchObject({
+      id: 'famous-0-city',
+      question: `In which city was ${famous[0]!.name} born?`,
+      golden_answers: [famous[0]!.birthCity],
+    });
+    expect(questions[1]!.golden_answers).toEqual([famous[0]!.occupation]);
+    // The world's own questions never ask about them.
+    const world = generateWorld({ seed: 5, famous });
+    const asked = worldQuestions(world, { perType: 30, seed: 1 }).flatMap((q) => q.plan);
+    expect(asked.some((name) => famous.some((p) => p.name === name))).toBe(false);
   });
 });

@@ -23,6 +23,8 @@ export interface ToyWorld {
   people: Person[];
   cities: City[];
   countries: string[];
+  /** Well-known people added to this world (`famousPeople`): the same in every world that has them. */
+  famous?: Person[];
 }
 
 export interface ToyWorldOptions {
@@ -30,6 +32,8 @@ export interface ToyWorldOptions {
   people?: number; // 80: enough distinct subjects for a few hundred questions per world
   cities?: number; // 24: several people per city, so city passages are shared evidence
   countries?: number; // 8: several cities per country, so two-hop answers repeat across questions
+  /** Well-known people (`famousPeople()`) whose passages join the corpus; none by default. */
+  famous?: readonly Person[];
 }
 
 /** Occupations are a closed, common vocabulary: the model can learn to spell them. */
@@ -118,7 +122,9 @@ export function generateWorld(options: ToyWorldOptions): ToyWorld {
   const cityCount = requireCount(options.cities ?? 24, 'cities', 1);
   const countryCount = requireCount(options.countries ?? 8, 'countries', 1);
   const rng = createRng(seed);
-  const taken = new Set<string>();
+  const famous = options.famous ?? [];
+  // The famous names are taken, so the world's own names never collide with them.
+  const taken = new Set<string>(famous.flatMap((person) => [person.name.split(' ')[0]!, person.birthCity]));
   const countries = uniqueNames(rng, countryCount, () => 2 + rng.int(2), taken);
   const cities = uniqueNames(rng, cityCount, () => 2 + rng.int(2), taken).map((name, index) => ({
     name,
@@ -136,5 +142,30 @@ export function generateWorld(options: ToyWorldOptions): ToyWorld {
       occupation: pick(rng, OCCUPATIONS),
     };
   });
-  return { seed, people, cities, countries };
+  return { seed, people, cities, countries, ...(famous.length > 0 ? { famous: famous.map((p) => ({ ...p })) } : {}) };
+}
+
+/** Seed of the well-known people: one fixed set, the same in every world and in pretraining. */
+export const FAMOUS_SEED = 4_242;
+
+/**
+ * `count` well-known people: invented like any world's people but from one fixed seed, so the same
+ * names and facts recur in every world given them. Pretraining that sees them in many worlds can
+ * memorise their facts — the analogue of what a base LLM knows without searching. Their birth
+ * cities are their own (not cities of any world), so only single-hop questions are asked about them.
+ */
+export function famousPeople(count = 24): Person[] {
+  requireCount(count, 'count', 1);
+  const rng = createRng(FAMOUS_SEED);
+  const taken = new Set<string>();
+  const cities = uniqueNames(rng, Math.max(1, Math.ceil(count / 2)), () => 2 + rng.int(2), taken);
+  const firstNames = uniqueNames(rng, count, () => 2, taken);
+  return firstNames.map((first, index) => ({
+    name: `${first} ${inventName(rng, 2)}`,
+    birthCity: cities[index % cities.length]!,
+    birthYear: 1700 + rng.int(300),
+    // Every occupation in turn (so no one answer dominates), shifted each round so that two people
+    // of one city do not share an occupation too.
+    occupation: OCCUPATIONS[(index * 5 + Math.floor(index / OCCUPATIONS.length) * 3) % OCCUPATIONS.length]!,
+  }));
 }
