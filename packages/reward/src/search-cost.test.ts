@@ -88,12 +88,19 @@ describe('parseSearchCost / validateSearchCost', () => {
     expect(parseSearchCost('otc:3:0.5')).toEqual({ kind: 'otc', c: 3, alpha: 0.5 });
   });
 
-  it.each(['', 'additive', 'additive:', 'additive:x', 'additive:-0.1', 'otc:0', 'otc:1:0', 'cheap:1', 'none:1'])(
-    'rejects %j with RewardInputError',
-    (spec) => {
-      expect(() => parseSearchCost(spec)).toThrow(RewardInputError);
-    },
-  );
+  it.each([
+    '',
+    'additive',
+    'additive:',
+    'additive:x',
+    'additive:-0.1',
+    'otc:0',
+    'otc:1:0',
+    'cheap:1',
+    'none:1',
+  ])('rejects %j with RewardInputError', (spec) => {
+    expect(() => parseSearchCost(spec)).toThrow(RewardInputError);
+  });
 
   it('names every kind and rejects an unknown one', () => {
     expect(SEARCH_COST_KINDS).toEqual(['none', 'additive', 'otc']);

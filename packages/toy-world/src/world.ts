@@ -142,7 +142,13 @@ export function generateWorld(options: ToyWorldOptions): ToyWorld {
       occupation: pick(rng, OCCUPATIONS),
     };
   });
-  return { seed, people, cities, countries, ...(famous.length > 0 ? { famous: famous.map((p) => ({ ...p })) } : {}) };
+  return {
+    seed,
+    people,
+    cities,
+    countries,
+    ...(famous.length > 0 ? { famous: famous.map((p) => ({ ...p })) } : {}),
+  };
 }
 
 /** Seed of the well-known people: one fixed set, the same in every world and in pretraining. */
