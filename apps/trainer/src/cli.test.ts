@@ -24,6 +24,15 @@ describe('sr1-train flags', () => {
     [['demo', '--algorithm', 'sac'], "flag --algorithm: unknown value 'sac'. Supported: [grpo, ppo]"],
     [['demo', '--threads', 'two'], "flag --threads: expected an integer, got 'two'"],
     [['demo', '--steps', '0'], 'flag --steps: must be ≥ 1, got 0'],
+    [
+      ['demo', '--search-cost', 'cheap'],
+      "flag --search-cost: field 'searchCost': expected 'none', 'additive:C'",
+    ],
+    [
+      ['demo', '--search-cost', 'additive:-1'],
+      "flag --search-cost: field 'searchCost.c': expected a number ≥ 0, got -1",
+    ],
+    [['make-base', '--out', '/tmp/x', '--famous', 'many'], "flag --famous: expected an integer, got 'many'"],
     [['rl'], 'flag --config: is required'],
     [['sft', '--config', 'x.json', '--resume', '--force'], 'give at most one of --resume and --force'],
     [['sft', '--confg', 'x.json'], "Unknown option '--confg'"],

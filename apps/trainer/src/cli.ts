@@ -17,6 +17,7 @@ import {
   runCli,
   runProcess,
 } from '@sr1/core';
+import { parseSearchCost, type SearchCost } from '@sr1/reward';
 import { runDemo } from './demo.js';
 import { makeBasePolicy } from './make-base.js';
 import { withDashboard, writeReport } from './report.js';
@@ -31,6 +32,8 @@ const modelAsset = (path: string) =>
 
 /** The committed base policy the demo starts from; `make-base` writes there only when told to. */
 export const COMMITTED_BASE_POLICY = asset('assets/base-policy');
+/** The base policy of the search-cost experiment (`demo --known-facts`): made with `make-base --famous 24`. */
+export const COMMITTED_KNOWN_FACTS_POLICY = asset('assets/base-policy-known');
 
 const runFlags = {
   config: {
@@ -90,6 +93,12 @@ const makeBaseSpec = {
     worlds: { type: 'integer', default: 60, min: 1, description: 'pretraining worlds' },
     from: { type: 'string', placeholder: 'DIR', description: 'continue from this model folder' },
     lr: { type: 'number', placeholder: 'LR', description: 'peak learning rate (> 0; default 2e-3)' },
+    famous: {
+      type: 'integer',
+      default: 0,
+      min: 0,
+      description: 'well-known people in every pretraining world, whose facts the policy memorises (0: none)',
+    },
     quiet: { type: 'boolean', description: 'no progress display' },
   },
   notes:
@@ -108,7 +117,19 @@ const demoSpec = {
     base: {
       type: 'string',
       placeholder: 'DIR',
-      description: 'base policy folder (default: the committed apps/trainer/assets/base-policy)',
+      description:
+        'base policy folder (default: the committed apps/trainer/assets/base-policy; with --known-facts, assets/base-policy-known)',
+    },
+    'known-facts': {
+      type: 'boolean',
+      description:
+        "the search-cost experiment's worlds: single-hop facts the base policy knows and unseen ones",
+    },
+    'search-cost': {
+      type: 'string',
+      placeholder: 'SPEC',
+      description:
+        "a per-search cost in the RL reward: 'additive:C' (EM − C·searches), 'otc:C[:ALPHA]' or 'none'",
     },
     threads: {
       type: 'integer',
@@ -220,6 +241,7 @@ export const program: CliProgram = {
           steps: values.steps,
           ...(values.from !== undefined ? { from: values.from } : {}),
           ...(values.lr !== undefined ? { lr: values.lr } : {}),
+          ...(values.famous > 0 ? { famous: values.famous } : {}),
           quiet: values.quiet,
         });
         io.stdout(
@@ -231,11 +253,22 @@ export const program: CliProgram = {
       summary: demoSpec.summary,
       async run(args, io) {
         const { values } = parseCommand(demoSpec, args);
+        let searchCost: SearchCost | undefined;
+        if (values['search-cost'] !== undefined) {
+          try {
+            searchCost = parseSearchCost(values['search-cost']);
+          } catch (error) {
+            throw new CliUsageError('--search-cost', (error as Error).message);
+          }
+        }
+        const knownFacts = values['known-facts'] === true;
         const demo = { runDirs: [values.out], title: `sr1-train demo: ${values.out}` };
         await withDashboard(values.dashboard, demo, announce(io), () =>
           runDemo({
             out: values.out,
-            basePolicy: values.base ?? COMMITTED_BASE_POLICY,
+            basePolicy: values.base ?? (knownFacts ? COMMITTED_KNOWN_FACTS_POLICY : COMMITTED_BASE_POLICY),
+            knownFacts,
+            ...(searchCost !== undefined ? { searchCost } : {}),
             steps: values.steps,
             algorithm: values.algorithm as 'grpo' | 'ppo',
             maskRetrievedTokens: !values.unmasked,

@@ -17,6 +17,8 @@ import {
 } from '@sr1/eval';
 import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
+import type { SearchCost } from '@sr1/reward';
+import { famousPeople, knownQuestions, type ToyQuestion } from '@sr1/toy-world';
 import { loadLatestCheckpoint, TrainInvariantError } from '@sr1/train';
 import { engineGenerator } from './engine-generator.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
@@ -41,8 +43,31 @@ export interface DemoOptions {
    * process, and sampled trajectories drift apart after a few steps.
    */
   threads?: number;
+  /**
+   * The search-cost experiment's worlds: both worlds also hold the well-known people of
+   * `famousPeople(24)`, and the questions are single-hop facts of two kinds, 'known' (about those
+   * people, memorised by a base policy made with `make-base --famous 24`) and 'unseen' (about the
+   * world's own people). Default false: the demo's worlds and question types.
+   */
+  knownFacts?: boolean;
+  /** A per-search cost in the RL reward (default none). */
+  searchCost?: SearchCost;
   quiet?: boolean;
 }
+
+/** Well-known people in the search-cost experiment's worlds (as in `make-base --famous 24`). */
+export const KNOWN_FACT_PEOPLE = 24;
+
+/** The questions of each world, as JSONL lines with a type, and the held-out list. */
+interface DemoQuestions {
+  train: string[];
+  validation: string[];
+  heldOut: EvalQuestion[];
+  types: readonly string[];
+}
+
+const asLine = (q: ToyQuestion, type: string = q.type) =>
+  JSON.stringify({ id: q.id, question: q.question, golden_answers: q.golden_answers, type });
 
 /** World seeds: the base policy was trained on world 101; RL and evaluation worlds are unseen. */
 export const DEMO_WORLDS = { rl: 202, evaluation: 303 } as const;
@@ -91,8 +116,7 @@ async function evaluateAll(
   return results;
 }
 
-function formatTable(rows: { label: string; summary: EvalSummary }[]): string {
-  const types = ['single-hop', 'two-hop', 'comparison'];
+function formatTable(rows: { label: string; summary: EvalSummary }[], types: readonly string[]): string {
   const header = `| method | ${types.map((t) => `${t} EM`).join(' | ')} | all EM | searches/q |`;
   const rule = `|---|${types.map(() => '---').join('|')}|---|---|`;
   const lines = rows.map(
@@ -100,6 +124,46 @@ function formatTable(rows: { label: string; summary: EvalSummary }[]): string {
       `| ${label} | ${types.map((t) => summary.byType[t]?.exactMatch.toFixed(3) ?? '—').join(' | ')} | ${summary.exactMatch.toFixed(3)} | ${summary.searchesPerQuestion.toFixed(2)} |`,
   );
   return [header, rule, ...lines].join('\n');
+}
+
+/** Searches per question of each type (the search-cost experiment reports where the searches go). */
+function formatSearchTable(
+  rows: { label: string; summary: EvalSummary }[],
+  types: readonly string[],
+): string {
+  const header = `| method | ${types.map((t) => `${t} searches/q`).join(' | ')} | all searches/q |`;
+  const rule = `|---|${types.map(() => '---').join('|')}|---|`;
+  const lines = rows.map(
+    ({ label, summary }) =>
+      `| ${label} | ${types.map((t) => summary.byType[t]?.searchesPerQuestion.toFixed(2) ?? '—').join(' | ')} | ${summary.searchesPerQuestion.toFixed(2)} |`,
+  );
+  return [header, rule, ...lines].join('\n');
+}
+
+/**
+ * The search-cost experiment's questions: single-hop facts, 'known' (the well-known people's, the
+ * same in both worlds and in pretraining) and 'unseen' (the world's own people). RL world: 100
+ * unseen and 48 known; held-out world: 48 of each. Every tenth RL question validates.
+ */
+function knownFactQuestions(rl: readonly ToyQuestion[], evaluation: readonly ToyQuestion[]): DemoQuestions {
+  const known = knownQuestions(famousPeople(KNOWN_FACT_PEOPLE));
+  const singleHop = (list: readonly ToyQuestion[]) => list.filter((q) => q.type === 'single-hop');
+  const rlLines = [...singleHop(rl).map((q) => asLine(q, 'unseen')), ...known.map((q) => asLine(q, 'known'))];
+  const evalList = [
+    ...singleHop(evaluation).map((q) => ({ ...q, type: 'unseen' })),
+    ...known.map((q) => ({ ...q, type: 'known' })),
+  ];
+  return {
+    train: rlLines.filter((_, i) => i % 10 !== 0),
+    validation: rlLines.filter((_, i) => i % 10 === 0),
+    heldOut: evalList.map((q) => ({
+      id: q.id,
+      question: q.question,
+      golden_answers: q.golden_answers,
+      type: q.type,
+    })),
+    types: ['known', 'unseen'],
+  };
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
@@ -112,32 +176,47 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
   const log = (line: string) => process.stdout.write(`${line}\n`);
   log(`sr1 demo → ${out}`);
+  const knownFacts = options.knownFacts === true;
+  const famous = knownFacts ? famousPeople(KNOWN_FACT_PEOPLE) : [];
   const rlWorld = await materializeWorld(join(out, 'rl-world'), {
     seed: DEMO_WORLDS.rl,
     people: 200,
-    questionsPerType: 200,
+    questionsPerType: knownFacts ? 100 : 200,
+    famous,
   });
   const evalWorld = await materializeWorld(join(out, 'eval-world'), {
     seed: DEMO_WORLDS.evaluation,
     people: 200,
-    questionsPerType: 30,
+    questionsPerType: knownFacts ? 48 : 30,
+    famous,
   });
+  // Validation during training uses the RL world's own questions (every tenth), never the held-out world.
+  let questions: DemoQuestions;
+  if (knownFacts) {
+    questions = knownFactQuestions(rlWorld.questionList, evalWorld.questionList);
+  } else {
+    const lines = (await readFile(rlWorld.questions, 'utf8')).trim().split('\n');
+    questions = {
+      train: lines.filter((_, i) => i % 10 !== 0),
+      validation: lines.filter((_, i) => i % 10 === 0),
+      heldOut: evalWorld.questionList.map((q) => ({
+        id: q.id,
+        question: q.question,
+        golden_answers: q.golden_answers,
+        type: q.type,
+      })),
+      types: ['single-hop', 'two-hop', 'comparison'],
+    };
+  }
+  const heldOut = questions.heldOut;
+  const rlQuestionCount = questions.train.length + questions.validation.length;
   log(
-    `worlds: RL world ${DEMO_WORLDS.rl} (${rlWorld.questionList.length} questions), held-out world ${DEMO_WORLDS.evaluation} (${evalWorld.questionList.length} questions); BM25 indexes built`,
+    `worlds: RL world ${DEMO_WORLDS.rl} (${rlQuestionCount} questions), held-out world ${DEMO_WORLDS.evaluation} (${heldOut.length} questions)${knownFacts ? `, each with the ${famous.length} well-known people` : ''}; BM25 indexes built`,
   );
-  // Validation during training uses the RL world's own last questions, never the held-out world.
   const trainFile = join(rlWorld.dir, 'train.jsonl');
   const validationFile = join(rlWorld.dir, 'validation.jsonl');
-  const lines = (await readFile(rlWorld.questions, 'utf8')).trim().split('\n');
-  const shuffled = lines.filter((_, i) => i % 10 !== 0);
-  await writeFile(trainFile, `${shuffled.join('\n')}\n`);
-  await writeFile(validationFile, `${lines.filter((_, i) => i % 10 === 0).join('\n')}\n`);
-  const heldOut = evalWorld.questionList.map((q) => ({
-    id: q.id,
-    question: q.question,
-    golden_answers: q.golden_answers,
-    type: q.type,
-  }));
+  await writeFile(trainFile, `${questions.train.join('\n')}\n`);
+  await writeFile(validationFile, `${questions.validation.join('\n')}\n`);
 
   log('evaluating the base policy on the held-out world (greedy): direct, RAG, agent…');
   const before = await evaluateAll(
@@ -171,11 +250,25 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     output: { dir: runDir, saveEvery: Math.max(1, Math.floor(options.steps / 4)) },
     seed: options.seed ?? 1,
     ...(options.threads !== undefined ? { engine: { threads: options.threads } } : {}),
+    ...(options.searchCost !== undefined ? { searchCost: options.searchCost } : {}),
   });
+  const costLabel =
+    config.searchCost.kind === 'none'
+      ? ''
+      : `, search cost ${config.searchCost.kind} c ${config.searchCost.c}${config.searchCost.kind === 'otc' && config.searchCost.alpha !== undefined ? ` α ${config.searchCost.alpha}` : ''}`;
   log(
-    `${algorithm.toUpperCase()} on the RL world${config.maskRetrievedTokens ? '' : ' (retrieved tokens NOT masked)'}: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
+    `${algorithm.toUpperCase()} on the RL world${config.maskRetrievedTokens ? '' : ' (retrieved tokens NOT masked)'}${costLabel}: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
   );
-  await runRl(config, { resume: true, ...(options.quiet !== undefined ? { quiet: options.quiet } : {}) });
+  const rl = await runRl(config, {
+    resume: true,
+    ...(options.quiet !== undefined ? { quiet: options.quiet } : {}),
+  });
+  if (rl.searchCache !== null) {
+    const c = rl.searchCache;
+    log(
+      `query cache over the rollouts: ${c.hits} hits, ${c.misses} misses (hit rate ${c.hitRate.toFixed(3)}); searching took ${c.searchSeconds.toFixed(2)} s, the hits saved ≈ ${c.savedSecondsEstimate.toFixed(2)} s (estimated: hits × mean miss time)`,
+    );
+  }
   const checkpoint = await loadLatestCheckpoint(runDir);
   if (checkpoint === null) throw new TrainInvariantError(`the RL run left no checkpoint in ${runDir}`);
   log('evaluating the trained agent on the held-out world…');
@@ -186,13 +279,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     { label: 'RAG (one retrieval)', summary: summarizeByType('rag', before.get('rag')!) },
     { label: 'base agent', summary: summarizeByType('agent', before.get('agent')!) },
     {
-      label: `trained agent (${algorithm.toUpperCase()}${config.maskRetrievedTokens ? '' : ', unmasked'})`,
+      label: `trained agent (${algorithm.toUpperCase()}${config.maskRetrievedTokens ? '' : ', unmasked'}${costLabel})`,
       summary: summarizeByType('agent', after.get('agent')!),
     },
   ];
   log('');
   log(`held-out world ${DEMO_WORLDS.evaluation}, ${heldOut.length} questions, greedy decoding:`);
-  log(formatTable(rows));
+  log(formatTable(rows, questions.types));
+  if (knownFacts) {
+    log('');
+    log(formatSearchTable(rows, questions.types));
+  }
 
   // The run folder holds what `sr1-train report` reads: results.json (the table) and
   // trajectories.jsonl (every held-out trajectory of the trained agent, searches with their hits).
@@ -209,7 +306,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     out: join(out, 'report.html'),
     title: 'sr1 demo: Search-R1 on a toy world',
     notes: [
-      `Base policy: ${options.basePolicy}. RL: ${algorithm.toUpperCase()}, retrieved tokens ${config.maskRetrievedTokens ? 'masked' : 'not masked'}, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}.`,
+      `Base policy: ${options.basePolicy}. RL: ${algorithm.toUpperCase()}, retrieved tokens ${config.maskRetrievedTokens ? 'masked' : 'not masked'}${costLabel}, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}${knownFacts ? ' (known and unseen facts)' : ''}.`,
     ],
   });
   log('');

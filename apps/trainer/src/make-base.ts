@@ -7,10 +7,11 @@ import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
+import { famousPeople, knownQuestions } from '@sr1/toy-world';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { parseSftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { BASE_POLICY_MIX, demonstrations } from './toy-data.js';
+import { BASE_POLICY_MIX, demonstrations, KNOWN_FACT_MIX } from './toy-data.js';
 import { materializeWorld } from './toy-setup.js';
 
 export interface MakeBaseOptions {
@@ -28,6 +29,12 @@ export interface MakeBaseOptions {
   from?: string;
   /** Peak learning rate. */
   lr?: number; // 2e-3: from scratch; continued training uses less
+  /**
+   * Well-known people (`famousPeople(famous)`) in every pretraining world, with their facts asked in
+   * every world (`KNOWN_FACT_MIX`: half answered from memory, half looked up), so the policy
+   * memorises them. 0 (default): none, the committed base policy's recipe.
+   */
+  famous?: number;
   quiet?: boolean;
 }
 
@@ -38,18 +45,20 @@ export async function makeBasePolicy(
   const tokenizer = await loadTokenizer(options.tokenizer);
   const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
   const rng = createRng(options.seed);
+  const famous = (options.famous ?? 0) > 0 ? famousPeople(options.famous) : [];
   const demos: Awaited<ReturnType<typeof demonstrations>> = [];
   for (let k = 0; k < options.worlds; k++) {
     const world = await materializeWorld(join(options.workDir, `pretrain-world-${k}`), {
       seed: options.seed * 100 + k,
       people: 40,
       questionsPerType: options.questionsPerType,
+      famous,
     });
     const retriever = await InProcessRetriever.open(world.index);
     demos.push(
       ...(await demonstrations(
         world.world,
-        world.questionList,
+        [...world.questionList, ...knownQuestions(famous)],
         BASE_POLICY_MIX,
         retriever,
         tokenizer,
@@ -87,10 +96,16 @@ export async function makeBasePolicy(
       '',
       `A ${'Qwen2'}-architecture decoder trained with \`sr1-train make-base\` (SFT) on ${demos.length} demonstrations`,
       `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(BASE_POLICY_MIX)}.`,
+      ...(famous.length > 0
+        ? [
+            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (styles ${JSON.stringify(KNOWN_FACT_MIX)}).`,
+          ]
+        : []),
       `Final SFT loss ${result.lastLoss.toFixed(4)} after ${options.steps} steps.`,
       '',
       `This stage: \`node apps/trainer/dist/cli.js make-base --out ${options.out} --seed ${options.seed} --steps ${options.steps} --worlds ${options.worlds}` +
-        `${options.from !== undefined ? ` --from ${options.from} --lr ${options.lr ?? 2e-3}` : ''}\`` +
+        `${options.from !== undefined ? ` --from ${options.from} --lr ${options.lr ?? 2e-3}` : ''}` +
+        `${famous.length > 0 ? ` --famous ${famous.length}` : ''}\`` +
         ' (the recipe of the committed base policy is in apps/trainer/assets/base-policy/README.md).',
       '',
     ].join('\n'),

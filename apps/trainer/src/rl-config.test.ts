@@ -39,7 +39,25 @@ describe('RL config', () => {
     expect(config).toMatchObject({ klMode: 'loss', klEstimator: 'low_var_kl', maskRetrievedTokens: false });
   });
 
+  it('has no search cost and a 4096-entry query cache by default; reads additive and OTC costs', () => {
+    expect(parseRlConfig(MINIMAL)).toMatchObject({ searchCost: { kind: 'none' }, searchCache: 4096 });
+    expect(
+      parseRlConfig({ ...MINIMAL, searchCost: { kind: 'additive', c: 0.1 }, searchCache: 0 }),
+    ).toMatchObject({ searchCost: { kind: 'additive', c: 0.1 }, searchCache: 0 });
+    expect(parseRlConfig({ ...MINIMAL, searchCost: { kind: 'otc', c: 3, alpha: 1 } }).searchCost).toEqual({
+      kind: 'otc',
+      c: 3,
+      alpha: 1,
+    });
+  });
+
   it.each([
+    [{ ...MINIMAL, searchCost: { kind: 'flat', c: 1 } }, 'searchCost.kind'],
+    [{ ...MINIMAL, searchCost: { kind: 'additive' } }, 'searchCost.c'],
+    [{ ...MINIMAL, searchCost: { kind: 'additive', c: -1 } }, 'searchCost.c'],
+    [{ ...MINIMAL, searchCost: { kind: 'otc', c: 0 } }, 'searchCost.c'],
+    [{ ...MINIMAL, searchCost: { kind: 'additive', c: 1, alpha: 2 } }, 'searchCost.alpha'],
+    [{ ...MINIMAL, searchCache: -1 }, 'searchCache'],
     [{ ...MINIMAL, klMode: 'advantage' }, 'klMode'],
     [{ ...MINIMAL, klEstimator: 'k9' }, 'klEstimator'],
     [{ ...MINIMAL, rolloutsPerPrompt: 1 }, 'GRPO needs at least 2 rollouts per prompt'],

@@ -2,6 +2,7 @@
 // starts from the paper's PPO or GRPO settings (reference §4); explicit fields override it.
 
 import { dirname, resolve } from 'node:path';
+import { type SearchCost, validateSearchCost } from '@sr1/reward';
 import { KL_ESTIMATOR_NAMES, type KlEstimator } from '@sr1/rl';
 import { ConfigReader, DEFAULT_MAX_NON_FINITE_STEPS, readConfigFile } from '@sr1/train';
 
@@ -27,6 +28,13 @@ export interface RlConfig {
   klEstimator: KlEstimator;
   maskRetrievedTokens: boolean;
   reward: 'em' | 'format';
+  /**
+   * A cost per search in the reward (applied after `reward`): 'none', 'additive' (r − c·searches)
+   * or 'otc' (α · r_tool(searches, n*) · r, n* the fewest searches of a correct answer so far).
+   */
+  searchCost: SearchCost;
+  /** Entries of the retriever's LRU query cache (0: no cache); GRPO's n rollouts of a prompt repeat searches. */
+  searchCache: number;
   /** Prompt: the reference instruction ('search-r1') or a text template with `{question}`. */
   prompt: { template: string; chatTemplate: 'auto' | boolean };
   rollout: {
@@ -94,6 +102,8 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     'klEstimator',
     'maskRetrievedTokens',
     'reward',
+    'searchCost',
+    'searchCache',
     'prompt',
     'rollout',
     'validateEvery',
@@ -120,6 +130,24 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
   }
   const engine = root.object('engine');
   engine.rejectUnknown(['device', 'threads']);
+  const costReader = root.object('searchCost');
+  const costKind = costReader.choice('kind', ['none', 'additive', 'otc'] as const, 'none');
+  costReader.rejectUnknown(
+    costKind === 'none' ? ['kind'] : costKind === 'additive' ? ['kind', 'c'] : ['kind', 'c', 'alpha'],
+  );
+  const searchCost: SearchCost =
+    costKind === 'additive'
+      ? { kind: 'additive', c: costReader.number('c', undefined, { min: 0 }) }
+      : costKind === 'otc'
+        ? {
+            kind: 'otc',
+            c: costReader.number('c', undefined, { min: 0, exclusiveMin: true }),
+            ...(costReader.has('alpha')
+              ? { alpha: costReader.number('alpha', 1, { min: 0, exclusiveMin: true }) }
+              : {}),
+          }
+        : { kind: 'none' };
+  validateSearchCost(searchCost);
   const promptsPerStep = root.number('promptsPerStep', 16, { integer: true, min: 1 }); // 16: a step in seconds on 2 cores
   const rolloutsPerPrompt = root.number('rolloutsPerPrompt', preset.rolloutsPerPrompt, {
     integer: true,
@@ -157,6 +185,8 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     klEstimator: root.choice('klEstimator', KL_ESTIMATOR_NAMES, algorithm === 'ppo' ? 'k1' : 'k3'),
     maskRetrievedTokens: root.boolean('maskRetrievedTokens', true), // the paper's method
     reward: root.choice('reward', ['em', 'format'] as const, 'em'), // the paper's main runs use EM
+    searchCost, // none: the paper's reward
+    searchCache: root.number('searchCache', 4096, { integer: true, min: 0 }), // 4096: a few steps of distinct queries
     prompt: {
       template,
       chatTemplate: prompt.has('chatTemplate') ? prompt.boolean('chatTemplate', false) : 'auto', // auto: as the reference

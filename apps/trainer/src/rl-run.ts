@@ -19,7 +19,7 @@ import {
 } from '@sr1/model';
 import { isNormOrBias } from '@sr1/optim';
 import { InProcessRetriever } from '@sr1/retriever';
-import { exactMatch, formatReward } from '@sr1/reward';
+import { applySearchCost, exactMatch, formatReward, MinimalSearches } from '@sr1/reward';
 import { type AdvantageEstimator, advantageEstimator } from '@sr1/rl';
 import { encodePrompt, runRollout } from '@sr1/rollout';
 import {
@@ -48,6 +48,34 @@ export interface RlRunResult {
   steps: number;
   validations: { step: number; summary: EvalSummary }[];
   metricsFile: string;
+  /** The query cache over this process's rollouts (validation searches not counted); null without a cache. */
+  searchCache: SearchCacheTotals | null;
+}
+
+/** What the query cache did for the rollouts of a run (this process only: a resumed run counts from its restart). */
+export interface SearchCacheTotals {
+  hits: number;
+  misses: number;
+  hitRate: number;
+  /** Wall seconds of the searches that ran (the misses). */
+  searchSeconds: number;
+  /** Estimated, not measured: hits × the mean search time of a miss. */
+  savedSecondsEstimate: number;
+}
+
+/** n* per question for the OTC cost, saved in trainer-state.json (absent in runs without one). */
+function restoreMinimalSearches(checkpoint: LoadedCheckpoint | null): MinimalSearches {
+  const saved = (checkpoint?.trainerState as { minimalSearches?: unknown } | undefined)?.minimalSearches;
+  if (saved === undefined) return new MinimalSearches();
+  if (!Array.isArray(saved)) {
+    throw new InvalidInputError({
+      code: 'checkpoint',
+      file: join(checkpoint!.dir, 'trainer-state.json'),
+      field: 'state.minimalSearches',
+      reason: 'expected an array of [question id, searches] pairs',
+    });
+  }
+  return MinimalSearches.from(saved as [string, number][]);
 }
 
 /** The advantage estimator of each algorithm: the paper's PPO runs GAE on a critic, GRPO its group baseline. */
@@ -104,7 +132,13 @@ export async function runRl(
       : undefined;
   const runner = await OrtDecoderRunner.create(base.config, weights, engineOptions);
   const { generator, generatedTokens } = engineGenerator(runner, tokenizer);
-  const retriever = await InProcessRetriever.open(config.index);
+  // The LRU query cache answers the repeated searches of a prompt's rollouts without searching again.
+  const retriever = await InProcessRetriever.open(
+    config.index,
+    config.searchCache > 0 ? { cache: { maxEntries: config.searchCache } } : {},
+  );
+  const cacheTotals = { hits: 0, misses: 0, searchSeconds: 0 };
+  const minimalSearches = restoreMinimalSearches(checkpoint);
   const train = readJsonlDataset(config.data.train).questions;
   const validation = readJsonlDataset(config.data.validation).questions.slice(0, config.data.validationLimit);
 
@@ -205,6 +239,7 @@ export async function runRl(
           }));
         });
         const tokensBefore = generatedTokens();
+        const cacheBefore = retriever.cache?.stats();
         const trajectories = await runRollout(prompts, {
           generator,
           retriever,
@@ -216,30 +251,85 @@ export async function runRl(
           },
         });
         const rolloutSeconds = (performance.now() - started) / 1000;
+        const cacheMetrics: Record<string, number> = {};
+        const cacheAfter = retriever.cache?.stats();
+        if (cacheBefore !== undefined && cacheAfter !== undefined) {
+          const hits = cacheAfter.hits - cacheBefore.hits;
+          const misses = cacheAfter.misses - cacheBefore.misses;
+          const searchSeconds = cacheAfter.searchSeconds - cacheBefore.searchSeconds;
+          cacheTotals.hits += hits;
+          cacheTotals.misses += misses;
+          cacheTotals.searchSeconds += searchSeconds;
+          Object.assign(cacheMetrics, {
+            'retrieval/cache_hits': hits,
+            'retrieval/cache_misses': misses,
+            'retrieval/cache_hit_rate': hits + misses === 0 ? 0 : hits / (hits + misses),
+            'retrieval/search_s': searchSeconds,
+            // Estimated, not measured: this step's hits × the mean search time of a miss so far.
+            'retrieval/saved_s_est':
+              cacheTotals.misses === 0 ? 0 : (hits * cacheTotals.searchSeconds) / cacheTotals.misses,
+          });
+        }
+        const ems = trajectories.map((trajectory, i) => {
+          const question = questions[Math.floor(i / config.rolloutsPerPrompt)]!;
+          // EM of the answer the policy generated (the invalid-action text contains an <answer> tag too).
+          return trajectory.answer === null ? 0 : exactMatch(trajectory.answer, question.golden_answers);
+        });
+        // OTC's n*: the fewest searches of a correct answer to the question, this step's rollouts included.
+        trajectories.forEach((trajectory, i) => {
+          const question = questions[Math.floor(i / config.rolloutsPerPrompt)]!;
+          minimalSearches.observe(question.id, trajectory.searches.length, ems[i] === 1);
+        });
         const samples: RlSample[] = [];
         let exact = 0;
         let searches = 0;
+        let costTerms = 0;
+        const searchesByType = new Map<string, { searches: number; count: number }>();
         trajectories.forEach((trajectory, i) => {
           const slot = Math.floor(i / config.rolloutsPerPrompt);
           const question = questions[slot]!;
-          // EM of the answer the policy generated (the invalid-action text contains an <answer> tag too).
-          const em = trajectory.answer === null ? 0 : exactMatch(trajectory.answer, question.golden_answers);
+          const em = ems[i]!;
           exact += em;
           searches += trajectory.searches.length;
+          if (question.type !== undefined) {
+            const byType = searchesByType.get(question.type) ?? { searches: 0, count: 0 };
+            byType.searches += trajectory.searches.length;
+            byType.count++;
+            searchesByType.set(question.type, byType);
+          }
+          const costed = applySearchCost(config.searchCost, {
+            reward: config.reward === 'em' ? em : formatReward(trajectory.text, question.golden_answers),
+            searches: trajectory.searches.length,
+            ...(minimalSearches.get(question.id) !== undefined
+              ? { optimalSearches: minimalSearches.get(question.id)! }
+              : {}),
+          });
+          costTerms += costed.costTerm;
           if (!trajectory.tokenExact || trajectory.responseTokenIds.length === 0) return;
           samples.push({
             promptId: `${question.id}@${step}.${slot}`, // GRPO's group: one slot's rollouts
             promptTokens: trajectory.promptTokenIds,
             responseTokens: trajectory.responseTokenIds,
             sampledMask: Array.from(trajectory.sampledMask),
-            reward: config.reward === 'em' ? em : formatReward(trajectory.text, question.golden_answers),
+            reward: costed.reward,
           });
         });
+        const typeMetrics = Object.fromEntries(
+          [...searchesByType].map(([type, { searches: n, count }]) => [
+            `rollout/searches_per_question/${type}`,
+            n / count,
+          ]),
+        );
         return {
           samples,
           metrics: {
             'rollout/exact_match': exact / trajectories.length,
             'rollout/searches_per_question': searches / trajectories.length,
+            ...(config.searchCost.kind !== 'none'
+              ? { 'reward/search_cost': costTerms / trajectories.length }
+              : {}),
+            ...typeMetrics,
+            ...cacheMetrics,
             'timing/rollout_s': rolloutSeconds,
             'perf/generated_tokens_per_s': (generatedTokens() - tokensBefore) / rolloutSeconds,
             'perf/searches_per_s': searches / rolloutSeconds,
@@ -260,7 +350,13 @@ export async function runRl(
       onCheckpoint: async (saved) => {
         await saveCheckpoint(config.output.dir, {
           step: saved.step,
-          trainerState: { epoch: saved.epoch, cursor: saved.cursor, rng: saved.rng, validations },
+          trainerState: {
+            epoch: saved.epoch,
+            cursor: saved.cursor,
+            rng: saved.rng,
+            validations,
+            ...(config.searchCost.kind === 'otc' ? { minimalSearches: minimalSearches.entries() } : {}),
+          },
           optimizer: saved.actorOptimizer,
           writeModel: async (dir) => {
             await saveModelFolder(dir, { config: base.config, weights }, { tokenizerDir: config.policy });
@@ -276,5 +372,22 @@ export async function runRl(
   );
   progress?.stop();
   await Promise.all([actor.dispose(), reference?.dispose(), critic?.dispose(), runner.dispose()]);
-  return { steps: config.steps, validations, metricsFile: metrics.file };
+  await retriever.close();
+  const cacheLookups = cacheTotals.hits + cacheTotals.misses;
+  return {
+    steps: config.steps,
+    validations,
+    metricsFile: metrics.file,
+    searchCache:
+      retriever.cache === undefined
+        ? null
+        : {
+            ...cacheTotals,
+            hitRate: cacheLookups === 0 ? 0 : cacheTotals.hits / cacheLookups,
+            savedSecondsEstimate:
+              cacheTotals.misses === 0
+                ? 0
+                : (cacheTotals.hits * cacheTotals.searchSeconds) / cacheTotals.misses,
+          },
+  };
 }

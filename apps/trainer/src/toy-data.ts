@@ -15,7 +15,7 @@ import {
 import type { ToyQuestion, ToyWorld } from '@sr1/toy-world';
 import type { Segment } from '@sr1/train';
 
-export type DemonstrationStyle = 'plan' | 'direct' | 'vague' | 'read';
+export type DemonstrationStyle = 'plan' | 'direct' | 'vague' | 'read' | 'recall';
 
 /** Shares of each style in the base policy's SFT data. */
 export interface StyleMix {
@@ -33,6 +33,14 @@ export interface StyleMix {
 export const BASE_POLICY_MIX: StyleMix = { plan: 0.3, direct: 0.35, vague: 0.15, read: 0.2 };
 
 const STYLES = ['plan', 'direct', 'vague', 'read'] as const;
+
+/**
+ * Shares of each style for a fact about a well-known person (`make-base --famous N`): half the
+ * time answered at once and correctly, as a fact the model knows ('recall', the same words as a
+ * guess), half the time looked up (the plan). The greedy base policy may do either; a search cost
+ * in RL should leave it answering what it knows and searching what it does not.
+ */
+export const KNOWN_FACT_MIX = { recall: 0.5, plan: 0.5 } as const;
 
 const VAGUE_QUERIES = ['born', 'city', 'country', 'worked as', 'famous person'];
 
@@ -115,6 +123,10 @@ export async function demonstrate(
   };
   const answer = question.golden_answers[0]!;
   const [first, second] = question.plan;
+  if (style === 'recall') {
+    say(`<think> I already know this. </think>\n<answer> ${answer} </answer>`);
+    return segments;
+  }
   if (style === 'direct') {
     say(`<think> I already know this. </think>\n<answer> ${guess(world, question, rng)} </answer>`);
     return segments;
@@ -159,7 +171,7 @@ export async function demonstrate(
   return segments;
 }
 
-/** Demonstrations for every question, styles drawn from `mix` with `rng`. */
+/** Demonstrations for every question, styles drawn from `mix` with `rng` (known facts: `KNOWN_FACT_MIX`). */
 export async function demonstrations(
   world: ToyWorld,
   questions: readonly ToyQuestion[],
@@ -171,7 +183,12 @@ export async function demonstrations(
 ): Promise<{ segments: Segment[]; style: DemonstrationStyle; questionId: string }[]> {
   const out = [];
   for (const question of questions) {
-    const style = chooseStyle(mix, rng);
+    const style: DemonstrationStyle =
+      question.known === true
+        ? rng.next() < KNOWN_FACT_MIX.recall / (KNOWN_FACT_MIX.recall + KNOWN_FACT_MIX.plan)
+          ? 'recall'
+          : 'plan'
+        : chooseStyle(mix, rng);
     out.push({
       segments: await demonstrate(world, question, style, retriever, tokenizer, rng, prompt),
       style,

@@ -4,7 +4,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { buildIndex } from '@sr1/retriever';
-import { generateWorld, type ToyQuestion, type ToyWorld, worldCorpus, worldQuestions } from '@sr1/toy-world';
+import {
+  generateWorld,
+  type Person,
+  type ToyQuestion,
+  type ToyWorld,
+  worldCorpus,
+  worldQuestions,
+} from '@sr1/toy-world';
 
 export interface ToyWorldFiles {
   world: ToyWorld;
@@ -17,12 +24,13 @@ export interface ToyWorldFiles {
 
 export async function materializeWorld(
   dir: string,
-  options: { seed: number; people?: number; questionsPerType: number },
+  options: { seed: number; people?: number; questionsPerType: number; famous?: readonly Person[] },
 ): Promise<ToyWorldFiles> {
   await mkdir(dir, { recursive: true });
   const world = generateWorld({
     seed: options.seed,
     ...(options.people !== undefined ? { people: options.people } : {}),
+    ...(options.famous !== undefined && options.famous.length > 0 ? { famous: options.famous } : {}),
   });
   const corpus = join(dir, 'corpus.jsonl');
   await writeFile(

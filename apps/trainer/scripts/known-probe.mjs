@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// Probe of a policy's first action on known and unseen facts: for the 48 facts of the well-known
+// people (`famousPeople(24)`) and 48 single-hop questions about a fresh world's own people, the
+// policy continues the agent prompt greedily up to its first action; the probe counts, per kind,
+// how often it answers at once, how often that answer is right, and how often it searches; then,
+// teacher-forced to answer from memory ("<think> I already know this. </think>\n<answer>"), how
+// many it gets right — what the policy has memorised, whatever it chooses to do greedily.
+//
+//   node apps/trainer/scripts/known-probe.mjs POLICY_DIR [WORLD_SEED=9100]
+
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generate, loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
+import { exactMatch } from '@sr1/reward';
+import { buildPrompt } from '@sr1/rollout';
+import { famousPeople, knownQuestions } from '@sr1/toy-world';
+import { materializeWorld, promptOptions, TOY_TEMPLATE } from '../dist/index.js';
+
+const [policy, seed = '9100'] = process.argv.slice(2);
+if (policy === undefined) {
+  console.error('usage: known-probe.mjs POLICY_DIR [WORLD_SEED]');
+  process.exit(2);
+}
+const model = await loadModelFolder(policy);
+const tokenizer = await loadTokenizer(policy);
+const runner = await OrtDecoderRunner.create(model.config, model.weights);
+const famous = famousPeople(24);
+const world = await materializeWorld(await mkdtemp(join(tmpdir(), 'sr1-known-probe-')), {
+  seed: Number(seed),
+  people: 200,
+  questionsPerType: 48,
+  famous,
+});
+const cases = [
+  ...knownQuestions(famous).map((q) => ({ kind: 'known', q })),
+  ...world.questionList.filter((q) => q.type === 'single-hop').map((q) => ({ kind: 'unseen', q })),
+];
+const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
+const answerOf = (text) => /<answer>(.*?)<\/answer>/s.exec(text)?.[1]?.trim();
+const stats = new Map();
+for (let start = 0; start < cases.length; start += 32) {
+  const chunk = cases.slice(start, start + 32);
+  const out = await generate(
+    runner,
+    tokenizer,
+    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt)),
+    { maxNewTokens: 96, temperature: 0, stop: ['</search>', '</answer>'] },
+  );
+  chunk.forEach((c, i) => {
+    const s = stats.get(c.kind) ?? { questions: 0, answered: 0, correct: 0, searched: 0 };
+    const text = out[i].text;
+    s.questions++;
+    if (text.includes('<search>')) s.searched++;
+    const answer = answerOf(`${text}</answer>`);
+    if (!text.includes('<search>') && answer !== undefined) {
+      s.answered++;
+      s.correct += exactMatch(answer, c.q.golden_answers);
+    }
+    stats.set(c.kind, s);
+  });
+}
+const recall = '<think> I already know this. </think>\n<answer>';
+for (let start = 0; start < cases.length; start += 32) {
+  const chunk = cases.slice(start, start + 32);
+  const out = await generate(
+    runner,
+    tokenizer,
+    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt) + recall),
+    { maxNewTokens: 24, temperature: 0, stop: ['</answer>'] },
+  );
+  chunk.forEach((c, i) => {
+    const s = stats.get(c.kind);
+    s.recalled =
+      (s.recalled ?? 0) + exactMatch(out[i].text.replace('</answer>', '').trim(), c.q.golden_answers);
+  });
+}
+await runner.dispose();
+console.log(
+  '| kind | questions | answered at once | of which right | searched first | right when forced to recall |',
+);
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const [kind, s] of stats) {
+  console.log(`| ${kind} | ${s.questions} | ${s.answered} | ${s.correct} | ${s.searched} | ${s.recalled} |`);
+}
