@@ -9,7 +9,8 @@ const CHARS: SftTokenizer = {
   encode: (text) => Array.from(text, (c) => c.charCodeAt(0)),
   eosTokenIds: [0],
   applyChatTemplate: (messages, options) =>
-    messages.map((m) => `<${m.role}>${m.content}`).join('') + (options?.addGenerationPrompt ? '<assistant>' : ''),
+    messages.map((m) => `<${m.role}>${m.content}`).join('') +
+    (options?.addGenerationPrompt ? '<assistant>' : ''),
 };
 
 describe('SFT data', () => {
