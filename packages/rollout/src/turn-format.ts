@@ -3,6 +3,7 @@
 // message rendered by the chat template). Every observation is tokenised on its own and goes into
 // the response with mask 0; the loop itself does not know which format it runs.
 
+import { RolloutInputError } from './errors.js';
 import {
   HERMES_INVALID_ACTION_MESSAGE,
   HERMES_STOP_STRINGS,
@@ -59,7 +60,10 @@ function tagsFormat(tokenizer: Tokenizer, maxObsTokens: number): TurnFormat {
     searchRefused: (maxSearches) =>
       block(`\n\n<information>${searchUnavailableMessage(maxSearches)}</information>\n\n`),
     openResult: () => {
-      throw new Error('unreachable: the tag format offers no open tool (resolveConfig refuses it)');
+      throw new RolloutInputError(
+        'tools',
+        'unreachable: the tag format offers no open tool (resolveConfig refuses it)',
+      );
     },
     invalid: () => ({ ids: invalidIds, text: INVALID_ACTION_MESSAGE }),
   };

@@ -152,7 +152,11 @@ export async function writeTrajectories(
   const lines: string[] = [];
   for (const record of records) {
     const question = byId.get(record.id);
-    if (question === undefined) throw new Error(`writeTrajectories: no question with id '${record.id}'`);
+    if (question === undefined)
+      throw new InvalidInputError({
+        field: 'id',
+        reason: `writeTrajectories: no question with id '${record.id}'`,
+      });
     lines.push(JSON.stringify(await reportTrajectory(record, question, parts)));
   }
   await writeFile(file, lines.length === 0 ? '' : `${lines.join('\n')}\n`);
