@@ -69,7 +69,9 @@ describe('sr1-bench eval', () => {
     expect(table.datasets).toEqual(['musique', 'nq']);
     expect(table.rows.map((r: { method: string }) => r.method)).toEqual(['direct', 'cot', 'rag', 'agent']);
     expect(readFileSync(join(localOut, 'table.md'), 'utf8')).toContain('| method | musique | nq | avg |');
-    expect(readFileSync(join(localOut, 'table.html'), 'utf8')).toContain('<table>');
+    const html = readFileSync(join(localOut, 'table.html'), 'utf8');
+    expect(html).toContain('<table>');
+    expect(html).toContain('Questions and their sources'); // every question with its passages
     const config = JSON.parse(readFileSync(join(localOut, 'config.json'), 'utf8'));
     expect(config.rollout).toMatchObject({
       maxTurns: 2,

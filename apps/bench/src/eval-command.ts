@@ -317,7 +317,7 @@ export async function runEvalCommand(args: string[]): Promise<void> {
     const markdown = renderMarkdown(table);
     writeFileSync(join(out, 'table.md'), markdown);
     writeFileSync(join(out, 'table.json'), `${JSON.stringify(table, null, 2)}\n`);
-    writeFileSync(join(out, 'table.html'), renderHtml(table));
+    writeFileSync(join(out, 'table.html'), renderHtml(table, 'sr1 evaluation', { records: result.records }));
     const seconds = (performance.now() - started) / 1000;
     process.stdout.write(
       `${markdown}\n${result.evaluated} evaluated, ${result.resumed} resumed from ${join(out, 'results.jsonl')} in ${seconds.toFixed(1)} s; tables in ${out}\n`,

@@ -1,4 +1,4 @@
-// @sr1/rollout's `SessionGenerator` over this package's continuous-batching scheduler, in process
+// @sr1/spec's `SessionGenerator` over this package's continuous-batching scheduler, in process
 // (`ContinuousBatchScheduler`) or in the engine worker (`EngineWorker`): each trajectory's session
 // keeps its KV cache between turns, so a continued turn prefills only the appended block.
 
