@@ -7,6 +7,7 @@ import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
 import { HttpRetriever, InProcessRetriever, loadIndex, startServer } from '@sr1/retriever';
 import { INVALID_ACTION_MESSAGE, informationBlock, type Retriever, runRollout } from '@sr1/rollout';
 import { describe, expect, it } from 'vitest';
+import { COMMITTED_KNOWN_FACTS_POLICY } from './cli.js';
 import { engineGenerator } from './engine-generator.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { maskedSegments } from './report.js';
@@ -198,10 +199,43 @@ describe('training pipeline on the engine', () => {
     const steps = await readMetrics(config.output.dir, true);
     expect(steps.map((m) => m.step)).toEqual([1, 2]);
     expect(steps[0]!['grpo/groups']).toBe(13);
+
     expect(Number.isFinite(steps[1]!['actor/pg_loss'])).toBe(true);
     // The k3 KL to the frozen reference: zero before the first update, positive after it.
     expect(steps[0]!['actor/kl_loss']).toBe(0);
     expect(steps[1]!['actor/kl_loss']).toBeGreaterThan(0);
     expect(result.validations.map((v) => v.step)).toEqual([0, 1, 2]);
+  });
+  it('GRPO with a search cost and the query cache: the committed known-facts base searches, each search costs c and is a hit or a miss', async () => {
+    const world = await tinyWorld(12);
+    const config = parseRlConfig({
+      policy: COMMITTED_KNOWN_FACTS_POLICY,
+      index: world.index,
+      data: { train: world.questions, validation: world.questions, validationLimit: 2 },
+      preset: 'grpo',
+      steps: 1,
+      promptsPerStep: 4,
+      rolloutsPerPrompt: 4,
+      microBatchSize: 4,
+      actorLr: 2e-5,
+      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+      rollout: { maxTurns: 3, maxTokensPerTurn: 96, maxObsTokens: 200, topk: 3 },
+      output: { dir: join(world.dir, 'rl-cost'), saveEvery: 1 },
+      engine: { threads: 1 },
+      searchCost: { kind: 'additive', c: 0.25 },
+      seed: 3,
+    });
+    const result = await runRl(config, { resume: false, quiet: true });
+    const [step] = await readMetrics(config.output.dir, true);
+    const searches = step!['rollout/searches_per_question']!;
+    expect(searches).toBeGreaterThan(0); // the base policy searches (the probe: 42 of 48 unseen questions)
+    // The additive cost takes c per search from each rollout's reward, logged as its mean.
+    expect(step!['reward/search_cost']).toBeCloseTo(0.25 * searches, 12);
+    // Every rollout search went through the query cache, as a hit or a miss (16 rollouts).
+    const { hits, misses } = result.searchCache!;
+    expect(hits + misses).toBe(Math.round(16 * searches));
+    expect(step!['retrieval/cache_hits']).toBe(hits);
+    expect(step!['retrieval/cache_misses']).toBe(misses);
+    expect(misses).toBeGreaterThan(0);
   });
 });
