@@ -74,6 +74,50 @@ describe('ContinuousBatchScheduler on a random tiny model (greedy)', () => {
     expect(stats.prefillTokens).toBe(prompts.reduce((sum, prompt) => sum + prompt.length, 0));
   });
 
+  it('rows leaving mid-batch and rows joining into their slots (the batch compacted) each equal generate', async () => {
+    // Batch of 3: short turns leave from the front and the middle while longer rows go on; the
+    // waiting requests take their slots and rows past the end move into them.
+    const scheduler = new ContinuousBatchScheduler(runner, tokenizer, { maxBatchSize: 3 });
+    const prompts = [...PROMPTS, PROMPTS[0]! + ' and', PROMPTS[3]! + ' Now.'].map((text) =>
+      tokenizer.encode(text),
+    );
+    const budgets = [2, 14, 4, 11, 3, 9];
+    const results = await Promise.all(
+      prompts.map((prompt, i) =>
+        scheduler.start(prompt, { maxNewTokens: budgets[i]!, temperature: 0, eosTokenIds: [] }),
+      ),
+    );
+    for (const [i, prompt] of prompts.entries()) {
+      expectSame(results[i]!.result, await alone(prompt, budgets[i]!));
+    }
+    expect(scheduler.stats().maxBatch).toBe(3);
+  });
+
+  it('rows of very different lengths decode in separate groups (one forward each), each equal to generate', async () => {
+    const long = tokenizer.encode(PROMPTS[2]!.repeat(3)); // ~ 100 tokens: over twice the room a short row needs
+    expect(long.length).toBeGreaterThan(80);
+    const prompts = [long, tokenizer.encode(PROMPTS[1]!), tokenizer.encode(PROMPTS[0]!)];
+    const budgets = [10, 12, 6];
+    const run = async (forwardCostSlots: number) => {
+      const scheduler = new ContinuousBatchScheduler(runner, tokenizer, { forwardCostSlots });
+      const results = await Promise.all(
+        prompts.map((prompt, i) =>
+          scheduler.start(prompt, { maxNewTokens: budgets[i]!, temperature: 0, eosTokenIds: [] }),
+        ),
+      );
+      return { results, stats: scheduler.stats() };
+    };
+    const split = await run(0); // never merge: the long row and the short ones in two groups
+    expect(split.stats.decodeForwards).toBeGreaterThan(split.stats.decodeSteps);
+    const merged = await run(1e9); // always merge: one forward per step
+    expect(merged.stats.decodeForwards).toBe(merged.stats.decodeSteps);
+    for (const [i, prompt] of prompts.entries()) {
+      const expected = await alone(prompt, budgets[i]!);
+      expectSame(split.results[i]!.result, expected);
+      expectSame(merged.results[i]!.result, expected);
+    }
+  });
+
   it('a stop string ends the turn at the same token as generate', async () => {
     const prompt = tokenizer.encode(PROMPTS[0]!);
     const free = await alone(prompt, 12);

@@ -39,13 +39,22 @@ export interface SchedulerOptions {
    * recomputed (one prefill over their whole context) when continued. Running rows always hold theirs.
    */
   kvBudgetBytes?: number;
+  /**
+   * A decode forward's cost that does not grow with the cache (reading the weights), in cache
+   * slots of one row that attention reads in the same time. Rows of very different lengths decode
+   * in separate groups, one forward each; a group merges into the next longer one while padding
+   * its rows to that capacity costs fewer slots than this. Default: estimated from the config
+   * (0.7 × weight floats / KV floats per slot, measured on the 25.2M bench model at 1 thread); 0
+   * never merges.
+   */
+  forwardCostSlots?: number;
 }
 
 const DEFAULTS = {
   maxBatchSize: 64, // the rollout's batch of trajectories fits in one step
   prefillTokensPerStep: 512, // one reference-sized turn or information block per step
   kvBudgetBytes: 1 << 30, // 1 GiB of paused caches: thousands of turns of a small model
-} satisfies Required<SchedulerOptions>;
+} satisfies Required<Omit<SchedulerOptions, 'forwardCostSlots'>>;
 
 /** The sampling (temperature, topK, topP as `SamplingOptions`, as `generate`) and stopping of one turn. */
 export interface TurnOptions extends SamplingOptions {
@@ -101,6 +110,8 @@ export class SessionBusyError extends Sr1Error {
 export interface SchedulerStats {
   steps: number;
   decodeSteps: number;
+  /** Forwards run by decode steps: more than `decodeSteps` where rows decoded in several groups. */
+  decodeForwards: number;
   /** Tokens run through prefill (prompts, appended tokens, recomputed evicted contexts). */
   prefillTokens: number;
   decodedTokens: number;
@@ -153,7 +164,9 @@ interface Sequence {
   /** tokens[0, cached) have KV entries (in `own` or in the batch); the rest are pending. */
   cached: number;
   own?: OwnCache;
-  /** Its row in the decode batch buffers, while it decodes (its cache is then there, not in `own`). */
+  /** Its decode group while it decodes (its cache is then there, not in `own`). */
+  group?: DecodeGroup;
+  /** Its row in the group's buffers. */
   slot?: number;
   /** Where the sequence is: paused (no turn), queued/prefilling, or in the decode batch. */
   place: 'paused' | 'prefill' | 'decode';
@@ -164,6 +177,27 @@ interface Sequence {
   evicted: boolean;
 }
 
+/**
+ * Decoding rows of similar lengths: buffers of `rows` rows of `capacity` slots, of which the first
+ * `slots.length` rows (a prefix of the buffers) run in one forward, null where a sequence left.
+ * Attention reads every slot of every row, so rows of very different lengths decode in different
+ * groups (one forward each) rather than all padded to the longest.
+ */
+interface DecodeGroup {
+  keys: Float32Array[];
+  values: Float32Array[];
+  capacity: number;
+  rows: number;
+  slots: (Sequence | null)[];
+}
+
+/** What `prepareGroups` decides for one group: its capacity and rows. */
+interface GroupPlan {
+  from?: DecodeGroup;
+  capacity: number;
+  members: Sequence[];
+}
+
 /** Capacity for `length` slots with headroom (as the runner's cache: a quarter, at least 64). */
 function roomFor(length: number): number {
   return length + Math.max(64, Math.ceil(length / 4));
@@ -172,29 +206,32 @@ function roomFor(length: number): number {
 /**
  * Runs many sequences through one decoder with continuous batching. Each step: the sequences that
  * wait to join are prefilled, up to `prefillTokensPerStep` tokens (a long context is prefilled in
- * chunks over several steps); then every decoding row advances by one token in one forward. Rows
- * of different lengths share the batch: each keeps its entries in its own slots and the attention
- * mask hides the rest, so a row's numbers are those of running it alone (up to float summation order).
+ * chunks over several steps); then every decoding row advances by one token, one forward per group
+ * of rows of similar lengths (`DecodeGroup`). Rows of different lengths share a group: each keeps its
+ * entries in its own slots and the attention mask hides the rest, so a row's numbers are those of
+ * running it alone (up to float summation order).
  */
 export class ContinuousBatchScheduler {
-  private readonly options: Required<SchedulerOptions>;
+  private readonly options: Required<Omit<SchedulerOptions, 'forwardCostSlots'>>;
   private readonly sequences = new Map<number, Sequence>();
   private readonly waiting: Sequence[] = [];
   private prefilling: Sequence[] = [];
   private rows: Sequence[] = [];
-  /** The decode batch: one row (slot) per decoding sequence, null where a sequence left. */
-  private batch: {
-    keys: Float32Array[];
-    values: Float32Array[];
-    capacity: number;
-    slots: (Sequence | null)[];
-  } | null = null;
+  /** The decoding rows, in groups of similar lengths (see `DecodeGroup`). */
+  private groups: DecodeGroup[] = [];
+  /**
+   * A forward's cost that does not grow with the cache (reading the weights), in cache slots of
+   * one row that attention reads in the same time: a group is merged into a longer one when its
+   * rows' extra padding there costs less than its own forward.
+   */
+  private readonly forwardSlots: number;
   private nextId = 1;
   private clock = 0;
   private loop: Promise<void> | null = null;
   private readonly counters: Omit<SchedulerStats, 'parkedBytes'> = {
     steps: 0,
     decodeSteps: 0,
+    decodeForwards: 0,
     prefillTokens: 0,
     decodedTokens: 0,
     reusedTokens: 0,
@@ -208,7 +245,8 @@ export class ContinuousBatchScheduler {
     private readonly tokenizer: SchedulerTokenizer,
     options: SchedulerOptions = {},
   ) {
-    this.options = { ...DEFAULTS, ...options };
+    const { forwardCostSlots: _, ...rest } = options;
+    this.options = { ...DEFAULTS, ...rest };
     for (const field of ['maxBatchSize', 'prefillTokensPerStep'] as const) {
       const value = this.options[field];
       if (!Number.isInteger(value) || value < 1)
@@ -216,6 +254,18 @@ export class ContinuousBatchScheduler {
     }
     if (!(this.options.kvBudgetBytes >= 0))
       throw new InvalidInputError({ field: 'scheduler.kvBudgetBytes', reason: 'must be ≥ 0' });
+    const c = runner.config;
+    const heads = c.numAttentionHeads * c.headDim;
+    const kv = c.numKeyValueHeads * c.headDim;
+    const weightFloats =
+      c.numHiddenLayers * (c.hiddenSize * (2 * heads + 2 * kv) + 3 * c.hiddenSize * c.intermediateSize) +
+      c.vocabSize * c.hiddenSize;
+    const slotFloats = c.numHiddenLayers * 2 * kv;
+    // Measured on the 25.2M bench model (1 thread, ORT CPU): a forward's fixed cost ≈ attention
+    // over 8,500 row-slots, about 0.7 × weight floats / KV floats per slot.
+    this.forwardSlots = options.forwardCostSlots ?? Math.ceil((0.7 * weightFloats) / slotFloats);
+    if (!(this.forwardSlots >= 0))
+      throw new InvalidInputError({ field: 'scheduler.forwardCostSlots', reason: 'must be ≥ 0' });
   }
 
   /** Starts a session on `promptTokenIds` and generates its first turn. */
@@ -459,18 +509,42 @@ export class ContinuousBatchScheduler {
     return out.logits;
   }
 
-  /** Advances every decoding row by one token in one forward. */
+  /** Advances every decoding row by one token: one forward per decode group. */
   private async decodeStep(): Promise<void> {
     if (this.rows.length === 0) return;
-    const { numHiddenLayers: layers, vocabSize: vocab } = this.runner.config;
-    this.prepareBatch();
-    const batch = this.batch!;
-    const size = batch.slots.length; // free slots ride along, masked, until the next compaction
-    const capacity = batch.capacity;
+    this.prepareGroups();
+    const occupied: { sequence: Sequence; logits: Float32Array }[] = [];
+    for (const group of this.groups) occupied.push(...(await this.decodeGroup(group)));
+    this.counters.decodeForwards += this.groups.length;
+    this.counters.decodeSteps += 1;
+    this.counters.decodedTokens += occupied.length;
+    this.counters.maxBatch = Math.max(this.counters.maxBatch, occupied.length);
+    const finished: Sequence[] = [];
+    for (const { sequence, logits } of occupied) {
+      sequence.cached += 1;
+      this.sample(sequence, logits);
+      if (sequence.turn?.finish !== undefined) finished.push(sequence);
+    }
+    if (finished.length > 0) {
+      for (const sequence of finished) this.leaveBatch(sequence);
+      for (const sequence of finished) this.finishTurn(sequence);
+    }
+  }
+
+  /** One forward over a group's rows; writes their new entries, returns each row's logits. */
+  private async decodeGroup(group: DecodeGroup): Promise<{ sequence: Sequence; logits: Float32Array }[]> {
+    const {
+      numHiddenLayers: layers,
+      vocabSize: vocab,
+      numKeyValueHeads: kvHeads,
+      headDim,
+    } = this.runner.config;
+    const size = group.slots.length; // every slot holds a row: prepareGroups compacts
+    const capacity = group.capacity;
     const inputIds = new BigInt64Array(size);
     const positionIds = new BigInt64Array(size);
     const attentionMask = new BigInt64Array(size * (capacity + 1));
-    batch.slots.forEach((sequence, b) => {
+    group.slots.forEach((sequence, b) => {
       const base = b * (capacity + 1);
       attentionMask[base + capacity] = 1n;
       if (sequence === null) return;
@@ -478,31 +552,28 @@ export class ContinuousBatchScheduler {
       positionIds[b] = BigInt(sequence.cached);
       attentionMask.fill(1n, base, base + sequence.cached);
     });
+    // The first `size` rows of the buffers: (size, kvHeads, capacity, headDim) views, no copy.
+    const used = size * kvHeads * capacity * headDim;
     const out = await this.runner.runStatic(
       { inputIds, positionIds, attentionMask, batchSize: size, newLength: 1 },
-      batch,
+      {
+        keys: group.keys.map((buffer) => buffer.subarray(0, used)),
+        values: group.values.map((buffer) => buffer.subarray(0, used)),
+        capacity,
+      },
       true,
     );
-    const occupied = batch.slots.flatMap((sequence, b) => (sequence === null ? [] : [{ sequence, b }]));
+    const occupied = group.slots.flatMap((sequence, b) => (sequence === null ? [] : [{ sequence, b }]));
     for (let layer = 0; layer < layers; layer++) {
       for (const { sequence, b } of occupied) {
-        this.writeEntries(batch.keys[layer]!, capacity, out.newKeys[layer]!, sequence.cached, b, 1);
-        this.writeEntries(batch.values[layer]!, capacity, out.newValues[layer]!, sequence.cached, b, 1);
+        this.writeEntries(group.keys[layer]!, capacity, out.newKeys[layer]!, sequence.cached, b, 1);
+        this.writeEntries(group.values[layer]!, capacity, out.newValues[layer]!, sequence.cached, b, 1);
       }
     }
-    this.counters.decodeSteps += 1;
-    this.counters.decodedTokens += occupied.length;
-    this.counters.maxBatch = Math.max(this.counters.maxBatch, occupied.length);
-    const finished: Sequence[] = [];
-    for (const { sequence, b } of occupied) {
-      sequence.cached += 1;
-      this.sample(sequence, out.logits.subarray(b * vocab, (b + 1) * vocab));
-      if (sequence.turn?.finish !== undefined) finished.push(sequence);
-    }
-    if (finished.length > 0) {
-      for (const sequence of finished) this.leaveBatch(sequence);
-      for (const sequence of finished) this.finishTurn(sequence);
-    }
+    return occupied.map(({ sequence, b }) => ({
+      sequence,
+      logits: out.logits.subarray(b * vocab, (b + 1) * vocab),
+    }));
   }
 
   /** Samples the next token of a sequence's turn from its last-position logits, (vocab). */
@@ -536,20 +607,21 @@ export class ContinuousBatchScheduler {
 
   /** Takes a row out of the decode batch, keeping its cache in its own buffers if asked. */
   private leaveBatch(sequence: Sequence): void {
-    const batch = this.batch;
-    if (batch !== null && sequence.slot !== undefined) {
-      // Its cache is in the batch (a row that joined this step still has its own).
+    const group = sequence.group;
+    if (group !== undefined && sequence.slot !== undefined) {
+      // Its cache is in the group (a row that joined this step still has its own).
       if (sequence.keepCache) {
         const own = this.newOwn(roomFor(sequence.cached + 1));
-        this.copyRows(batch, [sequence.slot], own, sequence.cached);
+        this.copyRows(group, [sequence.slot], own, sequence.cached);
         sequence.own = own;
       } else {
         sequence.own = undefined;
         sequence.cached = 0;
       }
-      batch.slots[sequence.slot] = null;
-      sequence.slot = undefined;
+      group.slots[sequence.slot] = null;
     }
+    sequence.group = undefined;
+    sequence.slot = undefined;
     this.rows = this.rows.filter((row) => row !== sequence);
   }
 
@@ -596,8 +668,9 @@ export class ContinuousBatchScheduler {
     this.waiting.length = 0;
     this.prefilling = [];
     this.rows = [];
-    this.batch = null;
+    this.groups = [];
     for (const sequence of all) {
+      sequence.group = undefined;
       sequence.slot = undefined;
       const turn = sequence.turn;
       sequence.turn = undefined;
@@ -635,46 +708,124 @@ export class ContinuousBatchScheduler {
   }
 
   /**
-   * Gives every decoding row a slot with room for one more token. Joining rows take free slots
-   * (only their own cache is copied in); the buffers are rebuilt — every row copied — only when a
-   * row outgrows the capacity, there are too few free slots, more than a quarter of the slots would
-   * idle (they cost compute), or the capacity is over twice what the longest row needs.
+   * Gives every decoding row a slot with room for one more token, in a group of rows of similar
+   * lengths. A group keeps its buffers while its rows fit: a joining row takes a free slot (only
+   * its own cache is copied in) and a row past the end moves into one, so no forward computes idle
+   * rows. A group is rebuilt (its rows copied) when a row outgrows its capacity, its capacity is
+   * over twice what its longest row needs, or its rows outgrow (or far exceed) those allocated. A
+   * joining row goes to the shortest group with room whose capacity is at most twice what it needs,
+   * else starts a group; a group merges into the next longer one when padding its rows to that
+   * capacity costs less than its own forward (`forwardSlots`).
    */
-  private prepareBatch(): void {
-    const old = this.batch;
-    const needed = Math.max(...this.rows.map((sequence) => sequence.cached + 1));
-    const joining = this.rows.filter((sequence) => sequence.slot === undefined);
-    const free = old === null ? 0 : old.slots.filter((slot) => slot === null).length;
-    const rebuild =
-      old === null ||
-      old.capacity < needed ||
-      old.capacity > 2 * roomFor(needed) ||
-      joining.length > free ||
-      4 * (free - joining.length) > old.slots.length;
-    if (!rebuild) {
-      const slots = old.slots;
-      let next = 0;
-      for (const sequence of joining) {
-        while (slots[next] !== null) next++;
-        if (sequence.own !== undefined && sequence.cached > 0)
-          this.copyRows(sequence.own, [0], old, sequence.cached, next);
-        sequence.own = undefined; // its cache lives in the batch now
-        sequence.slot = next;
-        slots[next] = sequence;
-      }
-      return;
+  private prepareGroups(): void {
+    const needs = (sequence: Sequence) => sequence.cached + 1;
+    const longest = (members: readonly Sequence[]) => Math.max(...members.map(needs));
+    const plans: GroupPlan[] = this.groups.map((group) => ({
+      from: group,
+      capacity: group.capacity,
+      members: group.slots.filter((sequence): sequence is Sequence => sequence !== null),
+    }));
+    // Outgrown or over-roomy groups take the capacity their longest row needs.
+    for (const plan of plans) {
+      if (plan.members.length === 0) continue;
+      const needed = longest(plan.members);
+      if (plan.capacity < needed || plan.capacity > 2 * roomFor(needed)) plan.capacity = roomFor(needed);
     }
-    const fresh = this.newBatch(this.rows.length, roomFor(needed));
-    this.rows.forEach((sequence, index) => {
-      if (sequence.slot !== undefined && old !== null) {
-        this.copyRows(old, [sequence.slot], fresh, sequence.cached, index);
+    // Joining rows, longest first, into the shortest group that fits them without too much padding.
+    const joining = this.rows
+      .filter((sequence) => sequence.group === undefined)
+      .sort((a, b) => needs(b) - needs(a));
+    for (const sequence of joining) {
+      const needed = needs(sequence);
+      let best: GroupPlan | undefined;
+      for (const plan of plans) {
+        if (plan.members.length === 0 && plan.from !== undefined) continue;
+        if (plan.capacity < needed || plan.capacity > 2 * roomFor(needed)) continue;
+        if (best === undefined || plan.capacity < best.capacity) best = plan;
+      }
+      if (best === undefined) {
+        best = { capacity: roomFor(needed), members: [] };
+        plans.push(best);
+      }
+      best.members.push(sequence);
+    }
+    // Merge a group into the next longer one where its padding there costs less than its forward.
+    const live = plans.filter((plan) => plan.members.length > 0).sort((a, b) => a.capacity - b.capacity);
+    for (let i = 0; i + 1 < live.length; i++) {
+      const short = live[i]!;
+      const long = live[i + 1]!;
+      if (short.members.length * (long.capacity - short.capacity) < this.forwardSlots) {
+        long.members.unshift(...short.members);
+        short.members = [];
+      }
+    }
+    // Rows that change group leave theirs first (into their own buffers), so no copy reads a slot
+    // another has overwritten.
+    const kept = live.filter((plan) => plan.members.length > 0);
+    for (const plan of kept) {
+      for (const sequence of plan.members) {
+        if (sequence.group !== undefined && sequence.group !== plan.from) {
+          const own = this.newOwn(roomFor(sequence.cached + 1));
+          this.copyRows(sequence.group, [sequence.slot!], own, sequence.cached);
+          sequence.own = own;
+          sequence.group = undefined;
+          sequence.slot = undefined;
+        }
+      }
+    }
+    this.groups = kept.map((plan) => this.materialize(plan));
+  }
+
+  /** Puts a planned group's rows into its slots, reusing its buffers where they fit. */
+  private materialize(plan: GroupPlan): DecodeGroup {
+    const count = plan.members.length;
+    const old = plan.from;
+    if (
+      old !== undefined &&
+      old.capacity === plan.capacity &&
+      old.rows >= count &&
+      old.rows <= 4 * this.rowsFor(count)
+    ) {
+      const slots: (Sequence | null)[] = new Array<Sequence | null>(count).fill(null);
+      const moving: Sequence[] = [];
+      for (const sequence of plan.members) {
+        if (sequence.group === old && sequence.slot! < count) slots[sequence.slot!] = sequence;
+        else moving.push(sequence);
+      }
+      let hole = 0;
+      for (const sequence of moving) {
+        while (slots[hole] !== null) hole++;
+        if (sequence.group === old) this.copyRows(old, [sequence.slot!], old, sequence.cached, hole);
+        else if (sequence.own !== undefined && sequence.cached > 0)
+          this.copyRows(sequence.own, [0], old, sequence.cached, hole);
+        sequence.own = undefined; // its cache lives in the group now
+        sequence.group = old;
+        sequence.slot = hole;
+        slots[hole] = sequence;
+      }
+      old.slots = slots;
+      return old;
+    }
+    const rows = this.rowsFor(count);
+    const fresh: DecodeGroup = { ...this.newBatch(rows, plan.capacity), rows, slots: [...plan.members] };
+    plan.members.forEach((sequence, index) => {
+      if (sequence.group !== undefined) {
+        this.copyRows(sequence.group, [sequence.slot!], fresh, sequence.cached, index);
       } else if (sequence.own !== undefined && sequence.cached > 0) {
         this.copyRows(sequence.own, [0], fresh, sequence.cached, index);
       }
+    });
+    plan.members.forEach((sequence, index) => {
       sequence.own = undefined;
+      sequence.group = fresh;
       sequence.slot = index;
     });
-    this.batch = { ...fresh, slots: [...this.rows] };
+    return fresh;
+  }
+
+  /** Rows to allocate for `count` decoding rows: the next power of two, at most the batch limit. */
+  private rowsFor(count: number): number {
+    return Math.max(count, Math.min(this.options.maxBatchSize, 2 ** Math.ceil(Math.log2(count))));
   }
 
   private newOwn(capacity: number): OwnCache {
