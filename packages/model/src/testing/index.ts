@@ -12,9 +12,9 @@ import { saveModelFolder } from '../formats/model-folder.js';
 import { initWeights } from '../formats/weights.js';
 import { tinyQwen2 } from './test-configs.js';
 
-export { tinyLlama, tinyQwen2 } from './test-configs.js';
 /** Qwen2.5's chat template (Hermes tool calls), to put on the small tokenizer in tests of native tool calls. */
 export { QWEN25_CHAT_TEMPLATE } from '../tokenizer/qwen25-chat-template.js';
+export { tinyLlama, tinyQwen2 } from './test-configs.js';
 
 /** The committed 2,048-token byte-level BPE tokenizer (`assets/tokenizer-small`). */
 export const SMALL_TOKENIZER = fileURLToPath(new URL('../../assets/tokenizer-small', import.meta.url));
