@@ -4,9 +4,11 @@
 // policy continues the agent prompt greedily up to its first action; the probe counts, per kind,
 // how often it answers at once, how often that answer is right, and how often it searches; then,
 // teacher-forced to answer from memory ("<think> I already know this. </think>\n<answer>"), how
-// many it gets right — what the policy has memorised, whatever it chooses to do greedily.
+// many it gets right — what the policy has memorised, whatever it chooses to do greedily. Then the
+// same two at temperature 1 (RL's sampling), SAMPLES draws per question (seeded): the share of
+// first actions that search, and the share of forced recalls that are right.
 //
-//   node apps/trainer/scripts/known-probe.mjs POLICY_DIR [WORLD_SEED=9100]
+//   node apps/trainer/scripts/known-probe.mjs POLICY_DIR [WORLD_SEED=9100] [SAMPLES=8]
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,9 +19,10 @@ import { buildPrompt } from '@sr1/rollout';
 import { famousPeople, knownQuestions } from '@sr1/toy-world';
 import { materializeWorld, promptOptions, TOY_TEMPLATE } from '../dist/index.js';
 
-const [policy, seed = '9100'] = process.argv.slice(2);
+const [policy, seed = '9100', samplesArg = '8'] = process.argv.slice(2);
+const samples = Number(samplesArg);
 if (policy === undefined) {
-  console.error('usage: known-probe.mjs POLICY_DIR [WORLD_SEED]');
+  console.error('usage: known-probe.mjs POLICY_DIR [WORLD_SEED] [SAMPLES]');
   process.exit(2);
 }
 const model = await loadModelFolder(policy);
@@ -75,11 +78,39 @@ for (let start = 0; start < cases.length; start += 32) {
       (s.recalled ?? 0) + exactMatch(out[i].text.replace('</answer>', '').trim(), c.q.golden_answers);
   });
 }
+// Temperature 1, `samples` draws of each question (first action; forced recall).
+const drawn = cases.flatMap((c) => Array.from({ length: samples }, () => c));
+for (let start = 0; start < drawn.length; start += 32) {
+  const chunk = drawn.slice(start, start + 32);
+  const first = await generate(
+    runner,
+    tokenizer,
+    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt)),
+    { maxNewTokens: 96, temperature: 1, seed: 1 + start, stop: ['</search>', '</answer>'] },
+  );
+  const recalled = await generate(
+    runner,
+    tokenizer,
+    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt) + recall),
+    { maxNewTokens: 24, temperature: 1, seed: 2 + start, stop: ['</answer>'] },
+  );
+  chunk.forEach((c, i) => {
+    const s = stats.get(c.kind);
+    s.sampledSearched = (s.sampledSearched ?? 0) + (first[i].text.includes('<search>') ? 1 : 0);
+    s.sampledRecalled =
+      (s.sampledRecalled ?? 0) +
+      exactMatch(recalled[i].text.replace('</answer>', '').trim(), c.q.golden_answers);
+  });
+}
 await runner.dispose();
 console.log(
-  '| kind | questions | answered at once | of which right | searched first | right when forced to recall |',
+  '| kind | questions | answered at once | of which right | searched first | right when forced to recall |' +
+    ` sampled (T=1, ${samples}/q): searched first | sampled: right when forced to recall |`,
 );
-console.log('|---|---:|---:|---:|---:|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
 for (const [kind, s] of stats) {
-  console.log(`| ${kind} | ${s.questions} | ${s.answered} | ${s.correct} | ${s.searched} | ${s.recalled} |`);
+  const share = (n) => (samples > 0 ? (n / (s.questions * samples)).toFixed(3) : '–');
+  console.log(
+    `| ${kind} | ${s.questions} | ${s.answered} | ${s.correct} | ${s.searched} | ${s.recalled} | ${share(s.sampledSearched ?? 0)} | ${share(s.sampledRecalled ?? 0)} |`,
+  );
 }

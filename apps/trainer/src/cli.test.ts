@@ -33,6 +33,13 @@ describe('sr1-train flags', () => {
       "flag --search-cost: field 'searchCost.c': expected a number ≥ 0, got -1",
     ],
     [['make-base', '--out', '/tmp/x', '--famous', 'many'], "flag --famous: expected an integer, got 'many'"],
+    [['make-base', '--out', '/tmp/x', '--recall-share', '1.5'], 'flag --recall-share: must be ≤ 1, got 1.5'],
+    [['make-base', '--out', '/tmp/x', '--known-drills', '-1'], 'flag --known-drills: must be ≥ 0, got -1'],
+    [
+      ['make-base', '--out', '/tmp/x', '--mix', 'plan:0.5,guess:0.5'],
+      'flag --mix: expected STYLE:SHARE pairs',
+    ],
+    [['make-base', '--out', '/tmp/x', '--mix', 'plan:-1'], "flag --mix: expected a share ≥ 0 in 'plan:-1'"],
     [['rl'], 'flag --config: is required'],
     [['sft', '--config', 'x.json', '--resume', '--force'], 'give at most one of --resume and --force'],
     [['sft', '--confg', 'x.json'], "Unknown option '--confg'"],
@@ -126,5 +133,32 @@ describe('sr1-train make-base --out', () => {
     expect(await readdir(out)).not.toContain('keep.txt');
     expect(await readFile(join(out, 'README.md'), 'utf8')).toContain(`make-base --out ${out} --seed 11`);
     expect(Buffer.compare(await readFile(committed), before)).toBe(0);
+  });
+
+  it('records the known-fact recipe (--famous, --recall-share, --known-drills, --mix) in the README', async () => {
+    const cwd = await mkdtemp(join(tmpdir(), 'sr1-make-base-'));
+    const out = join(cwd, 'model');
+    const args = [
+      '--famous',
+      '2',
+      '--recall-share',
+      '1',
+      '--known-drills',
+      '3',
+      '--mix',
+      'plan:0.5,read:0.5',
+    ];
+    const result = run(
+      ['make-base', '--out', out, '--steps', '1', '--worlds', '1', '--threads', '1', '--quiet', ...args],
+      cwd,
+    );
+    expect(result.status, result.stderr).toBe(0);
+    const readme = await readFile(join(out, 'README.md'), 'utf8');
+    expect(readme).toContain(
+      `make-base --out ${out} --seed 11 --steps 1 --worlds 1 --famous 2 --recall-share 1 --known-drills 3 --mix plan:0.5,direct:0,vague:0,read:0.5\``,
+    );
+    expect(readme).toContain(
+      'whose 4 facts are asked in every world (recalled at once with probability 1, else looked up), plus 3 memorisation drills per fact and world (12 in all',
+    );
   });
 });

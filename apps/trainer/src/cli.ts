@@ -19,7 +19,7 @@ import {
 } from '@sr1/core';
 import { parseSearchCost, type SearchCost } from '@sr1/reward';
 import { runDemo } from './demo.js';
-import { makeBasePolicy } from './make-base.js';
+import { makeBasePolicy, parseStyleMix } from './make-base.js';
 import { withDashboard, writeReport } from './report.js';
 import { loadRlConfig } from './rl-config.js';
 import { runRl } from './rl-run.js';
@@ -98,6 +98,32 @@ const makeBaseSpec = {
       default: 0,
       min: 0,
       description: 'well-known people in every pretraining world, whose facts the policy memorises (0: none)',
+    },
+    'recall-share': {
+      type: 'number',
+      min: 0,
+      max: 1,
+      placeholder: 'P',
+      description:
+        "share of the well-known people's facts answered from memory, the rest looked up (default 0.5)",
+    },
+    'known-drills': {
+      type: 'integer',
+      default: 0,
+      min: 0,
+      description:
+        'memorisation drills per well-known fact and pretraining world (the recall, loss on the answer only)',
+    },
+    mix: {
+      type: 'string',
+      placeholder: 'SPEC',
+      description:
+        "styles of the demonstrations about the worlds' own people, e.g. plan:0.3,direct:0.35,vague:0.15,read:0.2 (the default)",
+    },
+    threads: {
+      type: 'integer',
+      min: 0,
+      description: "ORT threads of the SFT run (default ORT's choice, all cores)",
     },
     quiet: { type: 'boolean', description: 'no progress display' },
   },
@@ -229,6 +255,7 @@ export const program: CliProgram = {
         if (values.lr !== undefined && !(values.lr > 0)) {
           throw new CliUsageError('--lr', `must be > 0, got ${values.lr}`);
         }
+        const mix = values.mix !== undefined ? parseStyleMix(values.mix) : undefined;
         checkMakeBaseOut(values.out, values.force);
         const result = await makeBasePolicy({
           out: values.out,
@@ -242,6 +269,10 @@ export const program: CliProgram = {
           ...(values.from !== undefined ? { from: values.from } : {}),
           ...(values.lr !== undefined ? { lr: values.lr } : {}),
           ...(values.famous > 0 ? { famous: values.famous } : {}),
+          ...(values['recall-share'] !== undefined ? { recallShare: values['recall-share'] } : {}),
+          knownDrills: values['known-drills'],
+          ...(mix !== undefined ? { mix } : {}),
+          ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),
           quiet: values.quiet,
         });
         io.stdout(

@@ -4,14 +4,23 @@
 
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createRng } from '@sr1/core';
+import { createRng, InvalidInputError } from '@sr1/core';
 import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
-import { famousPeople, knownQuestions } from '@sr1/toy-world';
+import { buildPrompt, type PromptOptions, type Tokenizer } from '@sr1/rollout';
+import { famousPeople, knownQuestions, type ToyQuestion } from '@sr1/toy-world';
+import type { Segment } from '@sr1/train';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { parseSftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
-import { BASE_POLICY_MIX, demonstrations, KNOWN_FACT_MIX } from './toy-data.js';
+import {
+  BASE_POLICY_MIX,
+  type DemonstrationStyle,
+  demonstrate,
+  demonstrations,
+  KNOWN_FACT_MIX,
+  type StyleMix,
+} from './toy-data.js';
 import { materializeWorld } from './toy-setup.js';
 
 export interface MakeBaseOptions {
@@ -35,18 +44,99 @@ export interface MakeBaseOptions {
    * memorises them. 0 (default): none, the committed base policy's recipe.
    */
   famous?: number;
+  /**
+   * Share of the well-known people's facts answered at once from memory ('recall'); the rest are
+   * looked up ('plan'). Default `KNOWN_FACT_MIX`'s 0.5.
+   */
+  recallShare?: number;
+  /**
+   * Memorisation drills per well-known fact and world (default 0): the recall demonstration with
+   * the loss on the answer only, so the fact is learnt without moving the choice between
+   * answering at once and searching (which the recall share sets).
+   */
+  knownDrills?: number;
+  /** Styles of the demonstrations about each world's own people (default `BASE_POLICY_MIX`). */
+  mix?: StyleMix;
+  /** ORT intra-op threads of the SFT run (default: ORT's choice, all cores). */
+  threads?: number;
   quiet?: boolean;
+}
+
+const MIX_STYLES = ['plan', 'direct', 'vague', 'read'] as const;
+
+/**
+ * A style mix from its command-line spelling, `plan:0.5,direct:0.15,vague:0.15,read:0.2` (styles
+ * left out get 0; the shares need not sum to 1). Throws `InvalidInputError` (flag `--mix`).
+ */
+export function parseStyleMix(spec: string): StyleMix {
+  const mix: StyleMix = { plan: 0, direct: 0, vague: 0, read: 0 };
+  for (const part of spec.split(',')) {
+    const [style, share, ...rest] = part.trim().split(':');
+    const value = share === undefined || share.trim() === '' ? Number.NaN : Number(share);
+    if (!MIX_STYLES.includes(style as (typeof MIX_STYLES)[number]) || rest.length > 0) {
+      throw new InvalidInputError({
+        flag: '--mix',
+        reason: `expected STYLE:SHARE pairs with STYLE one of ${MIX_STYLES.join(', ')}, got '${part}'`,
+      });
+    }
+    if (!Number.isFinite(value) || value < 0) {
+      throw new InvalidInputError({ flag: '--mix', reason: `expected a share ≥ 0 in '${part}'` });
+    }
+    mix[style as (typeof MIX_STYLES)[number]] = value;
+  }
+  if (MIX_STYLES.every((style) => mix[style] === 0)) {
+    throw new InvalidInputError({ flag: '--mix', reason: `every share is 0 in '${spec}'` });
+  }
+  return mix;
+}
+
+function checkKnownOptions(options: MakeBaseOptions): { recallShare: number; knownDrills: number } {
+  const recallShare =
+    options.recallShare ?? KNOWN_FACT_MIX.recall / (KNOWN_FACT_MIX.recall + KNOWN_FACT_MIX.plan);
+  if (!(recallShare >= 0 && recallShare <= 1)) {
+    throw new InvalidInputError({
+      field: 'recallShare',
+      reason: `expected a number in [0, 1], got ${recallShare}`,
+    });
+  }
+  const knownDrills = options.knownDrills ?? 0;
+  if (!Number.isInteger(knownDrills) || knownDrills < 0) {
+    throw new InvalidInputError({
+      field: 'knownDrills',
+      reason: `expected an integer ≥ 0, got ${knownDrills}`,
+    });
+  }
+  return { recallShare, knownDrills };
+}
+
+/** The words of a recall up to the answer (`demonstrate`'s 'recall' style). */
+export const RECALL_OPENING = '<think> I already know this. </think>\n<answer>';
+
+/**
+ * A memorisation drill: the recall demonstration of `question` with the loss on the answer only
+ * (prompt and opening words carry none). The split falls where the tokenizer's pre-tokenizer
+ * splits anyway (after `<answer>`), so the tokens equal those of the whole recall.
+ */
+export function recallDrill(question: ToyQuestion, tokenizer: Tokenizer, prompt: PromptOptions): Segment[] {
+  return [
+    { text: buildPrompt(question.question, tokenizer, prompt), loss: false },
+    { text: RECALL_OPENING, loss: false },
+    { text: ` ${question.golden_answers[0]!} </answer>`, loss: true },
+  ];
 }
 
 export async function makeBasePolicy(
   options: MakeBaseOptions,
 ): Promise<{ lastLoss: number; tokensPerSecond: number }> {
+  const { recallShare, knownDrills } = checkKnownOptions(options);
+  const mix = options.mix ?? BASE_POLICY_MIX;
   await mkdir(options.workDir, { recursive: true });
   const tokenizer = await loadTokenizer(options.tokenizer);
   const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
   const rng = createRng(options.seed);
   const famous = (options.famous ?? 0) > 0 ? famousPeople(options.famous) : [];
   const demos: Awaited<ReturnType<typeof demonstrations>> = [];
+  const drills: Segment[][] = [];
   for (let k = 0; k < options.worlds; k++) {
     const world = await materializeWorld(join(options.workDir, `pretrain-world-${k}`), {
       seed: options.seed * 100 + k,
@@ -56,19 +146,26 @@ export async function makeBasePolicy(
     });
     const retriever = await InProcessRetriever.open(world.index);
     demos.push(
-      ...(await demonstrations(
-        world.world,
-        [...world.questionList, ...knownQuestions(famous)],
-        BASE_POLICY_MIX,
-        retriever,
-        tokenizer,
-        rng,
-        prompt,
-      )),
+      ...(await demonstrations(world.world, world.questionList, mix, retriever, tokenizer, rng, prompt)),
     );
+    // The well-known people's facts: recalled or looked up, then the memorisation drills.
+    for (const question of knownQuestions(famous)) {
+      const style: DemonstrationStyle = rng.next() < recallShare ? 'recall' : 'plan';
+      demos.push({
+        segments: await demonstrate(world.world, question, style, retriever, tokenizer, rng, prompt),
+        style,
+        questionId: question.id,
+      });
+    }
+    for (let drill = 0; drill < knownDrills; drill++) {
+      for (const question of knownQuestions(famous)) {
+        drills.push(recallDrill(question, tokenizer, prompt));
+      }
+    }
   }
   const data = join(options.workDir, 'sft.jsonl');
-  await writeFile(data, demos.map((demo) => `${JSON.stringify({ segments: demo.segments })}\n`).join(''));
+  const records = [...demos.map((demo) => demo.segments), ...drills];
+  await writeFile(data, records.map((segments) => `${JSON.stringify({ segments })}\n`).join(''));
   const config = parseSftConfig({
     model:
       options.from !== undefined
@@ -85,6 +182,7 @@ export async function makeBasePolicy(
       seed: options.seed,
     },
     output: { dir: join(options.workDir, 'sft-run'), saveEvery: Math.max(1, Math.floor(options.steps / 4)) },
+    ...(options.threads !== undefined && options.threads > 0 ? { engine: { threads: options.threads } } : {}),
   });
   const result = await runSft(config, { resume: true, quiet: options.quiet ?? false });
   await rm(options.out, { recursive: true, force: true });
@@ -94,18 +192,21 @@ export async function makeBasePolicy(
     [
       '# The toy world base policy',
       '',
-      `A ${'Qwen2'}-architecture decoder trained with \`sr1-train make-base\` (SFT) on ${demos.length} demonstrations`,
-      `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(BASE_POLICY_MIX)}.`,
+      `A ${'Qwen2'}-architecture decoder trained with \`sr1-train make-base\` (SFT) on ${records.length} demonstrations`,
+      `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(mix)}.`,
       ...(famous.length > 0
         ? [
-            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (styles ${JSON.stringify(KNOWN_FACT_MIX)}).`,
+            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (${drills.length} in all: the recall with the loss on the answer only)` : ''}.`,
           ]
         : []),
       `Final SFT loss ${result.lastLoss.toFixed(4)} after ${options.steps} steps.`,
       '',
       `This stage: \`node apps/trainer/dist/cli.js make-base --out ${options.out} --seed ${options.seed} --steps ${options.steps} --worlds ${options.worlds}` +
         `${options.from !== undefined ? ` --from ${options.from} --lr ${options.lr ?? 2e-3}` : ''}` +
-        `${famous.length > 0 ? ` --famous ${famous.length}` : ''}\`` +
+        `${famous.length > 0 ? ` --famous ${famous.length}` : ''}` +
+        `${famous.length > 0 && options.recallShare !== undefined ? ` --recall-share ${recallShare}` : ''}` +
+        `${famous.length > 0 && knownDrills > 0 ? ` --known-drills ${knownDrills}` : ''}` +
+        `${options.mix !== undefined ? ` --mix ${MIX_STYLES.map((style) => `${style}:${mix[style]}`).join(',')}` : ''}\`` +
         ' (the recipe of the committed base policy is in apps/trainer/assets/base-policy/README.md).',
       '',
     ].join('\n'),

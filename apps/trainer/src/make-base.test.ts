@@ -1,0 +1,78 @@
+// make-base's command-line spelling of a style mix (every style named, left-out styles 0, a typed
+// error naming --mix for anything else), and its memorisation drill: the recall's own tokens, the
+// loss on the answer only.
+
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRng, InvalidInputError } from '@sr1/core';
+import { loadTokenizer } from '@sr1/model';
+import { InProcessRetriever } from '@sr1/retriever';
+import { famousPeople, knownQuestions } from '@sr1/toy-world';
+import { describe, expect, it } from 'vitest';
+import { parseStyleMix, RECALL_OPENING, recallDrill } from './make-base.js';
+import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
+import { BASE_POLICY_MIX, demonstrate } from './toy-data.js';
+import { materializeWorld } from './toy-setup.js';
+
+const KNOWN_BASE = fileURLToPath(new URL('../assets/base-policy-known', import.meta.url));
+
+describe('parseStyleMix', () => {
+  it('reads STYLE:SHARE pairs; styles left out get 0', () => {
+    expect(parseStyleMix('plan:0.3,direct:0.35,vague:0.15,read:0.2')).toEqual(BASE_POLICY_MIX);
+    expect(parseStyleMix(' plan:0.6 , read:0.2')).toEqual({ plan: 0.6, direct: 0, vague: 0, read: 0.2 });
+  });
+
+  it.each([
+    ['plan:0.5,guess:0.5', "got 'guess:0.5'"],
+    ['plan', "expected a share ≥ 0 in 'plan'"],
+    ['plan:x', "expected a share ≥ 0 in 'plan:x'"],
+    ['plan:-0.1', "expected a share ≥ 0 in 'plan:-0.1'"],
+    ['plan:0.5:1', "got 'plan:0.5:1'"],
+    ['plan:0,read:0', 'every share is 0'],
+  ])('refuses %j with an error naming --mix', (spec, message) => {
+    let error: unknown;
+    try {
+      parseStyleMix(spec);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as InvalidInputError).flag).toBe('--mix');
+    expect((error as InvalidInputError).message).toContain(message);
+  });
+});
+
+describe('recallDrill', () => {
+  it("has the recall demonstration's tokens, with the loss on the answer only", async () => {
+    const tokenizer = await loadTokenizer(KNOWN_BASE);
+    const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
+    const famous = famousPeople(24);
+    const world = await materializeWorld(join(await mkdtemp(join(tmpdir(), 'sr1-drill-')), 'world'), {
+      seed: 5,
+      people: 4,
+      questionsPerType: 1,
+      famous,
+    });
+    const retriever = await InProcessRetriever.open(world.index);
+    for (const question of knownQuestions(famous).slice(0, 6)) {
+      const drill = recallDrill(question, tokenizer, prompt);
+      const recall = await demonstrate(
+        world.world,
+        question,
+        'recall',
+        retriever,
+        tokenizer,
+        createRng(1),
+        prompt,
+      );
+      const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
+      expect(ids(drill)).toEqual(ids(recall));
+      expect(drill.map((s) => s.loss)).toEqual([false, false, true]);
+      expect(drill[1]!.text).toBe(RECALL_OPENING);
+      expect(drill[2]!.text).toBe(` ${question.golden_answers[0]} </answer>`);
+    }
+    await retriever.close();
+  });
+});
