@@ -125,6 +125,9 @@ export type { OrtPolicyOptions } from './training/types.js';
 export type { TrainLedger } from './training/train-sessions.js';
 export { OrtTrainablePolicy } from './training/ort-policy.js';
 export { OrtCritic } from './training/ort-critic.js';
+// The same, off the main thread: sessions in a worker_thread, weights shared (shareWeights)
+export type { TrainWorkerOptions, WorkerPolicyOptions } from './training/worker-policy.js';
+export { TrainWorker, WorkerCritic, WorkerTrainablePolicy } from './training/worker-policy.js';
 
 // Serving: the one engine→Generator adapter, an OpenAI-compatible /v1/completions server over any
 // Generator and its client, and `sr1-model serve` (the engine behind that server)

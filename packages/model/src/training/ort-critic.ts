@@ -4,11 +4,11 @@
 
 import type { Rng } from '@sr1/core';
 import type { HostValue } from '@sr1/graph';
-import type { TokenBatch, TrainablePolicy } from '@sr1/spec';
+import type { TokenBatch, TrainablePolicy, Upstream } from '@sr1/spec';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { cloneWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
-import { TrainSessions, weightFeeds } from './train-sessions.js';
+import { checkTokenBatch, type TrainLedger, TrainSessions, weightFeeds } from './train-sessions.js';
 import type { OrtPolicyOptions } from './types.js';
 
 const N = DECODER_NAMES;
@@ -41,17 +41,32 @@ export class OrtCritic implements TrainablePolicy {
     options: OrtPolicyOptions = {},
     std = 0.02,
   ): Promise<OrtCritic> {
-    const weights = cloneWeights(policyWeights, new Set(['lm_head.weight']));
-    const score = new Float32Array(config.hiddenSize);
-    for (let i = 0; i < score.length; i++) score[i] = rng.normal() * std;
-    weights.set('score.weight', { shape: [1, config.hiddenSize], data: score });
-    weights.set('score.bias', { shape: [1], data: new Float32Array(1) });
+    return OrtCritic.create(config, OrtCritic.initialWeights(config, policyWeights, rng, std), options);
+  }
+
+  /** A critic on `weights` as they are (the trunk and `score.*`; no lm_head), e.g. a checkpoint's. */
+  static async create(
+    config: DecoderConfig,
+    weights: WeightMap,
+    options: OrtPolicyOptions = {},
+  ): Promise<OrtCritic> {
     const critic = new OrtCritic(config, weights, options);
     await critic.sessions.get('forward');
     return critic;
   }
 
-  private feeds(batch: TokenBatch): Record<string, HostValue> {
+  /** `fromPolicy`'s weights: the policy's (copied; lm_head dropped) with a fresh value head. */
+  static initialWeights(config: DecoderConfig, policyWeights: WeightMap, rng: Rng, std = 0.02): WeightMap {
+    const weights = cloneWeights(policyWeights, new Set(['lm_head.weight']));
+    const score = new Float32Array(config.hiddenSize);
+    for (let i = 0; i < score.length; i++) score[i] = rng.normal() * std;
+    weights.set('score.weight', { shape: [1, config.hiddenSize], data: score });
+    weights.set('score.bias', { shape: [1], data: new Float32Array(1) });
+    return weights;
+  }
+
+  private feeds(batch: TokenBatch, upstream?: Upstream): Record<string, HostValue> {
+    checkTokenBatch(batch, this.config.vocabSize, upstream);
     const { batchSize: B, length: T } = batch;
     const ids = new BigInt64Array(B * T);
     const mask = new BigInt64Array(B * T);
@@ -85,7 +100,7 @@ export class OrtCritic implements TrainablePolicy {
   /** ∂/∂W of Σ upstream.values·values for every critic weight. */
   async backward(batch: TokenBatch, upstream: { values?: Float32Array }): Promise<Map<string, Float32Array>> {
     const { batchSize: B, length: T } = batch;
-    const feeds = this.feeds(batch);
+    const feeds = this.feeds(batch, upstream);
     feeds[N.gradValues] = {
       dtype: 'float32',
       shape: [B, T],
@@ -97,6 +112,16 @@ export class OrtCritic implements TrainablePolicy {
       names.map((name) => N.gradient(name)),
     );
     return new Map(names.map((name) => [name, out[N.gradient(name)]!.data as Float32Array]));
+  }
+
+  /** Host↔device bytes of this critic's runs (what a GPU run would copy), summed over its sessions. */
+  get ledger(): TrainLedger {
+    return this.sessions.ledger;
+  }
+
+  /** Zeroes the ledger. */
+  resetLedger(): void {
+    this.sessions.resetLedger();
   }
 
   async dispose(): Promise<void> {

@@ -9,7 +9,7 @@ import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { WeightShapeError } from '../errors.js';
 import { cloneWeights, expectedWeights } from '../formats/weights.js';
 import { DECODER_NAMES } from '../graphs/decoder-graph.js';
-import { type TrainLedger, TrainSessions, weightFeeds } from './train-sessions.js';
+import { checkTokenBatch, type TrainLedger, TrainSessions, weightFeeds } from './train-sessions.js';
 import type { OrtPolicyOptions } from './types.js';
 
 const N = DECODER_NAMES;
@@ -101,6 +101,7 @@ export class OrtTrainablePolicy implements TrainablePolicy {
 
   /** logprobs[b, t] = log P(tokens[b, t] | tokens[b, <t]) and the entropy that predicted it. */
   async forward(batch: TokenBatch): Promise<{ logprobs: Float32Array; entropies: Float32Array }> {
+    checkTokenBatch(batch, this.config.vocabSize);
     const { batchSize: B, length: T } = batch;
     if (T < 2) return { logprobs: new Float32Array(B * T), entropies: new Float32Array(B * T) };
     const session = await this.sessions.get('forward');
@@ -128,6 +129,7 @@ export class OrtTrainablePolicy implements TrainablePolicy {
     forward: { logprobs: Float32Array; entropies: Float32Array };
     grads: TensorBuffers;
   }> {
+    checkTokenBatch(batch, this.config.vocabSize, upstream);
     const { batchSize: B, length: T } = batch;
     const grads = new Map<string, Float32Array>();
     if (T < 2) {

@@ -3,7 +3,9 @@
 
 import type { GraphSession, HostValue } from '@sr1/graph';
 import { createSession } from '@sr1/graph';
+import type { TokenBatch, Upstream } from '@sr1/spec';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { DecoderInputError } from '../errors.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../graphs/decoder-graph.js';
 import type { OrtPolicyOptions } from './types.js';
 
@@ -78,4 +80,39 @@ export function weightFeeds(weights: WeightMap, feeds: Record<string, HostValue>
   for (const [name, tensor] of weights)
     feeds[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
   return feeds;
+}
+
+/**
+ * Refuses a batch the graphs cannot take, with a `DecoderInputError` naming the field: sizes that
+ * are not batchSize × length, token ids outside the vocabulary (padding included), upstream
+ * gradients of another size. ORT would otherwise fail with an untyped error, or read garbage.
+ */
+export function checkTokenBatch(batch: TokenBatch, vocabSize: number, upstream?: Upstream): void {
+  const { batchSize: B, length: T } = batch;
+  if (!Number.isInteger(B) || B < 0 || !Number.isInteger(T) || T < 0)
+    throw new DecoderInputError('batch', `batchSize and length must be integers ≥ 0, got ${B} and ${T}`);
+  const n = B * T;
+  for (const field of ['tokens', 'attentionMask'] as const) {
+    if (batch[field]?.length !== n)
+      throw new DecoderInputError(
+        `batch.${field}`,
+        `has ${batch[field]?.length} entries, expected batchSize × length = ${n}`,
+      );
+  }
+  for (let i = 0; i < n; i++) {
+    const id = batch.tokens[i]!;
+    if (!(id >= 0 && id < vocabSize))
+      throw new DecoderInputError(
+        'batch.tokens',
+        `token id ${id} (row ${Math.floor(i / T)}, position ${i % T}) is outside the vocabulary [0, ${vocabSize})`,
+      );
+  }
+  for (const field of ['logprobs', 'entropies', 'values'] as const) {
+    const values = upstream?.[field];
+    if (values !== undefined && values.length !== n)
+      throw new DecoderInputError(
+        `upstream.${field}`,
+        `has ${values.length} entries, expected batchSize × length = ${n}`,
+      );
+  }
 }
