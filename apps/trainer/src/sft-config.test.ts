@@ -21,6 +21,9 @@ describe('SFT config', () => {
     expect(config.data).toEqual({ train: join(dir, 'data.jsonl'), maxLength: 512 });
     expect(config.training).toMatchObject({ steps: 10, batchSize: 8, microBatchSize: 4, schedule: 'cosine' });
     expect(config.output.saveEvery).toBe(2);
+    // the policy trains in a worker_thread unless engine.worker is false
+    expect(config.engine).toEqual({ device: 'cpu', threads: 0, worker: true });
+    expect(parseSftConfig({ ...MINIMAL, engine: { worker: false } }).engine.worker).toBe(false);
   });
 
   it.each([
@@ -40,6 +43,7 @@ describe('SFT config', () => {
     [{ ...MINIMAL, trainig: {} }, "field 'trainig': unknown field"],
     [{ ...MINIMAL, model: {} }, "field 'model.path': give exactly one of"],
     [{ ...MINIMAL, data: {} }, "field 'data.train': is required"],
+    [{ ...MINIMAL, engine: { worker: 'yes' } }, 'field \'engine.worker\': expected true or false, got "yes"'],
   ])('rejects %j', (json, message) => {
     expect(() => parseSftConfig(json as Record<string, unknown>, 'sft.json')).toThrow(message);
     expect(() => parseSftConfig(json as Record<string, unknown>, 'sft.json')).toThrow('sft.json: ');

@@ -22,7 +22,8 @@ export interface SftConfig {
     maxNonFiniteSteps: number;
   };
   output: { dir: string; saveEvery: number; keep: number };
-  engine: { device: 'cpu' | 'cuda'; threads: number };
+  /** `worker`: the policy's ORT sessions in a worker_thread (the event loop runs during a step). */
+  engine: { device: 'cpu' | 'cuda'; threads: number; worker: boolean };
 }
 
 /** Reads and validates a config file; relative paths are resolved against the file's folder. */
@@ -80,7 +81,7 @@ export function parseSftConfig(json: Record<string, unknown>, file?: string): Sf
   const output = root.object('output');
   output.rejectUnknown(['dir', 'saveEvery', 'keep']);
   const engine = root.object('engine');
-  engine.rejectUnknown(['device', 'threads']);
+  engine.rejectUnknown(['device', 'threads', 'worker']);
   const steps = training.number('steps', undefined, { integer: true, min: 1 });
   return {
     model: modelConfig,
@@ -113,6 +114,7 @@ export function parseSftConfig(json: Record<string, unknown>, file?: string): Sf
     engine: {
       device: engine.choice('device', ['cpu', 'cuda'] as const, 'cpu'), // cpu: present everywhere
       threads: engine.number('threads', 0, { integer: true, min: 0 }), // 0: ORT picks (all cores)
+      worker: engine.boolean('worker', true), // true: same results as in-thread, and progress/dashboard stay live
     },
   };
 }

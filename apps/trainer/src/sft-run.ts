@@ -1,5 +1,6 @@
 // `sr1-train sft`: supervised training of a decoder on JSONL text/chat data with loss masks, on the
-// ONNX engine, with AdamW, checkpoints, exact resume and JSONL metrics.
+// ONNX engine, with AdamW, checkpoints, exact resume and JSONL metrics. The policy's sessions run in
+// a worker_thread (`engine.worker`, default) so progress and the dashboard stay live during a step.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,7 +13,9 @@ import {
   OrtTrainablePolicy,
   parseDecoderConfig,
   saveModelFolder,
+  shareWeights,
   type WeightMap,
+  WorkerTrainablePolicy,
 } from '@sr1/model';
 import { isNormOrBias } from '@sr1/optim';
 import {
@@ -27,6 +30,7 @@ import {
   restoreSftState,
   type SftState,
   saveCheckpoint,
+  type TrainablePolicy,
   tokenizeExample,
   trainSft,
 } from '@sr1/train';
@@ -72,70 +76,80 @@ export async function runSft(
   const examples = (await readSftJsonl(config.data.train)).map((segments) =>
     tokenizeExample(segments, tokenizer, config.data.maxLength),
   );
-  const policy = await OrtTrainablePolicy.create(modelConfig, weights, {
+  const engineOptions = {
     device: config.engine.device,
     ...(config.engine.threads > 0 ? { threads: config.engine.threads } : {}),
-  });
-  if (options.force === true && !options.resume) await clearRunHistory(config.output.dir);
-  await mkdir(config.output.dir, { recursive: true });
-  await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
-  const metrics = new MetricsWriter(join(config.output.dir, 'metrics.jsonl'));
-  metrics.truncateAfter(state.step);
-  const progress = options.quiet === true ? null : new Progress(config.training.steps, 'sft');
-  progress?.start(state.step);
-  let lastLoss = Number.NaN;
-  let tokens = 0;
-  let seconds = 0;
-  const writeModel = (dir: string) =>
-    saveModelFolder(dir, { config: modelConfig, weights }, { tokenizerDir });
-  await trainSft(
-    policy,
-    examples,
-    {
-      steps: config.training.steps,
-      batchSize: config.training.batchSize,
-      microBatchSize: config.training.microBatchSize,
-      lr: config.training.lr,
-      schedule: config.training.schedule,
-      warmupRatio: config.training.warmupRatio,
-      maxGradNorm: config.training.maxGradNorm,
-      optimizer: {
-        weightDecay: config.training.weightDecay,
-        beta1: config.training.beta1,
-        beta2: config.training.beta2,
-        noDecay: isNormOrBias,
-      },
-      seed: config.training.seed,
-      maxNonFiniteSteps: config.training.maxNonFiniteSteps,
-    },
-    state,
-    {
-      saveEvery: config.output.saveEvery,
-      onStep: (m) => {
-        lastLoss = m.loss;
-        tokens += m.tokens;
-        seconds += m.tokens / m.tokensPerSecond;
-        metrics.write({ ...m });
-        progress?.update(m.step, { loss: m.loss, 'tok/s': m.tokensPerSecond, lr: m.lr });
-      },
-      onCheckpoint: async (s) => {
-        const { optimizer, ...trainerState } = s;
-        await saveCheckpoint(
-          config.output.dir,
-          { step: s.step, trainerState, optimizer, writeModel },
-          config.output.keep,
-        );
-      },
-    },
-  );
-  progress?.stop();
-  const finalDir = join(config.output.dir, 'final');
-  await writeModel(finalDir);
-  await policy.dispose();
-  return {
-    finalDir,
-    lastLoss,
-    steps: config.training.steps,
-    tokensPerSecond: tokens / Math.max(seconds, 1e-9),
   };
+  // In a worker, the weights live in shared memory: the optimiser updates them in place on this
+  // thread, the worker's sessions read them before each run, checkpoints are written from them.
+  if (config.engine.worker) weights = shareWeights(weights);
+  const policy: TrainablePolicy & { dispose(): Promise<void> } = config.engine.worker
+    ? await WorkerTrainablePolicy.create(modelConfig, weights, engineOptions)
+    : await OrtTrainablePolicy.create(modelConfig, weights, engineOptions);
+  // The worker's thread would keep the process alive: it ends however the run ends.
+  try {
+    if (options.force === true && !options.resume) await clearRunHistory(config.output.dir);
+    await mkdir(config.output.dir, { recursive: true });
+    await writeFile(join(config.output.dir, 'config.resolved.json'), `${JSON.stringify(config, null, 2)}\n`);
+    const metrics = new MetricsWriter(join(config.output.dir, 'metrics.jsonl'));
+    metrics.truncateAfter(state.step);
+    const progress = options.quiet === true ? null : new Progress(config.training.steps, 'sft');
+    progress?.start(state.step);
+    let lastLoss = Number.NaN;
+    let tokens = 0;
+    let seconds = 0;
+    const writeModel = (dir: string) =>
+      saveModelFolder(dir, { config: modelConfig, weights }, { tokenizerDir });
+    await trainSft(
+      policy,
+      examples,
+      {
+        steps: config.training.steps,
+        batchSize: config.training.batchSize,
+        microBatchSize: config.training.microBatchSize,
+        lr: config.training.lr,
+        schedule: config.training.schedule,
+        warmupRatio: config.training.warmupRatio,
+        maxGradNorm: config.training.maxGradNorm,
+        optimizer: {
+          weightDecay: config.training.weightDecay,
+          beta1: config.training.beta1,
+          beta2: config.training.beta2,
+          noDecay: isNormOrBias,
+        },
+        seed: config.training.seed,
+        maxNonFiniteSteps: config.training.maxNonFiniteSteps,
+      },
+      state,
+      {
+        saveEvery: config.output.saveEvery,
+        onStep: (m) => {
+          lastLoss = m.loss;
+          tokens += m.tokens;
+          seconds += m.tokens / m.tokensPerSecond;
+          metrics.write({ ...m });
+          progress?.update(m.step, { loss: m.loss, 'tok/s': m.tokensPerSecond, lr: m.lr });
+        },
+        onCheckpoint: async (s) => {
+          const { optimizer, ...trainerState } = s;
+          await saveCheckpoint(
+            config.output.dir,
+            { step: s.step, trainerState, optimizer, writeModel },
+            config.output.keep,
+          );
+        },
+      },
+    );
+    progress?.stop();
+    const finalDir = join(config.output.dir, 'final');
+    await writeModel(finalDir);
+    return {
+      finalDir,
+      lastLoss,
+      steps: config.training.steps,
+      tokensPerSecond: tokens / Math.max(seconds, 1e-9),
+    };
+  } finally {
+    await policy.dispose();
+  }
 }

@@ -6,7 +6,7 @@
 // (a snapshot) of the main thread's SharedArrayBuffer-backed weights — onnxruntime-node rejects
 // shared memory. The main thread's optimiser updates the shared weights in place with no hook
 // that the worker could see, so the snapshot is refreshed before EVERY run: one memcpy of the
-// model's weight bytes per run (4 bytes × parameters; 4.5 MB for the 1.1M-parameter toy base,
+// model's weight bytes per run (4 bytes × parameters; 4.2 MB for the 1.05M-parameter toy base,
 // 2 GB for Qwen2.5-0.5B), in this thread, off the main one — the same bytes the transfer ledger
 // already counts as fed to ORT on every run, and small next to the run itself (a forward over
 // N tokens is ~2·N flops per parameter). Requests run one at a time, in the order they came.
