@@ -2,11 +2,7 @@
 // cannot be emitted, and execution providers that are not available on this machine.
 
 import { Sr1Error } from '@sr1/core';
-import type { Shape } from './shape.js';
-
-function formatShape(shape: Shape): string {
-  return `(${shape.join(', ')})`;
-}
+import { formatShape, type Shape } from './shape.js';
 
 /** An operator's inputs do not fit together; names the op, the node and every input shape. */
 export class GraphShapeError extends Sr1Error {

@@ -44,4 +44,4 @@ export { pruneGraph } from './prune.js';
 export type { Device, GraphSession, HostValue, SessionOptions, TransferLedger } from './session.js';
 export { createSession, missingCudaLibraries, ortBindingDir } from './session.js';
 export type { Dim, Shape } from './shape.js';
-export { addDims, broadcastShapes, canonicalDim, sameDim } from './shape.js';
+export { addDims, broadcastShapes, canonicalDim, formatShape, sameDim } from './shape.js';

@@ -101,3 +101,8 @@ export function normalizeAxis(axis: number, rank: number): number | undefined {
   const a = axis < 0 ? axis + rank : axis;
   return a >= 0 && a < rank ? a : undefined;
 }
+
+/** A shape as errors print it: `(2, 3, 'batch')` → `(2, 3, batch)`. */
+export function formatShape(shape: readonly Dim[]): string {
+  return `(${shape.join(', ')})`;
+}

@@ -2,6 +2,7 @@
 // initialisation of any config (normal(0, 0.02) like HF's `initializer_range`, ones for norms).
 
 import type { Rng } from '@sr1/core';
+import { formatShape } from '@sr1/graph';
 import type { DecoderConfig, HostTensor, WeightMap } from '../engine-types.js';
 import { WeightShapeError } from '../errors.js';
 
@@ -157,8 +158,4 @@ export function lmHeadWeight(weights: WeightMap, config: DecoderConfig): HostTen
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((value, index) => value === b[index]);
-}
-
-function formatShape(shape: readonly number[]): string {
-  return `(${shape.join(', ')})`;
 }

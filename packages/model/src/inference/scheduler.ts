@@ -4,6 +4,7 @@
 
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
+import { roomFor } from '../graphs/ort-decoder-runner.js';
 import { earliestStop, type FinishReason, GenerationAbortedError } from './generate.js';
 import { type SamplingOptions, type SamplingParams, sampleToken, samplingParams } from './sampling.js';
 
@@ -196,11 +197,6 @@ interface GroupPlan {
   from?: DecodeGroup;
   capacity: number;
   members: Sequence[];
-}
-
-/** Capacity for `length` slots with headroom (as the runner's cache: a quarter, at least 64). */
-function roomFor(length: number): number {
-  return length + Math.max(64, Math.ceil(length / 4));
 }
 
 /**
