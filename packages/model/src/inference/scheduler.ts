@@ -3,6 +3,7 @@
 // session id, so a later turn prefills only the tokens appended to it (the information block).
 
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
+import type { Tokenizer } from '@sr1/spec';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
 import { roomFor } from '../graphs/ort-decoder-runner.js';
 import { earliestStop, type FinishReason, GenerationAbortedError } from './generate.js';
@@ -22,10 +23,7 @@ export interface StaticCacheRunner {
 }
 
 /** What the scheduler needs from a tokenizer: stop strings are matched on decoded text. */
-export interface SchedulerTokenizer {
-  readonly eosTokenIds: readonly number[];
-  decode(ids: readonly number[]): string;
-}
+export type SchedulerTokenizer = Pick<Tokenizer, 'eosTokenIds' | 'decode'>;
 
 export interface SchedulerOptions {
   /** Most sequences decoded in one step (and admitted at once). */
