@@ -34,7 +34,7 @@ describe('sr1-train flags', () => {
     ],
     [['make-base', '--out', '/tmp/x', '--famous', 'many'], "flag --famous: expected an integer, got 'many'"],
     [['make-base', '--out', '/tmp/x', '--recall-share', '1.5'], 'flag --recall-share: must be ≤ 1, got 1.5'],
-    [['make-base', '--out', '/tmp/x', '--known-drills', '-1'], 'flag --known-drills: must be ≥ 0, got -1'],
+    [['make-base', '--out', '/tmp/x', '--known-drills=-1'], 'flag --known-drills: must be ≥ 0, got -1'],
     [
       ['make-base', '--out', '/tmp/x', '--mix', 'plan:0.5,guess:0.5'],
       'flag --mix: expected STYLE:SHARE pairs',
