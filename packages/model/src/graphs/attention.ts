@@ -3,7 +3,7 @@
 // rotary tables and the causal + padding mask, built once per graph.
 
 import type { Tensor } from '@sr1/graph';
-import { type DecoderBuilder, linear } from './builder.js';
+import { type DecoderBuilder, linear, linears } from './builder.js';
 import { DECODER_NAMES as N } from './names.js';
 
 const NEG_LARGE = -1e9; // masked attention scores; finite so fully padded rows stay NaN-free
@@ -141,18 +141,15 @@ export function causalSelfAttention(
   const p = `model.layers.${layer}.self_attn`;
   const presents: Tensor[] = [];
   const newEntries: Tensor[] = [];
-  const q = g.transpose(
-    g.reshape(linear(b, x, `${p}.q_proj`, config.attentionBias), [0, 0, heads, headDim]),
-    [0, 2, 1, 3],
-  ); // (batch, heads, seq, headDim)
-  const k = g.transpose(
-    g.reshape(linear(b, x, `${p}.k_proj`, config.attentionBias), [0, 0, kvHeads, headDim]),
-    [0, 2, 1, 3],
-  ); // (batch, kvHeads, seq, headDim)
-  const v = g.transpose(
-    g.reshape(linear(b, x, `${p}.v_proj`, config.attentionBias), [0, 0, kvHeads, headDim]),
-    [0, 2, 1, 3],
-  );
+  const [qProj, kProj, vProj] = linears(
+    b,
+    x,
+    [`${p}.q_proj`, `${p}.k_proj`, `${p}.v_proj`],
+    config.attentionBias,
+  ) as [Tensor, Tensor, Tensor];
+  const q = g.transpose(g.reshape(qProj, [0, 0, heads, headDim]), [0, 2, 1, 3]); // (batch, heads, seq, headDim)
+  const k = g.transpose(g.reshape(kProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]); // (batch, kvHeads, seq, headDim)
+  const v = g.transpose(g.reshape(vProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]);
   const carriedPast = cache.hasPast ? cache.past?.(layer) : undefined;
   const pastInput = (name: string): Tensor | null => {
     if (!cache.hasPast) return null;

@@ -3,6 +3,7 @@
 
 import type { DType, Graph, Tensor } from '@sr1/graph';
 import type { DecoderConfig } from '../engine-types.js';
+import { EngineInvariantError } from '../errors.js';
 
 /** The state the layer builders take, as nanoGPT's modules take `config`. */
 export interface DecoderBuilder {
@@ -20,15 +21,60 @@ export interface DecoderBuilder {
    * Absent: `linear` transposes in place.
    */
   transposed?(name: string): Tensor;
+  /**
+   * Projections that read the same input (q/k/v, gate/up) run as one MatMul over their weights
+   * concatenated (`linears`). Only where the weights are initializers: ORT then folds the concat
+   * once; with weights fed per run it would copy them every run.
+   */
+  concatProjections?: boolean;
 }
 
 /** `x·Wᵀ (+ b)` with HF's (out, in) weight `${prefix}.weight` and bias `${prefix}.bias`. */
 export function linear(b: DecoderBuilder, x: Tensor, prefix: string, bias: boolean): Tensor {
   const { g } = b;
-  const name = `${prefix}.weight`; // (out, in)
-  const weightT = b.transposed !== undefined ? b.transposed(name) : g.transpose(b.weight(name), [1, 0]);
-  const y = g.matmul(x, weightT); // (batch, seq, out)
+  const y = g.matmul(x, transposedWeight(b, `${prefix}.weight`)); // (batch, seq, out)
   return bias ? g.add(y, b.weight(`${prefix}.bias`)) : y;
+}
+
+/** The (in, out) transpose of the HF (out, in) weight `name`. */
+function transposedWeight(b: DecoderBuilder, name: string): Tensor {
+  return b.transposed !== undefined ? b.transposed(name) : b.g.transpose(b.weight(name), [1, 0]);
+}
+
+/**
+ * `linear` of each prefix over the same `x`; with `concatProjections` one MatMul over the
+ * weights concatenated along their output axis, then sliced apart (fewer, larger kernels: the
+ * batch-1 decode step is mostly per-kernel overhead and weight reads).
+ */
+export function linears(b: DecoderBuilder, x: Tensor, prefixes: readonly string[], bias: boolean): Tensor[] {
+  if (b.concatProjections !== true || prefixes.length < 2)
+    return prefixes.map((prefix) => linear(b, x, prefix, bias));
+  const { g } = b;
+  const widths = prefixes.map((prefix) => {
+    const out = b.weight(`${prefix}.weight`).shape[0];
+    if (typeof out !== 'number')
+      throw new EngineInvariantError(`linears: ${prefix}.weight needs a static output width`);
+    return out;
+  });
+  const weightT = g.concat(
+    prefixes.map((prefix) => transposedWeight(b, `${prefix}.weight`)),
+    1,
+  ); // (in, Σ out)
+  let y = g.matmul(x, weightT); // (batch, seq, Σ out)
+  if (bias)
+    y = g.add(
+      y,
+      g.concat(
+        prefixes.map((prefix) => b.weight(`${prefix}.bias`)),
+        0,
+      ),
+    );
+  let start = 0;
+  return widths.map((width) => {
+    const part = g.slice(y, [start], [start + width], [-1]); // (batch, seq, out)
+    start += width;
+    return part;
+  });
 }
 
 /** RMSNorm over the last axis: `x / sqrt(mean(x²) + eps) · weight`. */

@@ -62,6 +62,11 @@ export interface DecoderGraphOptions {
    *   graph never copies the cache; the runner writes the new entries into their slots.
    */
   cacheLayout?: 'batch-major' | 'time-major' | 'static';
+  /**
+   * prefill/decode: q/k/v and gate/up as one MatMul each over concatenated weights (see
+   * `DecoderBuilder.concatProjections`). Only for weights held as initializers.
+   */
+  concatProjections?: boolean;
   /** Embedding gradient strategy (see @sr1/graph). */
   embeddingGradient?: 'scatter' | 'onehot';
 }
@@ -125,6 +130,7 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
     dtype,
     fused: options.fused === true && mode !== 'train',
     weight: w,
+    concatProjections: options.concatProjections === true && mode !== 'train',
   };
 
   const layout = mode === 'train' ? 'batch-major' : (options.cacheLayout ?? 'batch-major');

@@ -2,14 +2,13 @@
 // down_proj(silu(gate_proj(x)) · up_proj(x)).
 
 import type { Tensor } from '@sr1/graph';
-import { type DecoderBuilder, linear } from './builder.js';
+import { type DecoderBuilder, linear, linears } from './builder.js';
 
 /** SwiGLU MLP of `layer` over `x` (batch, seq, hidden) → (batch, seq, hidden). */
 export function mlp(b: DecoderBuilder, x: Tensor, layer: number): Tensor {
   const { g, config } = b;
   const p = `model.layers.${layer}.mlp`;
-  const gate = linear(b, x, `${p}.gate_proj`, config.mlpBias); // (batch, seq, intermediate)
-  const up = linear(b, x, `${p}.up_proj`, config.mlpBias);
+  const [gate, up] = linears(b, x, [`${p}.gate_proj`, `${p}.up_proj`], config.mlpBias) as [Tensor, Tensor]; // (batch, seq, intermediate) each
   const act = g.mul(g.mul(gate, g.sigmoid(gate)), up); // SwiGLU
   return linear(b, act, `${p}.down_proj`, config.mlpBias);
 }
