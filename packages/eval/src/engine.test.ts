@@ -5,18 +5,21 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  ContinuousBatchScheduler,
   generate,
   generatorFromEngine,
   loadModelFolder,
   loadTokenizer,
   OpenAICompletionsGenerator,
   OrtDecoderRunner,
+  sessionGenerator,
   startCompletionsServer,
 } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
 import { exactMatch } from '@sr1/reward';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EvalDataset, loadDatasets } from './datasets.js';
+import { evaluateMethod } from './methods.js';
 import { buildResultsTable } from './report.js';
 import { runEvaluation } from './run.js';
 import { SHARED_DATA_DIR, sharedCorpusIndex, tinyModelFolder } from './testing/index.js';
@@ -101,5 +104,29 @@ describe('evaluation with a random tiny model and a BM25 index', () => {
     const table = buildResultsTable(local.records);
     expect(table.datasets).toEqual(['nq', 'hotpotqa']); // files in the order given
     expect(table.rows.map((r) => r.method)).toEqual(['direct', 'cot', 'rag', 'agent']);
+  }, 300_000);
+
+  it('through sessions (the async loop on the continuous-batching scheduler) gives the same records as the generator', async () => {
+    const questions = datasets.flatMap((dataset) => dataset.questions.slice(0, 3));
+    for (const method of ['direct', 'rag', 'agent'] as const) {
+      const parts = { tokenizer, retriever, rollout: ROLLOUT };
+      const locked = await evaluateMethod(method, 'mixed', questions, {
+        ...parts,
+        generator: engineGenerator(),
+      });
+      const scheduler = new ContinuousBatchScheduler(runner, tokenizer);
+      const sessions = await evaluateMethod(method, 'mixed', questions, {
+        ...parts,
+        sessions: sessionGenerator(scheduler),
+      });
+      expect(sessions.map((r) => [r.id, r.prompt, r.response, r.answer, r.searches, r.turns])).toEqual(
+        locked.map((r) => [r.id, r.prompt, r.response, r.answer, r.searches, r.turns]),
+      );
+      expect(scheduler.stats().decodedTokens).toBeGreaterThan(0); // the sessions generated, not a fallback
+      expect(scheduler.sessionCount).toBe(0); // every trajectory released its session
+    }
+    await expect(
+      evaluateMethod('direct', 'mixed', questions, { tokenizer, rollout: ROLLOUT }),
+    ).rejects.toThrow('needs a generator or sessions');
   }, 300_000);
 });

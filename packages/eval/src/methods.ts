@@ -15,9 +15,12 @@ import {
   RetrieverContractError,
   type RolloutConfig,
   type RolloutFinishReason,
+  type RolloutPrompt,
+  runAsyncRollout,
   runRollout,
   type SearchHit,
   type SearchRecord,
+  type SessionGenerator,
   type TemplateSpec,
   type Tokenizer,
   type Trajectory,
@@ -116,9 +119,16 @@ export interface EvalRecord {
   trajectory?: Trajectory;
 }
 
-/** What running a method needs. */
+/** What running a method needs: a `generator`, or `sessions` (one of them). */
 export interface MethodParts {
-  generator: Generator;
+  /** Batched generation: the lock-step loop (`runRollout`) runs the method. */
+  generator?: Generator;
+  /**
+   * Or sessions (an engine worker's continuous-batching scheduler): the asynchronous loop
+   * (`runAsyncRollout`) runs the method, each trajectory on its own, its KV kept between turns.
+   * Greedy, so the records equal the lock-step loop's. Used when both are given.
+   */
+  sessions?: SessionGenerator;
   tokenizer: Tokenizer;
   /** Needed by 'rag' and 'agent'. */
   retriever?: Retriever;
@@ -223,23 +233,34 @@ export async function runMethod(
   const topk = parts.rollout?.topk ?? 3; // the paper's top-k
   const { prompts, retrieved } = await promptsFor(method, questions, parts, topk);
   const retriever = method === 'agent' ? requireRetriever(parts, method) : noSearch;
-  const trajectories = await runRollout(
-    questions.map((q, i) => ({ id: q.id, promptTokenIds: parts.tokenizer.encode(prompts[i]!) })),
-    {
-      generator: parts.generator,
-      retriever,
-      tokenizer: parts.tokenizer,
-      config: {
-        ...parts.rollout,
-        temperature: 0, // greedy, as the paper's evaluation
-        topP: 1,
-        // The baselines answer in the paper's tags, in one round without search.
-        ...(EVAL_METHODS[method].searchTurns === 'none'
-          ? { maxTurns: 0, toolFormat: 'tags' as const, tools: ['search' as const] }
-          : {}),
-      },
+  const rolloutPrompts: RolloutPrompt[] = questions.map((q, i) => ({
+    id: q.id,
+    promptTokenIds: parts.tokenizer.encode(prompts[i]!),
+  }));
+  const loop = {
+    retriever,
+    tokenizer: parts.tokenizer,
+    config: {
+      ...parts.rollout,
+      temperature: 0, // greedy, as the paper's evaluation
+      topP: 1,
+      // The baselines answer in the paper's tags, in one round without search.
+      ...(EVAL_METHODS[method].searchTurns === 'none'
+        ? { maxTurns: 0, toolFormat: 'tags' as const, tools: ['search' as const] }
+        : {}),
     },
-  );
+  };
+  let trajectories: Trajectory[];
+  if (parts.sessions !== undefined) {
+    trajectories = await runAsyncRollout(rolloutPrompts, { ...loop, sessions: parts.sessions });
+  } else if (parts.generator !== undefined) {
+    trajectories = await runRollout(rolloutPrompts, { ...loop, generator: parts.generator });
+  } else {
+    throw new InvalidInputError({
+      field: 'generator',
+      reason: 'running a method needs a generator or sessions; neither was given',
+    });
+  }
   return trajectories.map((trajectory, i) => {
     const question = questions[i]!;
     // The answer action that ended the trajectory, parsed from generated text only: the response
