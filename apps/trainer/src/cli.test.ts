@@ -25,6 +25,10 @@ describe('sr1-train flags', () => {
     [['demo', '--threads', 'two'], "flag --threads: expected an integer, got 'two'"],
     [['demo', '--steps', '0'], 'flag --steps: must be ≥ 1, got 0'],
     [
+      ['demo', '--rollout', 'threads'],
+      "flag --rollout: unknown value 'threads'. Supported: [async-worker, lockstep]",
+    ],
+    [
       ['demo', '--search-cost', 'cheap'],
       "flag --search-cost: field 'searchCost': expected 'none', 'additive:C'",
     ],

@@ -21,7 +21,12 @@ import { parseSearchCost, type SearchCost } from '@sr1/reward';
 import { runDemo } from './demo.js';
 import { makeBasePolicy, parseStyleMix } from './make-base.js';
 import { withDashboard, writeReport } from './report.js';
-import { loadRlConfig } from './rl-config.js';
+import {
+  DEFAULT_ROLLOUT_ENGINE,
+  loadRlConfig,
+  ROLLOUT_ENGINE_NAMES,
+  type RolloutEngineName,
+} from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { loadSftConfig } from './sft-config.js';
 import { runSft } from './sft-run.js';
@@ -161,6 +166,13 @@ const demoSpec = {
       type: 'integer',
       min: 0,
       description: "ORT threads per session (1: bit-for-bit repeatable; default ORT's choice)",
+    },
+    rollout: {
+      type: 'choice',
+      choices: ROLLOUT_ENGINE_NAMES,
+      default: DEFAULT_ROLLOUT_ENGINE,
+      description:
+        "where rollouts and evaluations generate: 'async-worker' (an engine worker, KV kept across turns) or 'lockstep' (in-thread)",
     },
     quiet: { type: 'boolean', description: 'no progress display' },
     dashboard: runFlags.dashboard,
@@ -305,6 +317,7 @@ export const program: CliProgram = {
             maskRetrievedTokens: !values.unmasked,
             seed: values.seed,
             ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),
+            rollout: values.rollout as RolloutEngineName,
             quiet: values.quiet,
           }),
         );

@@ -20,10 +20,10 @@ import { InProcessRetriever } from '@sr1/retriever';
 import type { SearchCost } from '@sr1/reward';
 import { famousPeople, knownQuestions, type ToyQuestion } from '@sr1/toy-world';
 import { loadLatestCheckpoint, TrainInvariantError } from '@sr1/train';
-import { engineGenerator } from './engine-generator.js';
+import { folderEngine } from './engine-generator.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { RUN_FILES, writeReport, writeTrajectories } from './report.js';
-import { parseRlConfig } from './rl-config.js';
+import { DEFAULT_ROLLOUT_ENGINE, parseRlConfig, type RolloutEngineName } from './rl-config.js';
 import { runRl } from './rl-run.js';
 import { materializeWorld } from './toy-setup.js';
 
@@ -43,6 +43,11 @@ export interface DemoOptions {
    * process, and sampled trajectories drift apart after a few steps.
    */
   threads?: number;
+  /**
+   * Where rollouts and evaluations generate (default 'async-worker': an engine worker with the
+   * async agent loop; 'lockstep': in-thread, as before issue #15).
+   */
+  rollout?: RolloutEngineName;
   /**
    * The search-cost experiment's worlds: both worlds also hold the well-known people of
    * `famousPeople(24)`, and the questions are single-hop facts of two kinds, 'known' (about those
@@ -80,16 +85,21 @@ async function evaluateAll(
   questions: readonly EvalQuestion[],
   index: string,
   threads: number | undefined,
+  rollout: RolloutEngineName,
 ): Promise<Map<EvalMethod, EvalRecord[]>> {
-  const model = await loadModelFolder(policyDir);
   const tokenizer = await loadTokenizer(policyDir);
-  const runner = await OrtDecoderRunner.create(
-    model.config,
-    model.weights,
-    threads !== undefined ? { threads } : {},
+  const engineThreads = threads !== undefined ? { threads } : {};
+  const engine = await folderEngine(
+    rollout,
+    policyDir,
+    tokenizer,
+    async () => {
+      const model = await loadModelFolder(policyDir);
+      return OrtDecoderRunner.create(model.config, model.weights, engineThreads);
+    },
+    engineThreads,
   );
   const retriever = await InProcessRetriever.open(index);
-  const { generator } = engineGenerator(runner, tokenizer);
   const { template: agentTemplate, ...prompt } = promptOptions({
     template: TOY_TEMPLATE,
     chatTemplate: false,
@@ -101,7 +111,7 @@ async function evaluateAll(
       // The toy policy knows only the agent's format: the baselines keep its prompt (direct: search
       // off; RAG: the passages as an information block), and the viewer needs whole trajectories.
       await evaluateMethod(method, 'held-out', questions, {
-        generator,
+        ...engine.evalParts,
         retriever,
         tokenizer,
         rollout: ROLLOUT,
@@ -112,7 +122,8 @@ async function evaluateAll(
       }),
     );
   }
-  await runner.dispose();
+  await engine.dispose();
+  await retriever.close();
   return results;
 }
 
@@ -225,6 +236,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     heldOut,
     evalWorld.index,
     options.threads,
+    options.rollout ?? DEFAULT_ROLLOUT_ENGINE,
   );
 
   const runDir = join(out, 'rl-run');
@@ -249,7 +261,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     validateEvery: Math.max(1, Math.floor(options.steps / 4)),
     output: { dir: runDir, saveEvery: Math.max(1, Math.floor(options.steps / 4)) },
     seed: options.seed ?? 1,
-    ...(options.threads !== undefined ? { engine: { threads: options.threads } } : {}),
+    engine: {
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.rollout !== undefined ? { rollout: options.rollout } : {}),
+    },
     ...(options.searchCost !== undefined ? { searchCost: options.searchCost } : {}),
   });
   const costLabel =
@@ -272,7 +287,14 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const checkpoint = await loadLatestCheckpoint(runDir);
   if (checkpoint === null) throw new TrainInvariantError(`the RL run left no checkpoint in ${runDir}`);
   log('evaluating the trained agent on the held-out world…');
-  const after = await evaluateAll(checkpoint.dir, ['agent'], heldOut, evalWorld.index, options.threads);
+  const after = await evaluateAll(
+    checkpoint.dir,
+    ['agent'],
+    heldOut,
+    evalWorld.index,
+    options.threads,
+    options.rollout ?? DEFAULT_ROLLOUT_ENGINE,
+  );
 
   const rows = [
     { label: 'direct answer', summary: summarizeByType('direct', before.get('direct')!) },

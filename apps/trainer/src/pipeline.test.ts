@@ -1,11 +1,13 @@
 // End to end on real parts: a random tiny model on the ONNX engine, the real BM25 retriever
 // (in-process and over HTTP), the rollout loop, SFT and GRPO steps with checkpoints and resume.
 
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
 import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
 import { HttpRetriever, InProcessRetriever, loadIndex, startServer } from '@sr1/retriever';
 import { INVALID_ACTION_MESSAGE, informationBlock, type Retriever, runRollout } from '@sr1/rollout';
+import { loadLatestCheckpoint } from '@sr1/train';
 import { describe, expect, it } from 'vitest';
 import { COMMITTED_KNOWN_FACTS_POLICY } from './cli.js';
 import { engineGenerator } from './engine-generator.js';
@@ -105,7 +107,6 @@ describe('training pipeline on the engine', () => {
       promptOptions({ template: TOY_TEMPLATE, chatTemplate: false }),
     );
     const data = join(world.dir, 'sft.jsonl');
-    const { writeFile } = await import('node:fs/promises');
     await writeFile(data, demos.map((d) => `${JSON.stringify({ segments: d.segments })}\n`).join(''));
     const config = parseSftConfig({
       model: { path: modelDir },
@@ -173,39 +174,42 @@ describe('training pipeline on the engine', () => {
     }
   });
 
-  it('GRPO runs end to end on a toy world, writes metrics and a checkpoint', async () => {
-    const world = await tinyWorld(11);
-    const modelDir = await tinyModelFolder(6);
-    // 13 prompts per step from 12 questions: every step crosses an epoch boundary, so one
-    // question fills two slots of a step (its rollouts must stay distinct trajectories and groups).
-    expect(world.questionList.length).toBe(12);
-    const config = parseRlConfig({
-      policy: modelDir,
-      index: world.index,
-      data: { train: world.questions, validation: world.questions, validationLimit: 3 },
-      preset: 'grpo',
-      steps: 2,
-      promptsPerStep: 13,
-      rolloutsPerPrompt: 2,
-      microBatchSize: 2,
-      actorLr: 1e-4,
-      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
-      rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
-      output: { dir: join(world.dir, 'rl'), saveEvery: 1 },
-      engine: { threads: 1 },
-    });
-    const result = await runRl(config, { resume: false, quiet: true });
-    expect(result.steps).toBe(2);
-    const steps = await readMetrics(config.output.dir, true);
-    expect(steps.map((m) => m.step)).toEqual([1, 2]);
-    expect(steps[0]!['grpo/groups']).toBe(13);
+  it.each(['async-worker', 'lockstep'] as const)(
+    'GRPO runs end to end on a toy world (%s), writes metrics and a checkpoint',
+    async (rollout) => {
+      const world = await tinyWorld(11);
+      const modelDir = await tinyModelFolder(6);
+      // 13 prompts per step from 12 questions: every step crosses an epoch boundary, so one
+      // question fills two slots of a step (its rollouts must stay distinct trajectories and groups).
+      expect(world.questionList.length).toBe(12);
+      const config = parseRlConfig({
+        policy: modelDir,
+        index: world.index,
+        data: { train: world.questions, validation: world.questions, validationLimit: 3 },
+        preset: 'grpo',
+        steps: 2,
+        promptsPerStep: 13,
+        rolloutsPerPrompt: 2,
+        microBatchSize: 2,
+        actorLr: 1e-4,
+        prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+        rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
+        output: { dir: join(world.dir, 'rl'), saveEvery: 1 },
+        engine: { threads: 1, rollout },
+      });
+      const result = await runRl(config, { resume: false, quiet: true });
+      expect(result.steps).toBe(2);
+      const steps = await readMetrics(config.output.dir, true);
+      expect(steps.map((m) => m.step)).toEqual([1, 2]);
+      expect(steps[0]!['grpo/groups']).toBe(13);
 
-    expect(Number.isFinite(steps[1]!['actor/pg_loss'])).toBe(true);
-    // The k3 KL to the frozen reference: zero before the first update, positive after it.
-    expect(steps[0]!['actor/kl_loss']).toBe(0);
-    expect(steps[1]!['actor/kl_loss']).toBeGreaterThan(0);
-    expect(result.validations.map((v) => v.step)).toEqual([0, 1, 2]);
-  });
+      expect(Number.isFinite(steps[1]!['actor/pg_loss'])).toBe(true);
+      // The k3 KL to the frozen reference: zero before the first update, positive after it.
+      expect(steps[0]!['actor/kl_loss']).toBe(0);
+      expect(steps[1]!['actor/kl_loss']).toBeGreaterThan(0);
+      expect(result.validations.map((v) => v.step)).toEqual([0, 1, 2]);
+    },
+  );
   it('GRPO with a search cost and the query cache: the committed known-facts base searches, each search costs c and is a hit or a miss', async () => {
     const world = await tinyWorld(12);
     const config = parseRlConfig({
@@ -237,5 +241,71 @@ describe('training pipeline on the engine', () => {
     expect(step!['retrieval/cache_hits']).toBe(hits);
     expect(step!['retrieval/cache_misses']).toBe(misses);
     expect(misses).toBeGreaterThan(0);
+  });
+
+  it('maxSearches: past the budget a search is refused (counted, never sent to the retriever)', async () => {
+    const world = await tinyWorld(12);
+    const config = parseRlConfig({
+      policy: COMMITTED_KNOWN_FACTS_POLICY,
+      index: world.index,
+      data: { train: world.questions, validation: world.questions, validationLimit: 2 },
+      preset: 'grpo',
+      steps: 1,
+      promptsPerStep: 4,
+      rolloutsPerPrompt: 4,
+      microBatchSize: 4,
+      actorLr: 2e-5,
+      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+      rollout: { maxTurns: 3, maxTokensPerTurn: 96, maxObsTokens: 200, topk: 3, maxSearches: 0 },
+      output: { dir: join(world.dir, 'rl-budget'), saveEvery: 1 },
+      engine: { threads: 1 },
+      seed: 3,
+    });
+    const result = await runRl(config, { resume: false, quiet: true });
+    const [step] = await readMetrics(config.output.dir, true);
+    // The base policy searches (the additive-cost test above): every one of its searches is refused.
+    expect(step!['rollout/searches_per_question']).toBe(0);
+    expect(step!['rollout/searches_refused_per_question']).toBeGreaterThan(0);
+    expect(result.searchCache!.hits + result.searchCache!.misses).toBe(0);
+  });
+
+  it("OTC's n* per question survives a checkpoint: a resumed run costs searches as the uninterrupted one", async () => {
+    const world = await tinyWorld(12);
+    // Three questions, all in every step: step 2's costs depend on the n* that step 1 observed.
+    const train = join(world.dir, 'otc-train.jsonl');
+    await writeFile(
+      train,
+      `${(await readFile(world.questions, 'utf8')).trim().split('\n').slice(0, 3).join('\n')}\n`,
+    );
+    const json = (dir: string, steps: number) => ({
+      policy: COMMITTED_KNOWN_FACTS_POLICY,
+      index: world.index,
+      data: { train, validation: train, validationLimit: 1 },
+      preset: 'grpo',
+      steps,
+      promptsPerStep: 3,
+      rolloutsPerPrompt: 4,
+      microBatchSize: 6,
+      actorLr: 2e-5,
+      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+      rollout: { maxTurns: 3, maxTokensPerTurn: 96, maxObsTokens: 200, topk: 3 },
+      output: { dir: join(world.dir, dir), saveEvery: 1 },
+      validateEvery: 10,
+      engine: { threads: 1 },
+      searchCost: { kind: 'otc', c: 2 },
+      seed: 5,
+    });
+    await runRl(parseRlConfig(json('otc-straight', 2)), { resume: false, quiet: true });
+    await runRl(parseRlConfig(json('otc-resumed', 1)), { resume: false, quiet: true });
+    const checkpoint = await loadLatestCheckpoint(join(world.dir, 'otc-resumed'));
+    const saved = (checkpoint?.trainerState as { minimalSearches?: [string, number][] } | undefined)
+      ?.minimalSearches;
+    expect(saved?.length).toBeGreaterThan(0); // step 1 answered some question correctly
+    await runRl(parseRlConfig(json('otc-resumed', 2)), { resume: true, quiet: true });
+    const a = await readMetrics(join(world.dir, 'otc-straight'), true);
+    const b = await readMetrics(join(world.dir, 'otc-resumed'), true);
+    expect(b.map((m) => m.step)).toEqual([1, 2]);
+    for (const key of ['reward/mean', 'reward/search_cost', 'rollout/searches_per_question', 'actor/pg_loss'])
+      expect(b[1]![key], key).toBe(a[1]![key]);
   });
 });

@@ -51,7 +51,49 @@ describe('RL config', () => {
     });
   });
 
+  it('generates in the engine worker by default; reads the lock-step option and the worker threads', () => {
+    expect(parseRlConfig(MINIMAL).engine).toEqual({
+      device: 'cpu',
+      threads: 0,
+      rollout: 'async-worker',
+      workerThreads: 0,
+    });
+    expect(
+      parseRlConfig({ ...MINIMAL, engine: { rollout: 'lockstep', threads: 1, workerThreads: 2 } }).engine,
+    ).toMatchObject({ rollout: 'lockstep', threads: 1, workerThreads: 2 });
+  });
+
+  it("has the paper's tool protocol by default; reads toolFormat, tools and maxSearches", () => {
+    expect(parseRlConfig(MINIMAL).rollout).toMatchObject({
+      toolFormat: 'tags',
+      tools: ['search'],
+      maxSearches: null,
+    });
+    expect(
+      parseRlConfig({
+        ...MINIMAL,
+        rollout: { toolFormat: 'hermes', tools: ['search', 'open'], maxSearches: 2 },
+      }).rollout,
+    ).toMatchObject({ toolFormat: 'hermes', tools: ['search', 'open'], maxSearches: 2 });
+    expect(parseRlConfig({ ...MINIMAL, rollout: { maxSearches: 0 } }).rollout.maxSearches).toBe(0);
+    expect(parseRlConfig({ ...MINIMAL, rollout: { maxSearches: null } }).rollout.maxSearches).toBeNull();
+  });
+
   it.each([
+    [{ ...MINIMAL, rollout: { toolFormat: 'json' } }, 'rollout.toolFormat'],
+    [{ ...MINIMAL, rollout: { maxSearches: -1 } }, 'rollout.maxSearches'],
+    [{ ...MINIMAL, rollout: { maxSearches: 1.5 } }, 'rollout.maxSearches'],
+    [{ ...MINIMAL, rollout: { maxSearches: '2' } }, 'rollout.maxSearches'],
+    [{ ...MINIMAL, rollout: { tools: 'search' } }, 'rollout.tools'],
+    [{ ...MINIMAL, rollout: { tools: ['open'] } }, 'rollout.tools'],
+    [{ ...MINIMAL, rollout: { tools: ['search', 'browse'] } }, 'rollout.tools'],
+    [{ ...MINIMAL, rollout: { tools: ['search', 'search'] } }, 'rollout.tools'],
+    [
+      { ...MINIMAL, rollout: { tools: ['search', 'open'] } },
+      "the 'open' tool needs rollout.toolFormat 'hermes'",
+    ],
+    [{ ...MINIMAL, engine: { rollout: 'threads' } }, 'engine.rollout'],
+    [{ ...MINIMAL, engine: { workerThreads: -1 } }, 'engine.workerThreads'],
     [{ ...MINIMAL, searchCost: { kind: 'flat', c: 1 } }, 'searchCost.kind'],
     [{ ...MINIMAL, searchCost: { kind: 'additive' } }, 'searchCost.c'],
     [{ ...MINIMAL, searchCost: { kind: 'additive', c: -1 } }, 'searchCost.c'],

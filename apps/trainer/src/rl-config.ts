@@ -4,7 +4,19 @@
 import { dirname, resolve } from 'node:path';
 import { type SearchCost, validateSearchCost } from '@sr1/reward';
 import { KL_ESTIMATOR_NAMES, type KlEstimator } from '@sr1/rl';
+import type { ToolFormat, ToolName } from '@sr1/rollout';
 import { ConfigReader, DEFAULT_MAX_NON_FINITE_STEPS, readConfigFile } from '@sr1/train';
+
+/** How the trainer generates: in an engine worker with the async loop, or in-thread lock-step. */
+export type RolloutEngineName = 'async-worker' | 'lockstep';
+
+export const ROLLOUT_ENGINE_NAMES = [
+  'async-worker',
+  'lockstep',
+] as const satisfies readonly RolloutEngineName[];
+
+/** No re-prefill of earlier turns, retrieval overlapping generation; the same learning result (docs/results.md). */
+export const DEFAULT_ROLLOUT_ENGINE: RolloutEngineName = 'async-worker';
 
 export interface RlConfig {
   policy: string;
@@ -43,12 +55,30 @@ export interface RlConfig {
     maxObsTokens: number;
     topk: number;
     temperature: number;
+    /** 'tags': the paper's `<search>` protocol; 'hermes': native `<tool_call>` JSON through the chat template. */
+    toolFormat: ToolFormat;
+    /** The tools offered: ['search'], or with 'hermes' ['search', 'open'] (a passage's whole document). */
+    tools: ToolName[];
+    /** Searches per trajectory; later ones are answered "search unavailable" (null: no budget). */
+    maxSearches: number | null;
   };
   validateEvery: number;
   output: { dir: string; saveEvery: number };
   /** Non-finite actor updates in a row (skipped) after which the run stops with NonFiniteStepsError. */
   maxNonFiniteSteps: number;
-  engine: { device: 'cpu' | 'cuda'; threads: number };
+  engine: {
+    device: 'cpu' | 'cuda';
+    /** ORT intra-op threads of the trainer's sessions on the main thread (0: ORT's choice). */
+    threads: number;
+    /**
+     * 'async-worker': rollouts and validation in an engine worker (continuous batching, KV kept
+     * across a trajectory's turns, the async agent loop); 'lockstep': `generate` on the main thread
+     * and the lock-step loop, re-prefilling every turn.
+     */
+    rollout: RolloutEngineName;
+    /** ORT intra-op threads of the engine worker (0: the same as `threads`). */
+    workerThreads: number;
+  };
   seed: number;
 }
 
@@ -119,7 +149,24 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
   const data = root.object('data');
   data.rejectUnknown(['train', 'validation', 'validationLimit']);
   const rollout = root.object('rollout');
-  rollout.rejectUnknown(['maxTurns', 'maxTokensPerTurn', 'maxObsTokens', 'topk', 'temperature']);
+  rollout.rejectUnknown([
+    'maxTurns',
+    'maxTokensPerTurn',
+    'maxObsTokens',
+    'topk',
+    'temperature',
+    'toolFormat',
+    'tools',
+    'maxSearches',
+  ]);
+  const rolloutJson = (json.rollout ?? {}) as Record<string, unknown>;
+  const toolFormat = rollout.choice('toolFormat', ['tags', 'hermes'] as const, 'tags'); // the paper's protocol
+  const tools = readTools(rollout, rolloutJson.tools, toolFormat);
+  // null or absent: no budget (the paper's); otherwise an integer ≥ 0
+  const maxSearches =
+    rolloutJson.maxSearches === undefined || rolloutJson.maxSearches === null
+      ? null
+      : rollout.number('maxSearches', undefined, { integer: true, min: 0 });
   const output = root.object('output');
   output.rejectUnknown(['dir', 'saveEvery']);
   const prompt = root.object('prompt');
@@ -129,7 +176,7 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     prompt.fail('template', "expected 'search-r1' or a text containing {question}");
   }
   const engine = root.object('engine');
-  engine.rejectUnknown(['device', 'threads']);
+  engine.rejectUnknown(['device', 'threads', 'rollout', 'workerThreads']);
   const costReader = root.object('searchCost');
   const costKind = costReader.choice('kind', ['none', 'additive', 'otc'] as const, 'none');
   costReader.rejectUnknown(
@@ -197,6 +244,9 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
       maxObsTokens: rollout.number('maxObsTokens', 500, { integer: true, min: 0 }), // the reference's max_obs_length
       topk: rollout.number('topk', 3, { integer: true, min: 1 }), // the paper's best top-k
       temperature: rollout.number('temperature', 1, { min: 0 }), // the paper's rollout temperature
+      toolFormat,
+      tools,
+      maxSearches,
     },
     validateEvery: root.number('validateEvery', Math.max(1, Math.floor(steps / 5)), {
       integer: true,
@@ -209,6 +259,8 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     engine: {
       device: engine.choice('device', ['cpu', 'cuda'] as const, 'cpu'),
       threads: engine.number('threads', 0, { integer: true, min: 0 }), // 0: ORT picks
+      rollout: engine.choice('rollout', ROLLOUT_ENGINE_NAMES, DEFAULT_ROLLOUT_ENGINE),
+      workerThreads: engine.number('workerThreads', 0, { integer: true, min: 0 }), // 0: as threads
     },
     maxNonFiniteSteps: root.number('maxNonFiniteSteps', DEFAULT_MAX_NON_FINITE_STEPS, {
       integer: true,
@@ -216,4 +268,25 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     }), // 10: rides out a rare overflow, stops a diverged run (actorLr too high) within seconds
     seed: root.number('seed', 0, { integer: true, min: 0 }),
   };
+}
+
+/** `rollout.tools`: a list of distinct tool names with 'search'; 'open' only with native tool calls. */
+function readTools(rollout: ConfigReader, value: unknown, toolFormat: ToolFormat): ToolName[] {
+  if (value === undefined) return ['search']; // the paper's only tool
+  const names: readonly ToolName[] = ['search', 'open'];
+  if (
+    !Array.isArray(value) ||
+    !value.every((name) => (names as readonly unknown[]).includes(name)) ||
+    new Set(value).size !== value.length
+  ) {
+    rollout.fail(
+      'tools',
+      `expected a list of distinct tools from [${names.join(', ')}], got ${JSON.stringify(value)}`,
+    );
+  }
+  const tools = value as ToolName[];
+  if (!tools.includes('search')) rollout.fail('tools', "expected a list with 'search'");
+  if (tools.includes('open') && toolFormat !== 'hermes')
+    rollout.fail('tools', "the 'open' tool needs rollout.toolFormat 'hermes'");
+  return tools;
 }
