@@ -173,6 +173,15 @@ describe('llamaCppRows', () => {
     );
     expect(rows[1]!.what).toContain('sr1 1 thread, llama.cpp 1 thread');
     expect(rows[3]!.what).toContain("sr1 at batch 32 vs llama.cpp's one sequence");
+    expect(rows[0]!.what).toContain('sr1 (OrtDecoderRunner) vs llama.cpp');
+    expect(rows[1]!.what).toContain('same model and run, sr1 (OrtDecoderRunner)');
+  });
+
+  it("names sr1's engine path when the script reports it", () => {
+    const engine = 'OrtDecoderRunner: weights as session initializers, fused opset-23 ops';
+    const rows = llamaCppRows({ ...result, sr1Engine: engine });
+    expect(rows[0]!.what).toContain(`sr1 (${engine}) vs llama.cpp`);
+    for (const row of rows.slice(1)) expect(row.what).toContain(`same model and run, sr1 (${engine})`);
   });
 
   it('says when only one count was tried', () => {

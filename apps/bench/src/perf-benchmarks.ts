@@ -71,6 +71,8 @@ export interface LlamaCppSpeedResult {
   prefillLength: number;
   decodeLength: number;
   llamaCppVersion: string;
+  /** sr1's inference path measured (the script's `SR1_ENGINE`); absent from older scripts: the default runner. */
+  sr1Engine?: string;
   /** One entry per thread count. */
   runs: LlamaCppSpeedRun[];
 }
@@ -217,10 +219,11 @@ export function llamaCppRows(result: LlamaCppSpeedResult): MeasuredRow[] {
       result.runs.map((run) => ({ threads: run.threads, value: value(run) ?? Number.NaN })),
       'higher',
     );
+  const engine = result.sr1Engine ?? 'OrtDecoderRunner';
   const model =
     `random Qwen2-shaped model (${(result.parameters / 1e6).toFixed(1)}M parameters: hidden ${result.hidden}, ` +
     `${result.layers} layers, vocab 2048, F32 on both sides): sr1 ` +
-    `(OrtDecoderRunner) vs llama.cpp (node-llama-cpp ${result.llamaCppVersion}, GGUF from ` +
+    `(${engine}) vs llama.cpp (node-llama-cpp ${result.llamaCppVersion}, GGUF from ` +
     '`sr1-model export-gguf`, flash attention off)';
   const row = (id: string, what: string, sr1: ThreadSample, peer: ThreadSample): MeasuredRow => ({
     id,
@@ -250,8 +253,8 @@ export function llamaCppRows(result: LlamaCppSpeedResult): MeasuredRow[] {
       row(
         `decode-b${batch}`,
         batch === 1
-          ? `Decode tokens/s at batch 1 (${result.decodeLength} greedy tokens after a 32-token prompt), same model and run`
-          : `Aggregate decode tokens/s, sr1 at batch ${batch} vs llama.cpp's one sequence, same model and run`,
+          ? `Decode tokens/s at batch 1 (${result.decodeLength} greedy tokens after a 32-token prompt), same model and run, sr1 (${engine})`
+          : `Aggregate decode tokens/s, sr1 at batch ${batch} vs llama.cpp's one sequence, same model and run, sr1 (${engine})`,
         best((run) => run.sr1.decodeTokensPerSecond[batch]),
         llamaDecode,
       ),

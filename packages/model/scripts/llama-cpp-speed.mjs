@@ -9,7 +9,7 @@
 //
 //   mkdir -p /tmp/llamacpp && cd /tmp/llamacpp && npm install --no-save node-llama-cpp@3.21.1
 //   npm run build && node scripts/llama-cpp-speed.mjs [--llamacpp /tmp/llamacpp] [--threads 1,2]
-//       [--hidden 512] [--layers 8] [--prefill 256] [--decode 64] [--json]
+//       [--hidden 512] [--layers 8] [--prefill 256] [--decode 64] [--sr1-runner best|default] [--json]
 //
 // `measureLlamaCppSpeed(options)` is the same measurement as a function; `sr1-bench perf` imports it.
 
@@ -29,6 +29,7 @@ export const LLAMA_CPP_SPEED_DEFAULTS = {
   prefillLength: 256, // one prompt of this many tokens
   decodeLength: 64, // greedy tokens after a 32-token prompt
   decodeBatches: [8, 32], // sr1's batched decode, against llama.cpp's one sequence
+  sr1Runner: 'best', // 'best': SR1_RUNNER_OPTIONS; 'default': OrtDecoderRunner's defaults (before/after comparisons)
 };
 
 /** The benchmark's random Qwen2 shape: heads of 64, GQA 4:1 past 256 wide, vocab 2048 (also engine-speed.mjs). */
@@ -71,6 +72,19 @@ export function llamaCppVersion(llamacppDir) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/**
+ * sr1's fastest inference path, measured here for every row: weights held by the sessions as
+ * initializers (compiled once per policy version: ORT pre-packs the MatMul weights and folds the
+ * q/k/v and gate/up concatenations) and the opset-23 fused RMSNorm/rotary/attention ops. At
+ * batch 1 on the 25.2M model a decode step took about half the time of the default runner
+ * (weights fed every run, plain ops); see packages/model/README.md.
+ */
+export const SR1_RUNNER_OPTIONS = { weightsAs: 'initializers', fused: true };
+/** The row text's name for that path. */
+export const SR1_ENGINE = 'OrtDecoderRunner: weights as session initializers, fused opset-23 ops';
+/** The row text's name for the default runner (`sr1Runner: 'default'`). */
+export const SR1_DEFAULT_ENGINE = 'OrtDecoderRunner: weights fed every run, plain ops';
+
 /** `threads` as a sorted list of distinct positive integers; a number is a list of one. */
 function threadCounts(threads) {
   const list = (Array.isArray(threads) ? threads : [threads]).map(Number);
@@ -95,16 +109,20 @@ export function bestRun(runs, side, metric) {
  * Measures sr1 and llama.cpp on the same random model, at each thread count of `options.threads`
  * (a number or a list).
  * @param {Partial<Omit<typeof LLAMA_CPP_SPEED_DEFAULTS, 'threads'>> & { threads?: number | number[] }} options
- * @returns the model's size, the thread counts tried, and one entry of `runs` per count with both
+ * @returns the model's size, the thread counts tried, sr1's engine path (`sr1Engine`, for the row
+ *   text), and one entry of `runs` per count with both
  *   engines' tokens/s: `sr1.decodeTokensPerSecond[b]` per batch b (1 and each of `decodeBatches`),
  *   `llamaCpp.decodeTokensPerSecond` at batch 1. Picking each side's best is the caller's.
  */
 export async function measureLlamaCppSpeed(options = {}) {
-  const { llamacppDir, hidden, layers, prefillLength, decodeLength, decodeBatches, ...rest } = {
+  const { llamacppDir, hidden, layers, prefillLength, decodeLength, decodeBatches, sr1Runner, ...rest } = {
     ...LLAMA_CPP_SPEED_DEFAULTS,
     ...options,
   };
   const threads = threadCounts(rest.threads);
+  if (sr1Runner !== 'best' && sr1Runner !== 'default')
+    throw new Error(`sr1Runner: expected 'best' or 'default', got ${JSON.stringify(sr1Runner)}`);
+  const runnerOptions = sr1Runner === 'best' ? SR1_RUNNER_OPTIONS : {};
   const version = llamaCppVersion(llamacppDir);
   if (version === null) {
     throw new Error(
@@ -149,7 +167,10 @@ export async function measureLlamaCppSpeed(options = {}) {
 
     /** sr1 at `count` threads: prefill, decode at batch 1 and at each of `decodeBatches`. */
     const measureSr1 = async (count) => {
-      const runner = await sr1Model.OrtDecoderRunner.create(config, weights, { threads: count });
+      const runner = await sr1Model.OrtDecoderRunner.create(config, weights, {
+        ...runnerOptions,
+        threads: count,
+      });
       try {
         await runner.prefill(ids(1, prefillLength), { lastOnly: true });
         const prefillTimes = [];
@@ -242,6 +263,7 @@ export async function measureLlamaCppSpeed(options = {}) {
       prefillLength,
       decodeLength,
       llamaCppVersion: version,
+      sr1Engine: sr1Runner === 'best' ? SR1_ENGINE : SR1_DEFAULT_ENGINE,
       runs,
     };
   } finally {
@@ -260,6 +282,7 @@ async function main() {
       prefill: { type: 'string', default: String(defaults.prefillLength) },
       decode: { type: 'string', default: String(defaults.decodeLength) },
       json: { type: 'boolean', default: false },
+      'sr1-runner': { type: 'string', default: defaults.sr1Runner },
     },
   });
   const result = await measureLlamaCppSpeed({
@@ -269,13 +292,16 @@ async function main() {
     layers: Number(values.layers),
     prefillLength: Number(values.prefill),
     decodeLength: Number(values.decode),
+    sr1Runner: values['sr1-runner'],
   });
   if (values.json) {
     console.log(JSON.stringify(result));
     return;
   }
-  const { parameters, threads, hidden, layers, prefillLength, decodeLength, runs } = result;
-  console.log(JSON.stringify({ parameters, threads, hidden, layers, prefillLength, decodeLength }));
+  const { parameters, threads, hidden, layers, prefillLength, decodeLength, sr1Engine, runs } = result;
+  console.log(
+    JSON.stringify({ parameters, threads, hidden, layers, prefillLength, decodeLength, sr1Engine }),
+  );
   const prefill = (side) => side.prefillTokensPerSecond;
   const decode = (batch) => (side) =>
     typeof side.decodeTokensPerSecond === 'number'
