@@ -3,6 +3,7 @@
 // rotary tables and the causal + padding mask, built once per graph.
 
 import type { Tensor } from '@sr1/graph';
+import { EngineInvariantError } from '../errors.js';
 import { type DecoderBuilder, linear, linears } from './builder.js';
 import { DECODER_NAMES as N } from './names.js';
 
@@ -12,6 +13,11 @@ const NEG_LARGE = -1e9; // masked attention scores; finite so fully padded rows 
 export interface Rotary {
   /** x (batch, h, seq, headDim) → x·cos + rotate_half(x)·sin */
   apply(x: Tensor): Tensor;
+  /**
+   * Fused graphs: x (batch, seq, numHeads·headDim), heads packed in the last axis, rotated in
+   * place by one RotaryEmbedding (no reshape or transpose around it).
+   */
+  applyPacked(x: Tensor, numHeads: number): Tensor;
 }
 
 /** Builds the rotary tables from `positionIds` (batch, seq): cos/sin (batch, 1, seq, headDim). */
@@ -45,6 +51,16 @@ export function rotaryEmbedding(b: DecoderBuilder, positionIds: Tensor): Rotary 
       const x1 = g.slice(x, [0], [half], [-1]);
       const x2 = g.slice(x, [half], [headDim], [-1]);
       return g.add(g.mul(x, cos), g.mul(g.concat([g.neg(x2), x1], -1), sin));
+    },
+    applyPacked(x: Tensor, numHeads: number): Tensor {
+      if (!fused) throw new EngineInvariantError('rotary: applyPacked needs the fused ops');
+      return g.custom({
+        opType: 'RotaryEmbedding',
+        domainVersion: 23,
+        inputs: [x, halfCos!, halfSin!],
+        outputs: [{ dtype, shape: x.shape }],
+        attributes: { num_heads: { type: 'int', value: numHeads } },
+      })[0]!;
     },
   };
 }
@@ -147,9 +163,6 @@ export function causalSelfAttention(
     [`${p}.q_proj`, `${p}.k_proj`, `${p}.v_proj`],
     config.attentionBias,
   ) as [Tensor, Tensor, Tensor];
-  const q = g.transpose(g.reshape(qProj, [0, 0, heads, headDim]), [0, 2, 1, 3]); // (batch, heads, seq, headDim)
-  const k = g.transpose(g.reshape(kProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]); // (batch, kvHeads, seq, headDim)
-  const v = g.transpose(g.reshape(vProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]);
   const carriedPast = cache.hasPast ? cache.past?.(layer) : undefined;
   const pastInput = (name: string): Tensor | null => {
     if (!cache.hasPast) return null;
@@ -161,19 +174,19 @@ export function causalSelfAttention(
   };
   const pastKey = pastInput(N.pastKey(layer));
   const pastValue = pastInput(N.pastValue(layer));
-  const rotatedKey = rotary.apply(k); // (batch, kvHeads, seq, headDim)
-  if (cache.timeMajor)
-    newEntries.push(g.transpose(rotatedKey, [2, 0, 1, 3]), g.transpose(v, [2, 0, 1, 3])); // (seq, batch, kvHeads, headDim)
-  else if (cache.appendOnly) newEntries.push(rotatedKey, v); // (batch, kvHeads, seq, headDim)
-  let context: Tensor; // (batch, heads, seq, headDim)
   if (fused) {
-    // Opset-23 Attention: GQA by q/kv head counts, our causal+padding mask, cache concat inside.
+    // Opset-23 RotaryEmbedding and Attention on the projections as they come, heads packed in
+    // the last axis (batch, seq, heads·headDim): GQA by q/kv head counts, our causal+padding
+    // mask, the cache concat inside, and the output already (batch, seq, hidden). Only the new
+    // keys and values are reshaped, for the cache.
+    const rotatedQuery = rotary.applyPacked(qProj, heads);
+    const rotatedKey = rotary.applyPacked(kProj, kvHeads); // (batch, seq, kvHeads·headDim)
     const [attention, presentKey, presentValue] = g.custom({
       opType: 'Attention',
       domainVersion: 23,
-      inputs: [rotary.apply(q), rotatedKey, v, mask.visible4!, pastKey, pastValue],
+      inputs: [rotatedQuery, rotatedKey, vProj, mask.visible4!, pastKey, pastValue],
       outputs: [
-        { dtype, shape: q.shape },
+        { dtype, shape: qProj.shape },
         { dtype, shape: ['batch', kvHeads, cache.total, headDim] },
         { dtype, shape: ['batch', kvHeads, cache.total, headDim] },
       ],
@@ -183,50 +196,62 @@ export function causalSelfAttention(
       },
     }) as [Tensor, Tensor, Tensor];
     presents.push(presentKey, presentValue);
-    context = attention;
-  } else {
-    // GQA without copying K/V: queries grouped (batch, kvHeads, group, seq, headDim) against
-    // keys (batch, kvHeads, 1, ·, headDim), batch dims broadcast in MatMul.
-    const q5 = g.reshape(g.mul(rotary.apply(q), mask.scale), [0, kvHeads, group, -1, headDim]);
-    const q5T = g.transpose(q5, [0, 1, 2, 4, 3]); // (batch, kvHeads, group, headDim, seq)
-    // (K·qᵀ)ᵀ rather than q·Kᵀ: transposing the few query rows is cheap, while ORT would fold a
-    // transpose of K with the time-major cache's into one slow element-wise transpose of the
-    // whole cache every step (28 ms of a 52 ms layer at past 1024, batch 8).
-    const scoresOf = (keys: Tensor) => g.matmul(g.unsqueeze(keys, [2]), q5T); // (batch, kvHeads, group, ·, seq)
-    if (cache.appendOnly && pastKey !== null && pastValue !== null) {
-      // Append-only layouts: attend to the past and the new entries separately, so the cache
-      // is never concatenated (the runner stores the new entries itself).
-      const scoresT = g.concat([scoresOf(pastKey), scoresOf(rotatedKey)], 3); // (batch, kvHeads, group, total, seq)
-      const probs = g.softmax(g.where(mask.visible5, g.transpose(scoresT, [0, 1, 2, 4, 3]), mask.masked), -1);
-      const pastLength = g.sub(g.shapeOf(shared.attentionMask, 1, 2), g.shapeOf(shared.inputIds, 1, 2)); // [past]
-      const lastAxis = g.int64s([-1]);
-      const probsPast = g.emitRaw(
-        'Slice',
-        [probs, g.int64s([0]), pastLength, lastAxis],
-        [{ dtype, shape: [...probs.shape.slice(0, 4), 'past'] }],
-        {},
-      )[0]!;
-      const probsNew = g.emitRaw(
-        'Slice',
-        [probs, pastLength, g.int64s([Number.MAX_SAFE_INTEGER]), lastAxis],
-        [{ dtype, shape: [...probs.shape.slice(0, 4), 'seq'] }],
-        {},
-      )[0]!;
-      const fromPast = g.matmul(probsPast, g.unsqueeze(pastValue, [2]));
-      const fromNew = g.matmul(probsNew, g.unsqueeze(v, [2]));
-      context = g.reshape(g.add(fromPast, fromNew), [0, heads, -1, headDim]);
-    } else {
-      let keys = rotatedKey;
-      let values = v;
-      if (pastKey !== null && pastValue !== null) {
-        keys = g.concat([pastKey, keys], 2); // (batch, kvHeads, total, headDim)
-        values = g.concat([pastValue, values], 2);
-      }
-      if (cache.emitPresents) presents.push(keys, values);
-      const scores = g.transpose(scoresOf(keys), [0, 1, 2, 4, 3]); // (batch, kvHeads, group, seq, total)
-      const probs = g.softmax(g.where(mask.visible5, scores, mask.masked), -1);
-      context = g.reshape(g.matmul(probs, g.unsqueeze(values, [2])), [0, heads, -1, headDim]);
+    if (cache.appendOnly) {
+      const split = (t: Tensor) => g.reshape(t, [0, 0, kvHeads, headDim]); // (batch, seq, kvHeads, headDim)
+      const order = cache.timeMajor ? [1, 0, 2, 3] : [0, 2, 1, 3]; // (seq, batch, ·) or (batch, kvHeads, seq, ·)
+      newEntries.push(g.transpose(split(rotatedKey), order), g.transpose(split(vProj), order));
     }
+    return { output: linear(b, attention, `${p}.o_proj`, config.outputBias), presents, newEntries };
+  }
+  const q = g.transpose(g.reshape(qProj, [0, 0, heads, headDim]), [0, 2, 1, 3]); // (batch, heads, seq, headDim)
+  const k = g.transpose(g.reshape(kProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]); // (batch, kvHeads, seq, headDim)
+  const v = g.transpose(g.reshape(vProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]);
+  const rotatedKey = rotary.apply(k); // (batch, kvHeads, seq, headDim)
+  if (cache.timeMajor)
+    newEntries.push(g.transpose(rotatedKey, [2, 0, 1, 3]), g.transpose(v, [2, 0, 1, 3])); // (seq, batch, kvHeads, headDim)
+  else if (cache.appendOnly) newEntries.push(rotatedKey, v); // (batch, kvHeads, seq, headDim)
+  let context: Tensor; // (batch, heads, seq, headDim)
+  // GQA without copying K/V: queries grouped (batch, kvHeads, group, seq, headDim) against
+  // keys (batch, kvHeads, 1, ·, headDim), batch dims broadcast in MatMul.
+  const q5 = g.reshape(g.mul(rotary.apply(q), mask.scale), [0, kvHeads, group, -1, headDim]);
+  const q5T = g.transpose(q5, [0, 1, 2, 4, 3]); // (batch, kvHeads, group, headDim, seq)
+  // (K·qᵀ)ᵀ rather than q·Kᵀ: transposing the few query rows is cheap, while ORT would fold a
+  // transpose of K with the time-major cache's into one slow element-wise transpose of the
+  // whole cache every step (28 ms of a 52 ms layer at past 1024, batch 8).
+  const scoresOf = (keys: Tensor) => g.matmul(g.unsqueeze(keys, [2]), q5T); // (batch, kvHeads, group, ·, seq)
+  if (cache.appendOnly && pastKey !== null && pastValue !== null) {
+    // Append-only layouts: attend to the past and the new entries separately, so the cache
+    // is never concatenated (the runner stores the new entries itself).
+    const scoresT = g.concat([scoresOf(pastKey), scoresOf(rotatedKey)], 3); // (batch, kvHeads, group, total, seq)
+    const probs = g.softmax(g.where(mask.visible5, g.transpose(scoresT, [0, 1, 2, 4, 3]), mask.masked), -1);
+    const pastLength = g.sub(g.shapeOf(shared.attentionMask, 1, 2), g.shapeOf(shared.inputIds, 1, 2)); // [past]
+    const lastAxis = g.int64s([-1]);
+    const probsPast = g.emitRaw(
+      'Slice',
+      [probs, g.int64s([0]), pastLength, lastAxis],
+      [{ dtype, shape: [...probs.shape.slice(0, 4), 'past'] }],
+      {},
+    )[0]!;
+    const probsNew = g.emitRaw(
+      'Slice',
+      [probs, pastLength, g.int64s([Number.MAX_SAFE_INTEGER]), lastAxis],
+      [{ dtype, shape: [...probs.shape.slice(0, 4), 'seq'] }],
+      {},
+    )[0]!;
+    const fromPast = g.matmul(probsPast, g.unsqueeze(pastValue, [2]));
+    const fromNew = g.matmul(probsNew, g.unsqueeze(v, [2]));
+    context = g.reshape(g.add(fromPast, fromNew), [0, heads, -1, headDim]);
+  } else {
+    let keys = rotatedKey;
+    let values = v;
+    if (pastKey !== null && pastValue !== null) {
+      keys = g.concat([pastKey, keys], 2); // (batch, kvHeads, total, headDim)
+      values = g.concat([pastValue, values], 2);
+    }
+    if (cache.emitPresents) presents.push(keys, values);
+    const scores = g.transpose(scoresOf(keys), [0, 1, 2, 4, 3]); // (batch, kvHeads, group, seq, total)
+    const probs = g.softmax(g.where(mask.visible5, scores, mask.masked), -1);
+    context = g.reshape(g.matmul(probs, g.unsqueeze(values, [2])), [0, heads, -1, headDim]);
   }
   const merged = g.reshape(g.transpose(context, [0, 2, 1, 3]), [0, 0, heads * headDim]); // (batch, seq, heads·headDim)
   return { output: linear(b, merged, `${p}.o_proj`, config.outputBias), presents, newEntries };
