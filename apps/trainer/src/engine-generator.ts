@@ -128,15 +128,23 @@ export interface TrainerEngine {
   dispose(): Promise<void>;
 }
 
-/** The lock-step loop over `generate` on the main thread (the runner may share the trainer's weights). */
-export function inThreadEngine(runner: DecoderRunner, tokenizer: ModelTokenizer): TrainerEngine {
+/**
+ * The lock-step loop over `generate` on the main thread. The runner may read the trainer's own
+ * buffers (nothing to publish), or a copy that `publish` refreshes at each policy version (the
+ * trainer's weights in shared memory, which ORT does not take).
+ */
+export function inThreadEngine(
+  runner: DecoderRunner,
+  tokenizer: ModelTokenizer,
+  publish: (version: number) => void = () => {},
+): TrainerEngine {
   const { generator, generatedTokens } = engineGenerator(runner, tokenizer);
   return {
     name: 'lockstep',
     rollout: (prompts, options) => runRollout(prompts, { ...options, generator }),
     evalParts: { generator },
     generatedTokens,
-    setPolicyVersion: async () => {},
+    setPolicyVersion: async (version) => publish(version),
     stats: async () => null,
     dispose: () => runner.dispose(),
   };

@@ -174,9 +174,13 @@ describe('training pipeline on the engine', () => {
     }
   });
 
-  it.each(['async-worker', 'lockstep'] as const)(
-    'GRPO runs end to end on a toy world (%s), writes metrics and a checkpoint',
-    async (rollout) => {
+  it.each([
+    ['async-worker', true],
+    ['lockstep', true],
+    ['lockstep', false],
+  ] as const)(
+    'GRPO runs end to end on a toy world (rollout %s, train worker %s), writes metrics and a checkpoint',
+    async (rollout, worker) => {
       const world = await tinyWorld(11);
       const modelDir = await tinyModelFolder(6);
       // 13 prompts per step from 12 questions: every step crosses an epoch boundary, so one
@@ -195,7 +199,7 @@ describe('training pipeline on the engine', () => {
         prompt: { template: TOY_TEMPLATE, chatTemplate: false },
         rollout: { maxTurns: 1, maxTokensPerTurn: 8, topk: 2 },
         output: { dir: join(world.dir, 'rl'), saveEvery: 1 },
-        engine: { threads: 1, rollout },
+        engine: { threads: 1, rollout, worker },
       });
       const result = await runRl(config, { resume: false, quiet: true });
       expect(result.steps).toBe(2);

@@ -57,6 +57,7 @@ describe('RL config', () => {
       threads: 0,
       rollout: 'async-worker',
       workerThreads: 0,
+      worker: true,
     });
     expect(
       parseRlConfig({ ...MINIMAL, engine: { rollout: 'lockstep', threads: 1, workerThreads: 2 } }).engine,
@@ -94,6 +95,7 @@ describe('RL config', () => {
     ],
     [{ ...MINIMAL, engine: { rollout: 'threads' } }, 'engine.rollout'],
     [{ ...MINIMAL, engine: { workerThreads: -1 } }, 'engine.workerThreads'],
+    [{ ...MINIMAL, engine: { worker: 'yes' } }, 'engine.worker'],
     [{ ...MINIMAL, searchCost: { kind: 'flat', c: 1 } }, 'searchCost.kind'],
     [{ ...MINIMAL, searchCost: { kind: 'additive' } }, 'searchCost.c'],
     [{ ...MINIMAL, searchCost: { kind: 'additive', c: -1 } }, 'searchCost.c'],

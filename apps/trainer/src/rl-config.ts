@@ -78,6 +78,11 @@ export interface RlConfig {
     rollout: RolloutEngineName;
     /** ORT intra-op threads of the engine worker (0: the same as `threads`). */
     workerThreads: number;
+    /**
+     * Train in a worker_thread (`WorkerTrainablePolicy`, `WorkerCritic`: actor, reference and critic
+     * in one thread) on SharedArrayBuffer weights — the same buffers the engine worker snapshots.
+     */
+    worker: boolean;
   };
   seed: number;
 }
@@ -176,7 +181,7 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     prompt.fail('template', "expected 'search-r1' or a text containing {question}");
   }
   const engine = root.object('engine');
-  engine.rejectUnknown(['device', 'threads', 'rollout', 'workerThreads']);
+  engine.rejectUnknown(['device', 'threads', 'rollout', 'workerThreads', 'worker']);
   const costReader = root.object('searchCost');
   const costKind = costReader.choice('kind', ['none', 'additive', 'otc'] as const, 'none');
   costReader.rejectUnknown(
@@ -261,6 +266,7 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
       threads: engine.number('threads', 0, { integer: true, min: 0 }), // 0: ORT picks
       rollout: engine.choice('rollout', ROLLOUT_ENGINE_NAMES, DEFAULT_ROLLOUT_ENGINE),
       workerThreads: engine.number('workerThreads', 0, { integer: true, min: 0 }), // 0: as threads
+      worker: engine.boolean('worker', true), // true: as sft — the same results as in-thread, the event loop stays free
     },
     maxNonFiniteSteps: root.number('maxNonFiniteSteps', DEFAULT_MAX_NON_FINITE_STEPS, {
       integer: true,

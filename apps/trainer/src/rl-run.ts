@@ -3,7 +3,8 @@
 // metrics; greedy validation every N steps; atomic checkpoints; exact resume after kill -9.
 // Rollouts and validation run in an engine worker on the trainer's shared weights (the async loop,
 // KV kept across turns; a new policy version after every optimizer step) or, with
-// `engine.rollout: 'lockstep'`, on the main thread.
+// `engine.rollout: 'lockstep'`, on the main thread; training runs in a train worker on the same
+// shared weights (`engine.worker`) or on the main thread.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,13 +12,21 @@ import { createRng, InvalidInputError } from '@sr1/core';
 import { type EvalSummary, evaluateMethod, readJsonlDataset, summarizeByType } from '@sr1/eval';
 import {
   cloneWeights,
+  type DecoderConfig,
   loadModelFolder,
   loadTokenizer,
+  type ModelTokenizer,
   OrtCritic,
   OrtDecoderRunner,
+  type OrtDecoderRunnerOptions,
   OrtTrainablePolicy,
   readSafetensors,
   saveModelFolder,
+  shareWeights,
+  TrainWorker,
+  type WeightMap,
+  WorkerCritic,
+  WorkerTrainablePolicy,
   writeSafetensors,
 } from '@sr1/model';
 import { isNormOrBias } from '@sr1/optim';
@@ -39,6 +48,7 @@ import {
   readOptimizerState,
   restoreRlState,
   saveCheckpoint,
+  type TrainablePolicy,
   trainRl,
   writeOptimizerState,
 } from '@sr1/train';
@@ -101,6 +111,24 @@ function restoreValidations(checkpoint: LoadedCheckpoint): { step: number; summa
   return validations as { step: number; summary: EvalSummary }[];
 }
 
+/**
+ * The in-thread engine on the trainer's weights: their own buffers, or a copy refreshed at every
+ * policy version when they are shared (onnxruntime-node takes no SharedArrayBuffer).
+ */
+async function lockstepEngine(
+  config: DecoderConfig,
+  weights: WeightMap,
+  tokenizer: ModelTokenizer,
+  options: OrtDecoderRunnerOptions,
+): Promise<TrainerEngine> {
+  const shared = [...weights.values()].some((tensor) => tensor.data.buffer instanceof SharedArrayBuffer);
+  const runnerWeights = shared ? cloneWeights(weights) : weights;
+  const runner = await OrtDecoderRunner.create(config, runnerWeights, options);
+  return inThreadEngine(runner, tokenizer, () => {
+    if (shared) for (const [name, tensor] of weights) runnerWeights.get(name)!.data.set(tensor.data);
+  });
+}
+
 export async function runRl(
   config: RlConfig,
   options: { resume: boolean; force?: boolean; quiet?: boolean },
@@ -128,7 +156,7 @@ export async function runRl(
   let state: RlState = checkpoint === null ? INITIAL_RL_STATE : restoreRlState(checkpoint);
   const validations = checkpoint === null ? [] : restoreValidations(checkpoint);
   // The base model's tensor order, not the checkpoint file's (sorted): see inReferenceOrder.
-  const weights =
+  const loaded =
     checkpoint === null
       ? base.weights
       : inReferenceOrder(
@@ -136,13 +164,26 @@ export async function runRl(
           base.weights,
           join(checkpoint.dir, 'model.safetensors'),
         );
-  const actor = await OrtTrainablePolicy.create(base.config, weights, engineOptions);
-  // The reference is frozen: its own copy of the base weights, which the actor (and the runner,
-  // which shares the actor's buffers) update in place when training starts from the base.
-  const reference =
-    config.klCoef > 0
-      ? await OrtTrainablePolicy.create(base.config, cloneWeights(base.weights), engineOptions)
-      : undefined;
+  // The trained weights. With engine.worker they live in SharedArrayBuffers: the optimiser updates
+  // them in place here, the train worker reads them before each run, the engine worker snapshots
+  // them at each policy version, checkpoints are written from them.
+  const weights = config.engine.worker ? shareWeights(loaded) : loaded;
+  // One thread hosts the actor, its reference and the critic (their runs come one at a time).
+  const trainWorker = config.engine.worker ? await TrainWorker.start() : undefined;
+  const policy = (policyWeights: WeightMap): Promise<TrainablePolicy & { dispose(): Promise<void> }> =>
+    trainWorker !== undefined
+      ? WorkerTrainablePolicy.create(base.config, shareWeights(policyWeights), {
+          ...engineOptions,
+          worker: trainWorker,
+        })
+      : OrtTrainablePolicy.create(base.config, policyWeights, engineOptions);
+  const actor =
+    trainWorker !== undefined
+      ? await WorkerTrainablePolicy.create(base.config, weights, { ...engineOptions, worker: trainWorker })
+      : await OrtTrainablePolicy.create(base.config, weights, engineOptions);
+  // The reference is frozen: its own copy of the base weights, which the actor (and the in-thread
+  // runner, which shares the actor's buffers) update in place when training starts from the base.
+  const reference = config.klCoef > 0 ? await policy(cloneWeights(base.weights)) : undefined;
   // The LRU query cache answers the repeated searches of a prompt's rollouts without searching again.
   const retriever = await InProcessRetriever.open(
     config.index,
@@ -155,9 +196,14 @@ export async function runRl(
 
   const advantage = ALGORITHM_ADVANTAGE[config.algorithm];
   // PPO's critic: the policy's trunk with a fresh value head (as veRL), its own AdamW and warm-up.
-  const critic = advantageEstimator(advantage).needsCritic
-    ? await OrtCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), engineOptions)
-    : undefined;
+  const critic = !advantageEstimator(advantage).needsCritic
+    ? undefined
+    : trainWorker !== undefined
+      ? await WorkerCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), {
+          ...engineOptions,
+          worker: trainWorker,
+        })
+      : await OrtCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), engineOptions);
   if (critic !== undefined && checkpoint !== null) {
     const { tensors } = await readSafetensors(join(checkpoint.dir, 'critic.safetensors'));
     for (const [name, tensor] of tensors) critic.parameters.get(name)?.set(tensor.data);
@@ -166,15 +212,16 @@ export async function runRl(
       criticOptimizer: await readOptimizerState(join(checkpoint.dir, 'critic-optimizer.safetensors')),
     };
   }
-  // Generation: a worker on a shared copy of the actor's weights, re-snapshotted after every
-  // optimizer step; or (lockstep) a runner on the main thread reading the actor's buffers directly.
+  // Generation: an engine worker on the actor's weights (the shared buffers themselves with
+  // engine.worker, else a shared copy), re-snapshotted after every optimizer step; or (lockstep) a
+  // runner on the main thread reading the actor's buffers directly.
   const engine: TrainerEngine =
     config.engine.rollout === 'async-worker'
       ? await workerEngine(
           { config: base.config, weights, tokenizerDir: config.policy },
           { device: config.engine.device, ...(workerThreads > 0 ? { threads: workerThreads } : {}) },
         )
-      : inThreadEngine(await OrtDecoderRunner.create(base.config, weights, engineOptions), tokenizer);
+      : await lockstepEngine(base.config, weights, tokenizer, engineOptions);
   try {
     if (options.force === true && !options.resume) await clearRunHistory(config.output.dir);
     await mkdir(config.output.dir, { recursive: true });
@@ -436,6 +483,7 @@ export async function runRl(
   } finally {
     // The worker thread would keep the process alive: everything is released on failure too.
     await Promise.all([actor.dispose(), reference?.dispose(), critic?.dispose(), engine.dispose()]);
+    await trainWorker?.close();
     await retriever.close();
   }
 }
