@@ -312,4 +312,38 @@ describe('training pipeline on the engine', () => {
     for (const key of ['reward/mean', 'reward/search_cost', 'rollout/searches_per_question', 'actor/pg_loss'])
       expect(b[1]![key], key).toBe(a[1]![key]);
   });
+
+  it('the engine worker path is repeatable: two runs of one seed (one thread) write the same metrics and weights', async () => {
+    const world = await tinyWorld(14);
+    const modelDir = await tinyModelFolder(10);
+    const json = (dir: string) => ({
+      policy: modelDir,
+      index: world.index,
+      data: { train: world.questions, validation: world.questions, validationLimit: 3 },
+      preset: 'grpo',
+      steps: 3,
+      promptsPerStep: 6,
+      rolloutsPerPrompt: 3,
+      microBatchSize: 6,
+      actorLr: 1e-3,
+      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+      rollout: { maxTurns: 2, maxTokensPerTurn: 10, topk: 2 },
+      output: { dir: join(world.dir, dir), saveEvery: 3 },
+      engine: { threads: 1, rollout: 'async-worker' },
+      seed: 8,
+    });
+    await runRl(parseRlConfig(json('a')), { resume: false, quiet: true });
+    await runRl(parseRlConfig(json('b')), { resume: false, quiet: true });
+    const drop = (m: Record<string, number>) =>
+      Object.fromEntries(Object.entries(m).filter(([key]) => !/^(timing|perf)\/|_s$|_s_est$/.test(key)));
+    const a = (await readMetrics(join(world.dir, 'a'))).map(drop);
+    const b = (await readMetrics(join(world.dir, 'b'))).map(drop);
+    expect(a.filter((m) => m['reward/mean'] !== undefined)).toHaveLength(3);
+    expect(b).toEqual(a);
+    const weights = async (dir: string) =>
+      (await loadModelFolder((await loadLatestCheckpoint(join(world.dir, dir)))!.dir)).weights;
+    const [wa, wb] = [await weights('a'), await weights('b')];
+    for (const [name, tensor] of wa)
+      expect(Array.from(wb.get(name)!.data), name).toEqual(Array.from(tensor.data));
+  });
 });
