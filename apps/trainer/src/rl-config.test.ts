@@ -51,17 +51,17 @@ describe('RL config', () => {
     });
   });
 
-  it('generates in the engine worker by default; reads the lock-step option and the worker threads', () => {
+  it('generates lock-step by default and trains in a worker; reads the engine worker option and its threads', () => {
     expect(parseRlConfig(MINIMAL).engine).toEqual({
       device: 'cpu',
       threads: 0,
-      rollout: 'async-worker',
+      rollout: 'lockstep',
       workerThreads: 0,
       worker: true,
     });
     expect(
-      parseRlConfig({ ...MINIMAL, engine: { rollout: 'lockstep', threads: 1, workerThreads: 2 } }).engine,
-    ).toMatchObject({ rollout: 'lockstep', threads: 1, workerThreads: 2 });
+      parseRlConfig({ ...MINIMAL, engine: { rollout: 'async-worker', threads: 1, workerThreads: 2 } }).engine,
+    ).toMatchObject({ rollout: 'async-worker', threads: 1, workerThreads: 2 });
   });
 
   it("has the paper's tool protocol by default; reads toolFormat, tools and maxSearches", () => {
