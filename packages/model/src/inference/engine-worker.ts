@@ -114,6 +114,9 @@ async function main(): Promise<void> {
       case 'policy':
         // A snapshot between two forward passes: every step runs on exactly one policy version.
         for (const { source, snapshot } of shared) snapshot.set(source);
+        // Fed weights: nothing more to do. Initializers: the sessions in use are recompiled around
+        // the new snapshot (ORT copies initializers at compile time, so the old sessions keep theirs).
+        if (shared.length > 0) runner.setWeights(weights);
         policyVersion = message.version;
         send({ type: 'result', id: message.id, value: policyVersion });
         return;

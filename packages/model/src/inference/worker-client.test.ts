@@ -183,30 +183,39 @@ describe('EngineWorker (the engine in a worker_thread)', () => {
     ).rejects.toBeInstanceOf(GenerationAbortedError);
   });
 
-  it('shared weights: the worker sees a trainer update at the next policy version, not before', async () => {
-    const weights = shareWeights(model.weights);
-    const shared = await EngineWorker.start({
-      shared: { config: model.config, weights, tokenizerDir: SMALL_TOKENIZER },
-      workerUrl,
-    });
-    try {
-      const options = { maxNewTokens: 6, temperature: 0, eosTokenIds: [] };
-      const before = await shared.generate(prompts(), options);
-      expect(before).toEqual(await generate(runner, tokenizer, prompts(), options));
-      // an in-place update, as an optimiser step makes it
-      for (const tensor of weights.values())
-        for (let i = 0; i < tensor.data.length; i += 3) tensor.data[i]! *= -1;
-      expect(await shared.generate(prompts(), options)).toEqual(before); // still the old snapshot
-      await shared.setPolicyVersion(1);
-      const updated = await OrtDecoderRunner.create(model.config, cloneWeights(weights)); // ORT reads no shared memory
-      const expected = await generate(updated, tokenizer, prompts(), options);
-      await updated.dispose();
-      const after = await shared.generate(prompts(), options);
-      expect(after).toEqual(expected);
-      expect(after).not.toEqual(before);
-      expect((await shared.stats()).policyVersion).toBe(1);
-    } finally {
-      await shared.close();
-    }
-  });
+  it.each(['inputs', 'initializers'] as const)(
+    'shared weights (%s): the worker sees a trainer update at the next policy version, not before',
+    async (weightsAs) => {
+      const weights = shareWeights(model.weights);
+      const shared = await EngineWorker.start({
+        shared: { config: model.config, weights, tokenizerDir: SMALL_TOKENIZER },
+        workerUrl,
+        weightsAs,
+      });
+      // Initializers fold q/k/v into one MatMul: the same greedy tokens, log-probs equal to ~1e-5.
+      const comparable = (sequences: { tokenIds: number[] }[]) =>
+        weightsAs === 'inputs' ? sequences : sequences.map((sequence) => sequence.tokenIds);
+      try {
+        const options = { maxNewTokens: 6, temperature: 0, eosTokenIds: [] };
+        const before = await shared.generate(prompts(), options);
+        expect(comparable(before)).toEqual(comparable(await generate(runner, tokenizer, prompts(), options)));
+        // an in-place update, as an optimiser step makes it
+        for (const tensor of weights.values())
+          for (let i = 0; i < tensor.data.length; i += 3) tensor.data[i]! *= -1;
+        expect(await shared.generate(prompts(), options)).toEqual(before); // still the old snapshot
+        await shared.setPolicyVersion(1);
+        const updated = await OrtDecoderRunner.create(model.config, cloneWeights(weights)); // ORT reads no shared memory
+        const expected = await generate(updated, tokenizer, prompts(), options);
+        await updated.dispose();
+        const after = await shared.generate(prompts(), options);
+        expect(comparable(after)).toEqual(comparable(expected));
+        expect(after.map((sequence) => sequence.tokenIds)).not.toEqual(
+          before.map((sequence) => sequence.tokenIds),
+        );
+        expect((await shared.stats()).policyVersion).toBe(1);
+      } finally {
+        await shared.close();
+      }
+    },
+  );
 });

@@ -49,6 +49,12 @@ export interface EngineWorkerOptions {
   /** Intra-op threads of the worker's ORT sessions (default: ORT's choice). */
   threads?: number;
   fused?: boolean;
+  /**
+   * How the worker's runner holds the weights (`OrtDecoderRunner`'s option): 'initializers' is the
+   * faster decode (pre-packed MatMuls); with shared weights, each `setPolicyVersion` recompiles
+   * the sessions in use around the new snapshot.
+   */
+  weightsAs?: 'inputs' | 'initializers';
   scheduler?: SchedulerOptions;
   /**
    * The worker's script. Default: `engine-worker.js` next to this package's built `index.js`.
@@ -117,6 +123,7 @@ export class EngineWorker {
         ...(options.device !== undefined ? { device: options.device } : {}),
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.fused !== undefined ? { fused: options.fused } : {}),
+        ...(options.weightsAs !== undefined ? { weightsAs: options.weightsAs } : {}),
       },
       scheduler: options.scheduler ?? {},
     };

@@ -15,7 +15,12 @@ export type WorkerModelSource =
 
 export interface EngineWorkerData {
   model: WorkerModelSource;
-  runner: { device?: 'cpu' | 'cuda'; threads?: number; fused?: boolean };
+  runner: {
+    device?: 'cpu' | 'cuda';
+    threads?: number;
+    fused?: boolean;
+    weightsAs?: 'inputs' | 'initializers';
+  };
   scheduler: SchedulerOptions;
 }
 
