@@ -28,6 +28,9 @@ import { BenchInvariantError } from './errors.js';
 import type { MeasuredRow } from './perf-report.js';
 import { bestThreadsText, pickBestThreads, threadsText } from './perf-threads.js';
 
+/** sr1's fastest inference path (as the llama-cpp benchmark's SR1_RUNNER_OPTIONS), for both sides of these rows. */
+const SR1_ENGINE_RUNNER = { weightsAs: 'initializers', fused: true } as const;
+
 /** The shape of the multi-turn workload: what `rolloutWorkload` draws from. */
 export interface RolloutWorkloadOptions {
   trajectories: number;
@@ -225,7 +228,7 @@ export function engineRows(result: EnginePerfResult): MeasuredRow[] {
       `turns (seed ${workload.seed}; ${totals.turns} turns, ${totals.generated.toLocaleString('en-US')} generated tokens, ` +
       `${workload.turnTokens[0]}–${workload.turnTokens[1]} per turn as random stop points, ` +
       `${workload.promptTokens[0]}–${workload.promptTokens[1]}-token prompts, a ${workload.infoTokens}-token information ` +
-      `block after every turn but the last), greedy, ${model}: sr1 (EngineWorker: continuous-batching scheduler, ` +
+      `block after every turn but the last), greedy, ${model}: sr1 (EngineWorker: weights as session initializers, fused ops, continuous-batching scheduler, ` +
       `all trajectories at once, KV kept between turns; ${sr1Run.seconds.toFixed(2)} s) vs llama.cpp (node-llama-cpp ` +
       `${result.llamaCppVersion}, GGUF from \`exportGguf\`, one context with ${peerRun.sequences} sequences of ` +
       `${sequencesTried.join(', ')} tried, each keeping its KV between turns; ${peerRun.seconds.toFixed(2)} s), ` +
@@ -449,6 +452,7 @@ export async function measureEngine(options: EnginePerfOptions): Promise<EngineP
       const engine = await EngineWorker.start({
         modelDir,
         threads: count,
+        ...SR1_ENGINE_RUNNER,
         scheduler: { maxBatchSize: Math.max(64, sizes.workload.trajectories) },
       });
       let workerDelay: EventLoopRun['worker'];
@@ -460,7 +464,7 @@ export async function measureEngine(options: EnginePerfOptions): Promise<EngineP
       } finally {
         await engine.close();
       }
-      const runner = await OrtDecoderRunner.create(config, weights, { threads: count });
+      const runner = await OrtDecoderRunner.create(config, weights, { threads: count, ...SR1_ENGINE_RUNNER });
       try {
         await generate(runner, tokenizer, prompts.slice(0, 2), warmOptions);
         const inThread = await eventLoopDelay(() => generate(runner, tokenizer, prompts, generateOptions));
