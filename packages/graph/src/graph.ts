@@ -2,7 +2,7 @@
 // allowed) while the graph is built, so a wrong shape fails here, naming the op, not inside ORT.
 
 import type { DType } from './dtype.js';
-import { isFloat } from './dtype.js';
+import { bfloat16Bits, float16Bits, isFloat, ONNX_DTYPE } from './dtype.js';
 import { GraphBuildError, GraphShapeError } from './errors.js';
 import type { Dim, Shape } from './shape.js';
 import {
@@ -73,11 +73,11 @@ export type Attribute =
   | { type: 'tensor'; value: ConstantData }
   | { type: 'graph'; value: Graph };
 
-/** Host data of a constant: its dtype, shape and values. */
+/** Host data of a constant: its dtype, shape and values (float16/bfloat16: their bits, a Uint16Array). */
 export interface ConstantData {
   dtype: DType;
   shape: readonly number[];
-  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 }
 
 /** A value in a graph: a graph input, an initializer, or a node output. */
@@ -586,7 +586,7 @@ export class Graph {
   /** Converts the element type. */
   cast(x: Tensor, to: DType): Tensor {
     return this.emit('Cast', [x], [{ dtype: to, shape: x.shape }], {
-      to: { type: 'int', value: dtypeCode(to) },
+      to: { type: 'int', value: ONNX_DTYPE[to] },
     })[0]!;
   }
 
@@ -927,14 +927,10 @@ export function typedArrayOf(dtype: DType, values: readonly number[]): ConstantD
     case 'bool':
       return Uint8Array.from(values.map((v) => (v !== 0 ? 1 : 0)));
     case 'float16':
-      throw new GraphBuildError(
-        'float16 constants are not supported by the builder; cast a float32 constant',
-      );
+      return Uint16Array.from(values, float16Bits);
+    case 'bfloat16':
+      return Uint16Array.from(values, bfloat16Bits);
   }
-}
-
-function dtypeCode(dtype: DType): number {
-  return { float32: 1, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 }[dtype];
 }
 
 /** Output dim of a static slice on `dim`. */

@@ -7,7 +7,7 @@
 export type { GradientOptions, GradientTarget } from './autodiff.js';
 export { gradients } from './autodiff.js';
 export type { DType } from './dtype.js';
-export { isFloat, ONNX_DTYPE } from './dtype.js';
+export { bfloat16Bits, DTYPE_BYTES, float16Bits, fromHalfBits, isFloat, ONNX_DTYPE } from './dtype.js';
 export { DeviceUnavailableError, GradientError, GraphBuildError, GraphShapeError } from './errors.js';
 export type { GradientCheckOptions, GradientCheckResult, GradientMismatch } from './gradient-check.js';
 export { checkGradients, randomProjection } from './gradient-check.js';

@@ -36,11 +36,11 @@ export interface SessionOptions {
   initializers?: Readonly<Record<string, ConstantData>>;
 }
 
-/** Host data for one input or output. */
+/** Host data for one input or output (float16: its bits, a Uint16Array, as onnxruntime-node takes them). */
 export interface HostValue {
   dtype: DType;
   shape: readonly number[];
-  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
+  data: Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
 }
 
 /**
@@ -157,10 +157,15 @@ const CUDA_REMEDY =
   'provider of the same ORT version), or copy libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so ' +
   'from an onnxruntime-gpu 1.30 build next to onnxruntime_binding.node, and put CUDA 12 + cuDNN 9 libraries on LD_LIBRARY_PATH.';
 
-function toOrt(value: HostValue | ort.Tensor): ort.Tensor {
+function toOrt(name: string, value: HostValue | ort.Tensor): ort.Tensor {
   const { Tensor } = loadOrt();
   if (value instanceof Tensor) return value;
   const host = value as HostValue;
+  if (host.dtype === 'bfloat16')
+    throw new InvalidInputError({
+      field: name,
+      reason: 'onnxruntime-node has no bfloat16 tensors: feed float32 and cast inside the graph',
+    });
   return new Tensor(ORT_TYPE[host.dtype], host.data as never, [...host.shape]);
 }
 
@@ -252,7 +257,7 @@ export async function createSession(
       const value = feeds[name];
       if (value === undefined)
         throw new InvalidInputError({ field: name, reason: 'session input was not fed' });
-      const tensor = toOrt(value);
+      const tensor = toOrt(name, value);
       const expected = declared.get(name);
       if (expected !== undefined) checkFeed(name, tensor, expected);
       ortFeeds[name] = tensor;
