@@ -95,3 +95,13 @@ export class InferenceServerError extends Sr1Error {
 
 /** A command-line flag with a missing or malformed value (the shared command layer's error). */
 export { CliUsageError } from '@sr1/core';
+
+/**
+ * A compute precision the device cannot run (bfloat16 on onnxruntime-node's CPU provider, which
+ * has no bfloat16 MatMul) or that is not one of the known names; `field` names the option.
+ */
+export class PrecisionError extends InvalidInputError {
+  constructor(field: string, reason: string) {
+    super({ code: 'precision', field, reason });
+  }
+}

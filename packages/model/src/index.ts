@@ -26,6 +26,7 @@ export {
   MissingFileError,
   ModelConfigError,
   ModelFolderExistsError,
+  PrecisionError,
   SafetensorsFormatError,
   ServingInputError,
   TokenizerError,
@@ -114,8 +115,8 @@ export type { SessionEngine, SessionGeneratorOptions } from './inference/session
 export { sessionGenerator } from './inference/session-generator.js';
 
 // The compiled decoder on onnxruntime-node, and the slow exact float64 runner for tests and parity
-export type { OrtDecoderRunnerOptions } from './graphs/index.js';
-export { OrtDecoderRunner } from './graphs/index.js';
+export type { KvBuffer, OrtDecoderRunnerOptions, Precision } from './graphs/index.js';
+export { checkPrecision, kvCacheDtype, OrtDecoderRunner, PRECISIONS } from './graphs/index.js';
 export type { ReferenceRunnerStats } from './reference/reference-runner.js';
 export { ReferenceDecoderRunner } from './reference/reference-runner.js';
 

@@ -4,7 +4,7 @@
 
 import type { Tensor } from '@sr1/graph';
 import { EngineInvariantError } from '../errors.js';
-import { type DecoderBuilder, linear, linears } from './builder.js';
+import { castTo, computeDtype, computeMatmul, type DecoderBuilder, linear, linears } from './builder.js';
 import { DECODER_NAMES as N } from './names.js';
 
 const NEG_LARGE = -1e9; // masked attention scores; finite so fully padded rows stay NaN-free
@@ -151,6 +151,8 @@ export function causalSelfAttention(
   shared: AttentionShared,
 ): AttentionResult {
   const { g, config, dtype, fused } = b;
+  const compute = computeDtype(b);
+  const cacheDtype = b.cacheDtype ?? dtype;
   const { rotary, mask, cache } = shared;
   const { numAttentionHeads: heads, numKeyValueHeads: kvHeads, headDim } = config;
   const group = heads / kvHeads;
@@ -168,8 +170,8 @@ export function causalSelfAttention(
     if (!cache.hasPast) return null;
     if (carriedPast !== undefined) return name === N.pastKey(layer) ? carriedPast.key : carriedPast.value;
     if (!cache.timeMajor)
-      return g.input(name, dtype, ['batch', kvHeads, 'past', headDim], { differentiable: false });
-    const past = g.input(name, dtype, ['past', 'batch', kvHeads, headDim], { differentiable: false });
+      return g.input(name, cacheDtype, ['batch', kvHeads, 'past', headDim], { differentiable: false });
+    const past = g.input(name, cacheDtype, ['past', 'batch', kvHeads, headDim], { differentiable: false });
     return g.transpose(past, [1, 2, 0, 3]); // (batch, kvHeads, past, headDim)
   };
   const pastKey = pastInput(N.pastKey(layer));
@@ -178,26 +180,36 @@ export function causalSelfAttention(
     // Opset-23 RotaryEmbedding and Attention on the projections as they come, heads packed in
     // the last axis (batch, seq, heads·headDim): GQA by q/kv head counts, our causal+padding
     // mask, the cache concat inside, and the output already (batch, seq, hidden). Only the new
-    // keys and values are reshaped, for the cache.
+    // keys and values are reshaped, for the cache. With a half compute dtype the op runs in it,
+    // its softmax included (as autocast's scaled_dot_product_attention does).
     const rotatedQuery = rotary.applyPacked(qProj, heads);
     const rotatedKey = rotary.applyPacked(kProj, kvHeads); // (batch, seq, kvHeads·headDim)
-    const [attention, presentKey, presentValue] = g.custom({
+    const inCompute = (t: Tensor | null) => (t === null ? null : castTo(b, t, compute));
+    const [attentionCompute, presentKey, presentValue] = g.custom({
       opType: 'Attention',
       domainVersion: 23,
-      inputs: [rotatedQuery, rotatedKey, vProj, mask.visible4!, pastKey, pastValue],
+      inputs: [
+        inCompute(rotatedQuery),
+        inCompute(rotatedKey),
+        inCompute(vProj),
+        mask.visible4!,
+        inCompute(pastKey),
+        inCompute(pastValue),
+      ],
       outputs: [
-        { dtype, shape: qProj.shape },
-        { dtype, shape: ['batch', kvHeads, cache.total, headDim] },
-        { dtype, shape: ['batch', kvHeads, cache.total, headDim] },
+        { dtype: compute, shape: qProj.shape },
+        { dtype: compute, shape: ['batch', kvHeads, cache.total, headDim] },
+        { dtype: compute, shape: ['batch', kvHeads, cache.total, headDim] },
       ],
       attributes: {
         q_num_heads: { type: 'int', value: heads },
         kv_num_heads: { type: 'int', value: kvHeads },
       },
     }) as [Tensor, Tensor, Tensor];
-    presents.push(presentKey, presentValue);
+    const attention = castTo(b, attentionCompute, dtype);
+    presents.push(castTo(b, presentKey, cacheDtype), castTo(b, presentValue, cacheDtype));
     if (cache.appendOnly) {
-      const split = (t: Tensor) => g.reshape(t, [0, 0, kvHeads, headDim]); // (batch, seq, kvHeads, headDim)
+      const split = (t: Tensor) => g.reshape(castTo(b, t, cacheDtype), [0, 0, kvHeads, headDim]); // (batch, seq, kvHeads, headDim)
       const order = cache.timeMajor ? [1, 0, 2, 3] : [0, 2, 1, 3]; // (seq, batch, ·) or (batch, kvHeads, seq, ·)
       newEntries.push(g.transpose(split(rotatedKey), order), g.transpose(split(vProj), order));
     }
@@ -205,8 +217,11 @@ export function causalSelfAttention(
   }
   const q = g.transpose(g.reshape(qProj, [0, 0, heads, headDim]), [0, 2, 1, 3]); // (batch, heads, seq, headDim)
   const k = g.transpose(g.reshape(kProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]); // (batch, kvHeads, seq, headDim)
-  const v = g.transpose(g.reshape(vProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]);
-  const rotatedKey = rotary.apply(k); // (batch, kvHeads, seq, headDim)
+  const vFull = g.transpose(g.reshape(vProj, [0, 0, kvHeads, headDim]), [0, 2, 1, 3]);
+  // The new keys and values as the cache holds them: attention reads these, the same rounding
+  // later steps see.
+  const rotatedKey = castTo(b, rotary.apply(k), cacheDtype); // (batch, kvHeads, seq, headDim)
+  const v = castTo(b, vFull, cacheDtype);
   if (cache.timeMajor)
     newEntries.push(g.transpose(rotatedKey, [2, 0, 1, 3]), g.transpose(v, [2, 0, 1, 3])); // (seq, batch, kvHeads, headDim)
   else if (cache.appendOnly) newEntries.push(rotatedKey, v); // (batch, kvHeads, seq, headDim)
@@ -214,11 +229,12 @@ export function causalSelfAttention(
   // GQA without copying K/V: queries grouped (batch, kvHeads, group, seq, headDim) against
   // keys (batch, kvHeads, 1, ·, headDim), batch dims broadcast in MatMul.
   const q5 = g.reshape(g.mul(rotary.apply(q), mask.scale), [0, kvHeads, group, -1, headDim]);
-  const q5T = g.transpose(q5, [0, 1, 2, 4, 3]); // (batch, kvHeads, group, headDim, seq)
+  const q5T = castTo(b, g.transpose(q5, [0, 1, 2, 4, 3]), compute); // (batch, kvHeads, group, headDim, seq)
   // (K·qᵀ)ᵀ rather than q·Kᵀ: transposing the few query rows is cheap, while ORT would fold a
   // transpose of K with the time-major cache's into one slow element-wise transpose of the
   // whole cache every step (28 ms of a 52 ms layer at past 1024, batch 8).
-  const scoresOf = (keys: Tensor) => g.matmul(g.unsqueeze(keys, [2]), q5T); // (batch, kvHeads, group, ·, seq)
+  // In the compute dtype; the scores come back in `dtype`, where the mask and softmax run.
+  const scoresOf = (keys: Tensor) => computeMatmul(b, g.unsqueeze(keys, [2]), q5T); // (batch, kvHeads, group, ·, seq)
   if (cache.appendOnly && pastKey !== null && pastValue !== null) {
     // Append-only layouts: attend to the past and the new entries separately, so the cache
     // is never concatenated (the runner stores the new entries itself).
@@ -238,8 +254,8 @@ export function causalSelfAttention(
       [{ dtype, shape: [...probs.shape.slice(0, 4), 'seq'] }],
       {},
     )[0]!;
-    const fromPast = g.matmul(probsPast, g.unsqueeze(pastValue, [2]));
-    const fromNew = g.matmul(probsNew, g.unsqueeze(v, [2]));
+    const fromPast = computeMatmul(b, probsPast, g.unsqueeze(pastValue, [2]));
+    const fromNew = computeMatmul(b, probsNew, g.unsqueeze(v, [2]));
     context = g.reshape(g.add(fromPast, fromNew), [0, heads, -1, headDim]);
   } else {
     let keys = rotatedKey;
@@ -251,7 +267,7 @@ export function causalSelfAttention(
     if (cache.emitPresents) presents.push(keys, values);
     const scores = g.transpose(scoresOf(keys), [0, 1, 2, 4, 3]); // (batch, kvHeads, group, seq, total)
     const probs = g.softmax(g.where(mask.visible5, scores, mask.masked), -1);
-    context = g.reshape(g.matmul(probs, g.unsqueeze(values, [2])), [0, heads, -1, headDim]);
+    context = g.reshape(computeMatmul(b, probs, g.unsqueeze(values, [2])), [0, heads, -1, headDim]);
   }
   const merged = g.reshape(g.transpose(context, [0, 2, 1, 3]), [0, 0, heads * headDim]); // (batch, seq, heads·headDim)
   return { output: linear(b, merged, `${p}.o_proj`, config.outputBias), presents, newEntries };

@@ -1,5 +1,6 @@
-// What every part of the decoder graph shares — the graph, the config, weight lookup by HF name —
-// and the two primitives the attention, MLP and block builders are made of: linear and RMSNorm.
+// What every part of the decoder graph shares — the graph, the config, weight lookup by HF name,
+// the compute precision — and the primitives the attention, MLP and block builders are made of:
+// linear, a MatMul in the compute dtype, and RMSNorm.
 
 import type { DType, Graph, Tensor } from '@sr1/graph';
 import type { DecoderConfig } from '../engine-types.js';
@@ -9,16 +10,24 @@ import { EngineInvariantError } from '../errors.js';
 export interface DecoderBuilder {
   g: Graph;
   config: DecoderConfig;
-  /** Compute dtype of weights and activations. */
+  /** Dtype of the weights as fed, the residual stream, norms, softmax and outputs. */
   dtype: DType;
+  /**
+   * Dtype of the MatMuls (projections, attention scores and values, heads): `dtype` itself, or a
+   * half type whose operands are cast on the way in and whose results are cast back to `dtype`
+   * (autocast). Absent: `dtype`.
+   */
+  compute?: DType;
+  /** Dtype of the KV cache entries (inputs, outputs, carried state). Absent: `dtype`. */
+  cacheDtype?: DType;
   /** Emit ONNX opset-23 fused ops (RMSNormalization, RotaryEmbedding, Attention); inference only. */
   fused: boolean;
   /** The graph input of an HF weight; fails loudly for a weight the config does not have. */
   weight(name: string): Tensor;
   /**
-   * The transpose (in, out) of a linear weight, when the graph computes it once elsewhere (the
-   * decode loop's body reads the outer graph's, so ORT folds each weight's transpose once).
-   * Absent: `linear` transposes in place.
+   * The transpose (in, out) of a linear weight in the compute dtype, when the graph computes it
+   * once elsewhere (the decode loop's body reads the outer graph's, so ORT folds each weight's
+   * cast and transpose once). Absent: `linear` casts and transposes in place.
    */
   transposed?(name: string): Tensor;
   /**
@@ -29,16 +38,37 @@ export interface DecoderBuilder {
   concatProjections?: boolean;
 }
 
+/** The compute dtype of `b` (its MatMuls). */
+export function computeDtype(b: DecoderBuilder): DType {
+  return b.compute ?? b.dtype;
+}
+
+/** `x` cast to `dtype` (no node when it already is). */
+export function castTo(b: DecoderBuilder, x: Tensor, dtype: DType): Tensor {
+  return x.dtype === dtype ? x : b.g.cast(x, dtype);
+}
+
+/**
+ * `a·w` computed in the compute dtype, the result back in `b.dtype` (autocast's matmul: half
+ * operands, a float32 result for the float32 ops after it). `w` may already be in the compute dtype.
+ */
+export function computeMatmul(b: DecoderBuilder, a: Tensor, w: Tensor): Tensor {
+  const compute = computeDtype(b);
+  return castTo(b, b.g.matmul(castTo(b, a, compute), castTo(b, w, compute)), b.dtype);
+}
+
 /** `x·Wᵀ (+ b)` with HF's (out, in) weight `${prefix}.weight` and bias `${prefix}.bias`. */
 export function linear(b: DecoderBuilder, x: Tensor, prefix: string, bias: boolean): Tensor {
   const { g } = b;
-  const y = g.matmul(x, transposedWeight(b, `${prefix}.weight`)); // (batch, seq, out)
+  const y = computeMatmul(b, x, transposedWeight(b, `${prefix}.weight`)); // (batch, seq, out)
   return bias ? g.add(y, b.weight(`${prefix}.bias`)) : y;
 }
 
-/** The (in, out) transpose of the HF (out, in) weight `name`. */
-function transposedWeight(b: DecoderBuilder, name: string): Tensor {
-  return b.transposed !== undefined ? b.transposed(name) : b.g.transpose(b.weight(name), [1, 0]);
+/** The (in, out) transpose of the HF (out, in) weight `name`, in the compute dtype. */
+export function transposedWeight(b: DecoderBuilder, name: string): Tensor {
+  if (b.transposed !== undefined) return b.transposed(name);
+  // cast before the transpose: the transpose then moves half the bytes
+  return b.g.transpose(castTo(b, b.weight(name), computeDtype(b)), [1, 0]);
 }
 
 /**
@@ -60,7 +90,7 @@ export function linears(b: DecoderBuilder, x: Tensor, prefixes: readonly string[
     prefixes.map((prefix) => transposedWeight(b, `${prefix}.weight`)),
     1,
   ); // (in, Σ out)
-  let y = g.matmul(x, weightT); // (batch, seq, Σ out)
+  let y = computeMatmul(b, x, weightT); // (batch, seq, Σ out)
   if (bias)
     y = g.add(
       y,

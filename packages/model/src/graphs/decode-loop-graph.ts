@@ -13,8 +13,9 @@ import { EngineInvariantError } from '../errors.js';
 import { expectedWeights } from '../formats/weights.js';
 import { type AttentionShared, attentionMask, rotaryEmbedding } from './attention.js';
 import { decoderBlock } from './block.js';
-import { type DecoderBuilder, rmsNorm } from './builder.js';
+import { computeMatmul, type DecoderBuilder, rmsNorm } from './builder.js';
 import { DECODER_NAMES } from './names.js';
+import type { Precision } from './precision.js';
 
 /** Input and output names of the decode-loop graph (weights use their HF names). */
 export const DECODE_LOOP_NAMES = {
@@ -47,6 +48,11 @@ export interface DecodeLoopGraphOptions {
    * a new session repeats the sequence of draws, each run of a session continues it.
    */
   seed?: number;
+  /**
+   * Compute precision (see `Precision`). The cache lives only inside the run, so it is held in the
+   * compute dtype whatever it is (bfloat16 too). Default 'float32'.
+   */
+  precision?: Precision;
 }
 
 /** A built decode-loop graph. */
@@ -134,13 +140,16 @@ export function buildDecodeLoopGraph(
       throw new EngineInvariantError(`decode-loop graph: weight ${name} is not expected for this config`);
     return t;
   };
-  // Every linear weight is transposed once, in the outer graph, and read by the prefill and the
-  // loop body alike: with the weights as initializers ORT folds each transpose once.
+  const precision = options.precision ?? 'float32';
+  const compute = precision; // the MatMul dtype; float32 is today's graph
+  // Every linear weight is cast and transposed once, in the outer graph, and read by the prefill
+  // and the loop body alike: with the weights as initializers ORT folds each once.
   const transposes = new Map<string, Tensor>();
   const transposed = (name: string): Tensor => {
     let t = transposes.get(name);
     if (t === undefined) {
-      t = g.transpose(weight(name), [1, 0]);
+      const w = weight(name);
+      t = g.transpose(compute === 'float32' ? w : g.cast(w, compute), [1, 0]);
       transposes.set(name, t);
     }
     return t;
@@ -149,6 +158,7 @@ export function buildDecodeLoopGraph(
     g: graph,
     config,
     dtype: 'float32',
+    ...(compute !== 'float32' ? { compute, cacheDtype: compute } : {}),
     fused: false,
     weight,
     transposed,
@@ -156,7 +166,7 @@ export function buildDecodeLoopGraph(
   const head = config.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'; // (vocab, hidden)
   const logitsOf = (b: DecoderBuilder, h: Tensor): Tensor => {
     const last = b.g.squeeze(b.g.slice(h, [-1], [Number.MAX_SAFE_INTEGER], [1]), [1]); // (batch, hidden)
-    return b.g.matmul(rmsNorm(b, last, weight('model.norm.weight')), transposed(head)); // (batch, vocab)
+    return computeMatmul(b, rmsNorm(b, last, weight('model.norm.weight')), transposed(head)); // (batch, vocab)
   };
 
   // Prefill: the prompts' keys and values (the static layout's new entries) and the first token.
@@ -185,7 +195,7 @@ export function buildDecodeLoopGraph(
   const emptySlots = g.constantOfShape(
     g.concat([batchDim, g.int64s([kvHeads]), extra, g.int64s([headDim])], 0),
     0,
-    'float32',
+    compute,
     ['batch', kvHeads, 'extra', headDim],
   );
   const cacheShape = ['batch', kvHeads, 'past', headDim];

@@ -12,8 +12,9 @@ import { EngineInvariantError } from '../errors.js';
 import { expectedWeights } from '../formats/weights.js';
 import { type AttentionShared, attentionMask, rotaryEmbedding } from './attention.js';
 import { decoderBlock } from './block.js';
-import { type DecoderBuilder, rmsNorm } from './builder.js';
+import { computeMatmul, type DecoderBuilder, rmsNorm } from './builder.js';
 import { DECODER_NAMES } from './names.js';
+import { kvCacheDtype, type Precision } from './precision.js';
 
 /** Which graph to build. */
 export type DecoderMode = 'prefill' | 'decode' | 'train';
@@ -32,6 +33,12 @@ export interface DecoderGraphOptions {
   mode: DecoderMode;
   /** Compute dtype of weights and activations (float64 for finite-difference checks). */
   dtype?: 'float32' | 'float64'; // float32: what checkpoints hold and ORT runs fastest
+  /**
+   * Compute precision (see `Precision`): 'float16'/'bfloat16' run every MatMul in that type on
+   * operands cast from the float32 weights and activations, the rest in `dtype`; the KV cache
+   * crosses the graph boundary as `kvCacheDtype(precision)`. Default 'float32': `dtype` throughout.
+   */
+  precision?: Precision;
   /** prefill/decode: emit logits for the last position only (batch, vocab). */
   lastOnly?: boolean;
   /** train: what to differentiate (default 'none'). */
@@ -124,10 +131,17 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
       throw new EngineInvariantError(`decoder graph: weight ${name} is not expected for this config`);
     return t;
   };
+  const precision = options.precision ?? 'float32';
+  if (precision !== 'float32' && dtype !== 'float32')
+    throw new InvalidInputError({
+      field: 'precision',
+      reason: `a '${precision}' compute precision needs float32 master weights, not ${dtype}`,
+    });
   const b: DecoderBuilder = {
     g,
     config,
     dtype,
+    ...(precision !== 'float32' ? { compute: precision, cacheDtype: kvCacheDtype(precision) } : {}),
     fused: options.fused === true && mode !== 'train',
     weight: w,
     concatProjections: options.concatProjections === true && mode !== 'train',
@@ -159,7 +173,7 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   if (mode !== 'train') {
     if (options.lastOnly === true)
       final = g.squeeze(g.slice(final, [-1], [Number.MAX_SAFE_INTEGER], [1]), [1]); // (batch, hidden)
-    outputs.push(g.output(g.matmul(final, g.transpose(head, [1, 0])), N.logits));
+    outputs.push(g.output(headLogits(b, final, head), N.logits));
     for (let layer = 0; layer < config.numHiddenLayers; layer++) {
       if (appendOnly) {
         outputs.push(g.output(newEntries[2 * layer]!, N.newKey(layer)));
@@ -185,7 +199,7 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   if (options.head === 'value') {
     const scoreWeight = g.input('score.weight', dtype, [1, config.hiddenSize]);
     weights.set('score.weight', scoreWeight);
-    let scores = g.matmul(final, g.transpose(scoreWeight, [1, 0])); // (batch, seq, 1)
+    let scores = computeMatmul(b, final, g.transpose(scoreWeight, [1, 0])); // (batch, seq, 1)
     if (options.valueHeadBias ?? true) {
       const scoreBias = g.input('score.bias', dtype, [1]);
       weights.set('score.bias', scoreBias);
@@ -213,7 +227,7 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
     return { graph: g, mode, weights, outputs, gradients: grads };
   }
 
-  const logits = g.matmul(final, g.transpose(head, [1, 0])); // (batch, seq, vocab)
+  const logits = headLogits(b, final, head); // (batch, seq, vocab), log-softmax in float32
   const logSoftmax = g.logSoftmax(logits, -1);
   const targetIds = g.input(N.targetIds, 'int64', ['batch', 'seq']);
   const logprobs = g.squeeze(g.gatherElements(logSoftmax, g.unsqueeze(targetIds, [-1]), 2), [-1]); // (batch, seq)
@@ -241,4 +255,10 @@ export function buildDecoderGraph(config: DecoderConfig, options: DecoderGraphOp
   }
   emitGradients(result, names);
   return { graph: g, mode, weights, outputs, gradients: grads };
+}
+
+/** `final·headᵀ` in the compute dtype, logits in `b.dtype`; `head` (vocab, hidden) is a graph input. */
+function headLogits(b: DecoderBuilder, final: Tensor, head: Tensor): Tensor {
+  if (b.compute === undefined || b.compute === b.dtype) return b.g.matmul(final, b.g.transpose(head, [1, 0])); // today's graph, node for node
+  return computeMatmul(b, final, b.g.transpose(b.g.cast(head, b.compute), [1, 0]));
 }

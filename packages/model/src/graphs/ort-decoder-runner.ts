@@ -18,6 +18,7 @@ import type {
 import { expectedWeights } from '../formats/weights.js';
 import type { DecoderGraphOptions } from './decoder-graph.js';
 import { buildDecoderGraph, DECODER_NAMES } from './decoder-graph.js';
+import { checkPrecision, kvCacheDtype, type Precision } from './precision.js';
 
 /** Options of `OrtDecoderRunner.create`. */
 export interface OrtDecoderRunnerOptions {
@@ -43,7 +44,19 @@ export interface OrtDecoderRunnerOptions {
    *   of the default (packages/model/README.md).
    */
   weightsAs?: 'inputs' | 'initializers';
+  /**
+   * Compute precision (see `Precision`): 'float16' runs every MatMul in float16 on operands cast
+   * from the float32 weights and keeps the KV cache in float16 (half its bytes, fed and held);
+   * norms, softmax, logits and the residual stream stay float32. The weights stay float32 either
+   * way — fed, or as float32 initializers whose casts ORT folds at compile time. 'bfloat16' needs
+   * 'cuda' (a `PrecisionError` on 'cpu'); its cache crosses the session boundary as float32
+   * (onnxruntime-node has no bfloat16 tensors). Default 'float32': today's graphs.
+   */
+  precision?: Precision;
 }
+
+/** A KV cache buffer: float32 values, or float16 bits (`kvCacheDtype` 'float16'). */
+export type KvBuffer = Float32Array | Uint16Array;
 
 /**
  * The runner's cache: per layer one preallocated buffer (batch, kvHeads, capacity, headDim) for
@@ -54,8 +67,8 @@ export interface OrtDecoderRunnerOptions {
  * branching is safe.
  */
 interface CacheStore {
-  keys: Float32Array[];
-  values: Float32Array[];
+  keys: KvBuffer[];
+  values: KvBuffer[];
   /** Slots per (row, kv head). */
   capacity: number;
   /** Slots written by the newest cache on this store. */
@@ -83,15 +96,21 @@ export function roomFor(length: number): number {
   return length + Math.max(64, Math.ceil(length / 4));
 }
 
-/** Geometry of a cache buffer: `blocks` = batch · kvHeads blocks of capacity × headDim floats. */
+/** Geometry of a cache buffer: `blocks` = batch · kvHeads blocks of capacity × headDim values. */
 interface Geometry {
   blocks: number;
   headDim: number;
+  dtype: 'float32' | 'float16';
+}
+
+/** A zeroed cache buffer of `size` values in `dtype`. */
+export function newKvBuffer(size: number, dtype: 'float32' | 'float16'): KvBuffer {
+  return dtype === 'float16' ? new Uint16Array(size) : new Float32Array(size);
 }
 
 function newStore(layers: number, capacity: number, geometry: Geometry): CacheStore {
   const size = geometry.blocks * capacity * geometry.headDim;
-  const make = () => Array.from({ length: layers }, () => new Float32Array(size));
+  const make = () => Array.from({ length: layers }, () => newKvBuffer(size, geometry.dtype));
   return { keys: make(), values: make(), capacity, written: 0 };
 }
 
@@ -106,10 +125,11 @@ function copyStore(
   kvHeads: number,
   headDim: number,
   rows: readonly number[],
+  dtype: 'float32' | 'float16',
 ): CacheStore {
-  const copy = newStore(store.keys.length, capacity, { blocks: rows.length * kvHeads, headDim });
+  const copy = newStore(store.keys.length, capacity, { blocks: rows.length * kvHeads, headDim, dtype });
   const span = length * headDim;
-  const copyBuffer = (source: Float32Array, target: Float32Array) => {
+  const copyBuffer = (source: KvBuffer, target: KvBuffer) => {
     rows.forEach((row, i) => {
       for (let head = 0; head < kvHeads; head++) {
         const from = (row * kvHeads + head) * store.capacity * headDim;
@@ -129,8 +149,8 @@ function copyStore(
 
 /** Writes new entries (batch, kvHeads, newLength, headDim) into slots [at, at + newLength). */
 function writeEntries(
-  target: Float32Array,
-  entries: Float32Array,
+  target: KvBuffer,
+  entries: KvBuffer,
   capacity: number,
   at: number,
   blocks: number,
@@ -146,6 +166,10 @@ function writeEntries(
 /** Runs the compiled decoder graphs on onnxruntime-node. */
 export class OrtDecoderRunner implements DecoderRunner {
   readonly config: DecoderConfig;
+  /** The compute precision its graphs run in. */
+  readonly precision: Precision;
+  /** The KV cache's dtype in the runner's buffers and at the session boundary. */
+  readonly kvCacheDtype: 'float32' | 'float16';
   private readonly options: OrtDecoderRunnerOptions;
   private readonly sessions = new Map<string, Promise<GraphSession>>();
   /** The sessions compiled so far, for the ledger. */
@@ -163,6 +187,8 @@ export class OrtDecoderRunner implements DecoderRunner {
   private constructor(config: DecoderConfig, options: OrtDecoderRunnerOptions) {
     this.config = config;
     this.options = options;
+    this.precision = options.precision ?? 'float32';
+    this.kvCacheDtype = kvCacheDtype(this.precision);
   }
 
   /** A runner for `config` with `weights` (float32, HF names and layouts). Sessions compile lazily. */
@@ -171,6 +197,7 @@ export class OrtDecoderRunner implements DecoderRunner {
     weights: WeightMap,
     options: OrtDecoderRunnerOptions = {},
   ): Promise<OrtDecoderRunner> {
+    checkPrecision(options.precision ?? 'float32', options.device ?? 'cpu');
     const runner = new OrtDecoderRunner(config, options);
     runner.setWeights(weights);
     // Compile the common prefill session now so a missing device fails at creation.
@@ -256,6 +283,7 @@ export class OrtDecoderRunner implements DecoderRunner {
         ...options,
         cacheLayout: 'static',
         fused: this.options.fused ?? false,
+        ...(this.precision !== 'float32' ? { precision: this.precision } : {}),
         // folded once by ORT when the weights are initializers; per run (a copy) when fed
         concatProjections: this.options.weightsAs === 'initializers',
       });
@@ -327,13 +355,13 @@ export class OrtDecoderRunner implements DecoderRunner {
       store = handlesOf(cache).store;
       // Branching (someone already extended this store past `past`) or no room left: copy.
       if (store.written !== past || store.capacity < length) {
-        store = copyStore(store, past, roomFor(length), kvHeads, headDim, allRows);
+        store = copyStore(store, past, roomFor(length), kvHeads, headDim, allRows, this.kvCacheDtype);
       }
       const capacity = store.capacity;
       for (let layer = 0; layer < layers; layer++) {
         const shape = [batch, kvHeads, capacity, headDim];
-        feeds[N.pastKey(layer)] = { dtype: 'float32', shape, data: store.keys[layer]! };
-        feeds[N.pastValue(layer)] = { dtype: 'float32', shape, data: store.values[layer]! };
+        feeds[N.pastKey(layer)] = { dtype: this.kvCacheDtype, shape, data: store.keys[layer]! };
+        feeds[N.pastValue(layer)] = { dtype: this.kvCacheDtype, shape, data: store.values[layer]! };
       }
       // The mask over [capacity slots, new tokens]: the caller's past mask, 0 for empty slots.
       const mask = new BigInt64Array(batch * (capacity + newLength));
@@ -346,10 +374,11 @@ export class OrtDecoderRunner implements DecoderRunner {
       feeds[N.attentionMask] = { dtype: 'int64', shape: [batch, capacity + newLength], data: mask };
     }
     const out = await this.run({ mode: useDecode ? 'decode' : 'prefill', lastOnly }, feeds);
-    if (store === undefined) store = newStore(layers, roomFor(length), { blocks, headDim });
+    if (store === undefined)
+      store = newStore(layers, roomFor(length), { blocks, headDim, dtype: this.kvCacheDtype });
     for (let layer = 0; layer < layers; layer++) {
-      const newKeys = out[N.newKey(layer)]!.data as Float32Array;
-      const newValues = out[N.newValue(layer)]!.data as Float32Array;
+      const newKeys = out[N.newKey(layer)]!.data as KvBuffer;
+      const newValues = out[N.newValue(layer)]!.data as KvBuffer;
       writeEntries(store.keys[layer]!, newKeys, store.capacity, past, blocks, newLength, headDim);
       writeEntries(store.values[layer]!, newValues, store.capacity, past, blocks, newLength, headDim);
     }
@@ -366,15 +395,16 @@ export class OrtDecoderRunner implements DecoderRunner {
    * rows of different lengths in one batch (`inference/scheduler.ts`): the caller says which
    * slots each row may attend to (`inputs.attentionMask`, (batch, capacity + newLength)) and
    * writes the returned new entries wherever it keeps them. Without `past` the prefill graph runs.
-   * @param past - per layer keys and values, each (batch, kvHeads, capacity, headDim)
+   * @param past - per layer keys and values, each (batch, kvHeads, capacity, headDim), in
+   *   `kvCacheDtype` (float16: a Uint16Array of bits)
    * @returns logits ((batch, vocab) when `lastOnly`, else (batch, newLength, vocab)) and per layer
-   *   the new keys and values, each (batch, kvHeads, newLength, headDim)
+   *   the new keys and values, each (batch, kvHeads, newLength, headDim), in `kvCacheDtype`
    */
   async runStatic(
     inputs: ForwardInputs,
-    past: { keys: readonly Float32Array[]; values: readonly Float32Array[]; capacity: number } | undefined,
+    past: { keys: readonly KvBuffer[]; values: readonly KvBuffer[]; capacity: number } | undefined,
     lastOnly: boolean,
-  ): Promise<{ logits: Float32Array; newKeys: Float32Array[]; newValues: Float32Array[] }> {
+  ): Promise<{ logits: Float32Array; newKeys: KvBuffer[]; newValues: KvBuffer[] }> {
     const capacity = past?.capacity ?? 0;
     this.checkInputs(inputs, capacity);
     const N = DECODER_NAMES;
@@ -389,16 +419,16 @@ export class OrtDecoderRunner implements DecoderRunner {
     if (past !== undefined) {
       for (let layer = 0; layer < layers; layer++) {
         const shape = [batch, kvHeads, capacity, headDim];
-        feeds[N.pastKey(layer)] = { dtype: 'float32', shape, data: past.keys[layer]! };
-        feeds[N.pastValue(layer)] = { dtype: 'float32', shape, data: past.values[layer]! };
+        feeds[N.pastKey(layer)] = { dtype: this.kvCacheDtype, shape, data: past.keys[layer]! };
+        feeds[N.pastValue(layer)] = { dtype: this.kvCacheDtype, shape, data: past.values[layer]! };
       }
     }
     const out = await this.run({ mode: past !== undefined ? 'decode' : 'prefill', lastOnly }, feeds);
-    const newKeys: Float32Array[] = [];
-    const newValues: Float32Array[] = [];
+    const newKeys: KvBuffer[] = [];
+    const newValues: KvBuffer[] = [];
     for (let layer = 0; layer < layers; layer++) {
-      newKeys.push(out[N.newKey(layer)]!.data as Float32Array);
-      newValues.push(out[N.newValue(layer)]!.data as Float32Array);
+      newKeys.push(out[N.newKey(layer)]!.data as KvBuffer);
+      newValues.push(out[N.newValue(layer)]!.data as KvBuffer);
     }
     return { logits: out[N.logits]!.data as Float32Array, newKeys, newValues };
   }
@@ -426,7 +456,15 @@ export class OrtDecoderRunner implements DecoderRunner {
       }
     }
     const { numKeyValueHeads: kvHeads, headDim } = this.config;
-    const selected = copyStore(store, cache.length, roomFor(cache.length), kvHeads, headDim, rows);
+    const selected = copyStore(
+      store,
+      cache.length,
+      roomFor(cache.length),
+      kvHeads,
+      headDim,
+      rows,
+      this.kvCacheDtype,
+    );
     return {
       length: cache.length,
       batchSize: rows.length,

@@ -12,6 +12,7 @@ import { createSession, writeModel } from '@sr1/graph';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { expectedWeights } from '../formats/weights.js';
 import { buildDecodeLoopGraph, DECODE_LOOP_NAMES } from '../graphs/decode-loop-graph.js';
+import { checkPrecision, type Precision } from '../graphs/precision.js';
 import type { FinishReason } from './generate.js';
 
 /** Weights above this many bytes go to an ONNX external-data file (protobuf's limit is 2 GB). */
@@ -34,6 +35,12 @@ export interface LoopDecoderOptions {
    * ones are serialised in memory. 'always' / 'never' force either way.
    */
   externalData?: 'auto' | 'always' | 'never';
+  /**
+   * Compute precision of the MatMuls (see `Precision`); the cache, inside the run, is held in it.
+   * The initializers stay the float32 weights; ORT folds their casts at compile time. 'bfloat16'
+   * needs 'cuda'. Default 'float32'.
+   */
+  precision?: Precision;
 }
 
 /** Options of `LoopDecoder.generate`. */
@@ -83,6 +90,7 @@ export class LoopDecoder {
     weights: WeightMap,
     options: LoopDecoderOptions = {},
   ): Promise<LoopDecoder> {
+    checkPrecision(options.precision ?? 'float32', options.device ?? 'cpu');
     const decoder = new LoopDecoder(config, options);
     await decoder.setWeights(weights);
     return decoder;
@@ -119,7 +127,10 @@ export class LoopDecoder {
       initializers[name] = { dtype: 'float32', shape: tensor.shape, data: tensor.data };
       bytes += tensor.data.byteLength;
     }
-    const { graph } = buildDecodeLoopGraph(this.config, { seed: this.options.seed ?? 0 });
+    const { graph } = buildDecodeLoopGraph(this.config, {
+      seed: this.options.seed ?? 0,
+      ...(this.options.precision !== undefined ? { precision: this.options.precision } : {}),
+    });
     const mode = this.options.externalData ?? 'auto';
     const external = mode === 'always' || (mode === 'auto' && bytes > INLINE_WEIGHT_LIMIT);
     const sessionOptions = {

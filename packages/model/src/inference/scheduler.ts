@@ -5,7 +5,7 @@
 import { createRng, InvalidInputError, type Rng, Sr1Error } from '@sr1/core';
 import type { Tokenizer } from '@sr1/spec';
 import type { DecoderConfig, ForwardInputs } from '../engine-types.js';
-import { roomFor } from '../graphs/ort-decoder-runner.js';
+import { type KvBuffer, newKvBuffer, roomFor } from '../graphs/ort-decoder-runner.js';
 import { earliestStop, type FinishReason, GenerationAbortedError } from './generate.js';
 import { type SamplingOptions, type SamplingParams, sampleToken, samplingParams } from './sampling.js';
 
@@ -15,11 +15,13 @@ import { type SamplingOptions, type SamplingParams, sampleToken, samplingParams 
  */
 export interface StaticCacheRunner {
   readonly config: DecoderConfig;
+  /** The cache buffers' dtype (float16: Uint16Array bits, half the bytes). Absent: 'float32'. */
+  readonly kvCacheDtype?: 'float32' | 'float16';
   runStatic(
     inputs: ForwardInputs,
-    past: { keys: readonly Float32Array[]; values: readonly Float32Array[]; capacity: number } | undefined,
+    past: { keys: readonly KvBuffer[]; values: readonly KvBuffer[]; capacity: number } | undefined,
     lastOnly: boolean,
-  ): Promise<{ logits: Float32Array; newKeys: Float32Array[]; newValues: Float32Array[] }>;
+  ): Promise<{ logits: Float32Array; newKeys: KvBuffer[]; newValues: KvBuffer[] }>;
 }
 
 /** What the scheduler needs from a tokenizer: stop strings are matched on decoded text. */
@@ -127,8 +129,8 @@ export interface SchedulerStats {
 
 /** A sequence's own cache, (kvHeads, capacity, headDim) per layer, when it is not in the batch. */
 interface OwnCache {
-  keys: Float32Array[];
-  values: Float32Array[];
+  keys: KvBuffer[];
+  values: KvBuffer[];
   capacity: number;
 }
 
@@ -183,8 +185,8 @@ interface Sequence {
  * groups (one forward each) rather than all padded to the longest.
  */
 interface DecodeGroup {
-  keys: Float32Array[];
-  values: Float32Array[];
+  keys: KvBuffer[];
+  values: KvBuffer[];
   capacity: number;
   rows: number;
   slots: (Sequence | null)[];
@@ -829,7 +831,8 @@ export class ContinuousBatchScheduler {
   private newBatch(rows: number, capacity: number): OwnCache {
     const { numKeyValueHeads: kvHeads, headDim, numHiddenLayers: layers } = this.runner.config;
     const size = rows * kvHeads * capacity * headDim;
-    const make = () => Array.from({ length: layers }, () => new Float32Array(size));
+    const dtype = this.runner.kvCacheDtype ?? 'float32';
+    const make = () => Array.from({ length: layers }, () => newKvBuffer(size, dtype));
     return { keys: make(), values: make(), capacity };
   }
 
@@ -846,7 +849,7 @@ export class ContinuousBatchScheduler {
   ): void {
     const { numKeyValueHeads: kvHeads, headDim } = this.runner.config;
     const span = length * headDim;
-    const copy = (from: Float32Array, to: Float32Array) => {
+    const copy = (from: KvBuffer, to: KvBuffer) => {
       rows.forEach((row, i) => {
         for (let head = 0; head < kvHeads; head++) {
           const at = (row * kvHeads + head) * source.capacity * headDim;
@@ -870,9 +873,9 @@ export class ContinuousBatchScheduler {
    * [at, at + newLength) of row `row` of a (batch, kvHeads, capacity, headDim) buffer.
    */
   private writeEntries(
-    target: Float32Array,
+    target: KvBuffer,
     capacity: number,
-    entries: Float32Array,
+    entries: KvBuffer,
     at: number,
     row: number,
     newLength: number,

@@ -14,6 +14,7 @@
 import { Worker } from 'node:worker_threads';
 import { InvalidInputError, Sr1Error } from '@sr1/core';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
+import { checkPrecision, type Precision } from '../graphs/precision.js';
 import { type GeneratedSequence, GenerationAbortedError } from './generate.js';
 import type { SchedulerOptions, SchedulerStats, StartOptions, TurnOptions, TurnResult } from './scheduler.js';
 import { SessionBusyError, UnknownSessionError } from './scheduler.js';
@@ -55,6 +56,8 @@ export interface EngineWorkerOptions {
    * the sessions in use around the new snapshot.
    */
   weightsAs?: 'inputs' | 'initializers';
+  /** Compute precision of the worker's runner (`OrtDecoderRunner`'s option). Default 'float32'. */
+  precision?: Precision;
   scheduler?: SchedulerOptions;
   /**
    * The worker's script. Default: `engine-worker.js` next to this package's built `index.js`.
@@ -116,6 +119,7 @@ export class EngineWorker {
 
   /** Starts the worker and waits until its model is loaded and its first session compiled. */
   static async start(options: EngineWorkerOptions): Promise<EngineWorker> {
+    checkPrecision(options.precision ?? 'float32', options.device ?? 'cpu'); // before a thread starts
     const model = EngineWorker.source(options);
     const data: EngineWorkerData = {
       model,
@@ -124,6 +128,7 @@ export class EngineWorker {
         ...(options.threads !== undefined ? { threads: options.threads } : {}),
         ...(options.fused !== undefined ? { fused: options.fused } : {}),
         ...(options.weightsAs !== undefined ? { weightsAs: options.weightsAs } : {}),
+        ...(options.precision !== undefined ? { precision: options.precision } : {}),
       },
       scheduler: options.scheduler ?? {},
     };

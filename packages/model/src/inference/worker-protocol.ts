@@ -3,6 +3,7 @@
 // weights cross once, as SharedArrayBuffer-backed arrays (shared, not copied).
 
 import type { DecoderConfig } from '../engine-types.js';
+import type { Precision } from '../graphs/precision.js';
 import type { GenerateOptions } from './generate.js';
 import type { SchedulerOptions, StartOptions, TurnOptions } from './scheduler.js';
 import type { ScoreOptions } from './score.js';
@@ -20,6 +21,7 @@ export interface EngineWorkerData {
     threads?: number;
     fused?: boolean;
     weightsAs?: 'inputs' | 'initializers';
+    precision?: Precision;
   };
   scheduler: SchedulerOptions;
 }

@@ -7,6 +7,7 @@ import type { TokenBatch, Upstream } from '@sr1/spec';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DecoderInputError } from '../errors.js';
 import { buildDecoderGraph, type DecoderGraphOptions } from '../graphs/decoder-graph.js';
+import { checkPrecision } from '../graphs/precision.js';
 import type { OrtPolicyOptions } from './types.js';
 
 /** Host↔device bytes of a policy's or critic's runs, summed over its sessions. */
@@ -27,13 +28,20 @@ export class TrainSessions<Kind extends string> {
     private readonly config: DecoderConfig,
     private readonly options: OrtPolicyOptions,
     private readonly graphOptions: (kind: Kind) => DecoderGraphOptions,
-  ) {}
+  ) {
+    checkPrecision(options.precision ?? 'float32', options.device ?? 'cpu');
+  }
 
   /** The session of `kind`, compiled on first use. */
   get(kind: Kind): Promise<GraphSession> {
     let session = this.sessions.get(kind);
     if (session === undefined) {
-      session = createSession(buildDecoderGraph(this.config, this.graphOptions(kind)).graph, {
+      const precision = this.options.precision ?? 'float32';
+      const graphOptions: DecoderGraphOptions = {
+        ...this.graphOptions(kind),
+        ...(precision !== 'float32' ? { precision } : {}),
+      };
+      session = createSession(buildDecoderGraph(this.config, graphOptions).graph, {
         ...(this.options.device !== undefined ? { device: this.options.device } : {}),
         ...(this.options.threads !== undefined && this.options.threads > 0
           ? { threads: this.options.threads }

@@ -169,6 +169,7 @@ export class TrainWorker {
         options: {
           ...(options.device !== undefined ? { device: options.device } : {}),
           ...(options.threads !== undefined ? { threads: options.threads } : {}),
+          ...(options.precision !== undefined ? { precision: options.precision } : {}),
         },
       }));
     } catch (error) {
