@@ -13,6 +13,7 @@ import {
   generate,
   generatorFromEngine,
   type ModelTokenizer,
+  type Precision,
   sessionGenerator,
   shareWeights,
   type WeightMap,
@@ -153,6 +154,8 @@ export function inThreadEngine(
 /** Where the worker's model comes from, and how its ORT sessions run. */
 export interface WorkerEngineOptions {
   device?: 'cpu' | 'cuda';
+  /** The worker runner's compute precision (absent: float32). */
+  precision?: Precision;
   /** ORT intra-op threads in the worker (absent: ORT's choice). */
   threads?: number;
 }
@@ -195,6 +198,7 @@ export async function workerEngine(
   const worker = await EngineWorker.start({
     shared: { config: model.config, weights: shared, tokenizerDir: model.tokenizerDir },
     ...(options.device !== undefined ? { device: options.device } : {}),
+    ...(options.precision !== undefined ? { precision: options.precision } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   return engineOverWorker(worker, async (version) => {
@@ -223,6 +227,7 @@ export async function folderEngine(
   const worker = await EngineWorker.start({
     modelDir,
     ...(options.device !== undefined ? { device: options.device } : {}),
+    ...(options.precision !== undefined ? { precision: options.precision } : {}),
     ...(options.threads !== undefined ? { threads: options.threads } : {}),
   });
   return engineOverWorker(worker, async (version) => worker.setPolicyVersion(version));

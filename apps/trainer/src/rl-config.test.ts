@@ -58,6 +58,7 @@ describe('RL config', () => {
       rollout: 'lockstep',
       workerThreads: 0,
       worker: true,
+      precision: 'float32',
     });
     expect(
       parseRlConfig({ ...MINIMAL, engine: { rollout: 'async-worker', threads: 1, workerThreads: 2 } }).engine,
@@ -96,6 +97,8 @@ describe('RL config', () => {
     [{ ...MINIMAL, engine: { rollout: 'threads' } }, 'engine.rollout'],
     [{ ...MINIMAL, engine: { workerThreads: -1 } }, 'engine.workerThreads'],
     [{ ...MINIMAL, engine: { worker: 'yes' } }, 'engine.worker'],
+    [{ ...MINIMAL, engine: { precision: 'fp16' } }, 'engine.precision'],
+    [{ ...MINIMAL, engine: { precision: 'bfloat16' } }, 'engine.precision'],
     [{ ...MINIMAL, searchCost: { kind: 'flat', c: 1 } }, 'searchCost.kind'],
     [{ ...MINIMAL, searchCost: { kind: 'additive' } }, 'searchCost.c'],
     [{ ...MINIMAL, searchCost: { kind: 'additive', c: -1 } }, 'searchCost.c'],

@@ -2,10 +2,12 @@
 // starts from the paper's PPO or GRPO settings (reference §4); explicit fields override it.
 
 import { dirname, resolve } from 'node:path';
+import type { Precision } from '@sr1/model';
 import { type SearchCost, validateSearchCost } from '@sr1/reward';
 import { KL_ESTIMATOR_NAMES, type KlEstimator } from '@sr1/rl';
 import type { ToolFormat, ToolName } from '@sr1/rollout';
 import { ConfigReader, DEFAULT_MAX_NON_FINITE_STEPS, readConfigFile } from '@sr1/train';
+import { enginePrecision } from './sft-config.js';
 
 /** How the trainer generates: in an engine worker with the async loop, or in-thread lock-step. */
 export type RolloutEngineName = 'async-worker' | 'lockstep';
@@ -87,6 +89,8 @@ export interface RlConfig {
      * in one thread) on SharedArrayBuffer weights — the same buffers the engine worker snapshots.
      */
     worker: boolean;
+    /** The MatMuls' compute type (@sr1/model's `Precision`) of every engine: actor, reference, critic, rollouts. */
+    precision: Precision;
   };
   seed: number;
 }
@@ -185,7 +189,8 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     prompt.fail('template', "expected 'search-r1' or a text containing {question}");
   }
   const engine = root.object('engine');
-  engine.rejectUnknown(['device', 'threads', 'rollout', 'workerThreads', 'worker']);
+  engine.rejectUnknown(['device', 'threads', 'rollout', 'workerThreads', 'worker', 'precision']);
+  const device = engine.choice('device', ['cpu', 'cuda'] as const, 'cpu');
   const costReader = root.object('searchCost');
   const costKind = costReader.choice('kind', ['none', 'additive', 'otc'] as const, 'none');
   costReader.rejectUnknown(
@@ -266,11 +271,12 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
       saveEvery: output.number('saveEvery', Math.max(1, Math.floor(steps / 5)), { integer: true, min: 1 }),
     },
     engine: {
-      device: engine.choice('device', ['cpu', 'cuda'] as const, 'cpu'),
+      device,
       threads: engine.number('threads', 0, { integer: true, min: 0 }), // 0: ORT picks
       rollout: engine.choice('rollout', ROLLOUT_ENGINE_NAMES, DEFAULT_ROLLOUT_ENGINE),
       workerThreads: engine.number('workerThreads', 0, { integer: true, min: 0 }), // 0: as threads
       worker: engine.boolean('worker', true), // true: as sft — the same results as in-thread, the event loop stays free
+      precision: enginePrecision(engine, device), // float32: every committed result was trained in it
     },
     maxNonFiniteSteps: root.number('maxNonFiniteSteps', DEFAULT_MAX_NON_FINITE_STEPS, {
       integer: true,

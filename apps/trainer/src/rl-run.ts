@@ -141,6 +141,7 @@ export async function runRl(
   const engineOptions = {
     device: config.engine.device,
     ...(config.engine.threads > 0 ? { threads: config.engine.threads } : {}),
+    precision: config.engine.precision,
   };
   const workerThreads = config.engine.workerThreads > 0 ? config.engine.workerThreads : config.engine.threads;
   const prompt = promptOptions(config.prompt, config.rollout);
@@ -219,7 +220,11 @@ export async function runRl(
     config.engine.rollout === 'async-worker'
       ? await workerEngine(
           { config: base.config, weights, tokenizerDir: config.policy },
-          { device: config.engine.device, ...(workerThreads > 0 ? { threads: workerThreads } : {}) },
+          {
+            device: config.engine.device,
+            precision: config.engine.precision,
+            ...(workerThreads > 0 ? { threads: workerThreads } : {}),
+          },
         )
       : await lockstepEngine(base.config, weights, tokenizer, engineOptions);
   try {

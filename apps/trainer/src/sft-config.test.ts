@@ -22,8 +22,12 @@ describe('SFT config', () => {
     expect(config.training).toMatchObject({ steps: 10, batchSize: 8, microBatchSize: 4, schedule: 'cosine' });
     expect(config.output.saveEvery).toBe(2);
     // the policy trains in a worker_thread unless engine.worker is false
-    expect(config.engine).toEqual({ device: 'cpu', threads: 0, worker: true });
+    expect(config.engine).toEqual({ device: 'cpu', threads: 0, worker: true, precision: 'float32' });
     expect(parseSftConfig({ ...MINIMAL, engine: { worker: false } }).engine.worker).toBe(false);
+    expect(parseSftConfig({ ...MINIMAL, engine: { precision: 'float16' } }).engine.precision).toBe('float16');
+    expect(
+      parseSftConfig({ ...MINIMAL, engine: { device: 'cuda', precision: 'bfloat16' } }).engine.precision,
+    ).toBe('bfloat16');
   });
 
   it.each([
@@ -44,6 +48,14 @@ describe('SFT config', () => {
     [{ ...MINIMAL, model: {} }, "field 'model.path': give exactly one of"],
     [{ ...MINIMAL, data: {} }, "field 'data.train': is required"],
     [{ ...MINIMAL, engine: { worker: 'yes' } }, 'field \'engine.worker\': expected true or false, got "yes"'],
+    [
+      { ...MINIMAL, engine: { precision: 'half' } },
+      "field 'engine.precision': expected one of [float32, float16, bfloat16]",
+    ],
+    [
+      { ...MINIMAL, engine: { precision: 'bfloat16' } },
+      "field 'engine.precision': 'bfloat16' needs engine.device 'cuda'",
+    ],
   ])('rejects %j', (json, message) => {
     expect(() => parseSftConfig(json as Record<string, unknown>, 'sft.json')).toThrow(message);
     expect(() => parseSftConfig(json as Record<string, unknown>, 'sft.json')).toThrow('sft.json: ');

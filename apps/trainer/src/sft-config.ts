@@ -2,6 +2,7 @@
 // Errors name the file and the dotted field; the resolved config is written beside the run.
 
 import { dirname, resolve } from 'node:path';
+import { PRECISIONS, type Precision } from '@sr1/model';
 import { ConfigReader, DEFAULT_MAX_NON_FINITE_STEPS, readConfigFile } from '@sr1/train';
 
 export interface SftConfig {
@@ -22,8 +23,12 @@ export interface SftConfig {
     maxNonFiniteSteps: number;
   };
   output: { dir: string; saveEvery: number; keep: number };
-  /** `worker`: the policy's ORT sessions in a worker_thread (the event loop runs during a step). */
-  engine: { device: 'cpu' | 'cuda'; threads: number; worker: boolean };
+  /**
+   * `worker`: the policy's ORT sessions in a worker_thread (the event loop runs during a step).
+   * `precision`: the MatMuls' compute type (@sr1/model's `Precision`: norms, softmax, log-probs and
+   * the float32 master weights stay float32); 'bfloat16' needs `device` 'cuda'.
+   */
+  engine: { device: 'cpu' | 'cuda'; threads: number; worker: boolean; precision: Precision };
 }
 
 /** Reads and validates a config file; relative paths are resolved against the file's folder. */
@@ -81,7 +86,8 @@ export function parseSftConfig(json: Record<string, unknown>, file?: string): Sf
   const output = root.object('output');
   output.rejectUnknown(['dir', 'saveEvery', 'keep']);
   const engine = root.object('engine');
-  engine.rejectUnknown(['device', 'threads', 'worker']);
+  engine.rejectUnknown(['device', 'threads', 'worker', 'precision']);
+  const device = engine.choice('device', ['cpu', 'cuda'] as const, 'cpu'); // cpu: present everywhere
   const steps = training.number('steps', undefined, { integer: true, min: 1 });
   return {
     model: modelConfig,
@@ -112,9 +118,25 @@ export function parseSftConfig(json: Record<string, unknown>, file?: string): Sf
       keep: output.number('keep', 2, { integer: true, min: 1 }), // 2: the newest survives a crash during the next save
     },
     engine: {
-      device: engine.choice('device', ['cpu', 'cuda'] as const, 'cpu'), // cpu: present everywhere
+      device,
       threads: engine.number('threads', 0, { integer: true, min: 0 }), // 0: ORT picks (all cores)
       worker: engine.boolean('worker', true), // true: same results as in-thread, and progress/dashboard stay live
+      precision: enginePrecision(engine, device), // float32: every committed result was trained in it
     },
   };
+}
+
+/**
+ * `engine.precision`: one of @sr1/model's `PRECISIONS`, default 'float32'; 'bfloat16' only on
+ * 'cuda' (onnxruntime-node's CPU provider has no bfloat16 MatMul), refused here, before any
+ * model loads.
+ */
+export function enginePrecision(engine: ConfigReader, device: 'cpu' | 'cuda'): Precision {
+  const precision = engine.choice('precision', PRECISIONS, 'float32');
+  if (precision === 'bfloat16' && device === 'cpu')
+    engine.fail(
+      'precision',
+      "'bfloat16' needs engine.device 'cuda': onnxruntime-node's CPU provider has no bfloat16 MatMul (use 'float16' or 'float32')",
+    );
+  return precision;
 }

@@ -43,6 +43,6 @@ describe('sr1-train sft in a worker_thread', () => {
       );
     }
     const config = JSON.parse(await readFile(join(inWorker, 'config.resolved.json'), 'utf8'));
-    expect(config.engine).toEqual({ device: 'cpu', threads: 1, worker: true });
+    expect(config.engine).toEqual({ device: 'cpu', threads: 1, worker: true, precision: 'float32' });
   });
 });

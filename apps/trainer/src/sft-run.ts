@@ -79,6 +79,7 @@ export async function runSft(
   const engineOptions = {
     device: config.engine.device,
     ...(config.engine.threads > 0 ? { threads: config.engine.threads } : {}),
+    precision: config.engine.precision,
   };
   // In a worker, the weights live in shared memory: the optimiser updates them in place on this
   // thread, the worker's sessions read them before each run, checkpoints are written from them.
