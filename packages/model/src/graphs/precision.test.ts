@@ -12,6 +12,7 @@ import { initWeights } from '../formats/weights.js';
 import { LoopDecoder } from '../inference/loop-decoder.js';
 import { scoreSequences } from '../inference/score.js';
 import { tinyLlama, tinyQwen2 } from '../testing/index.js';
+import { OrtCritic } from '../training/ort-critic.js';
 import { OrtTrainablePolicy } from '../training/ort-policy.js';
 import { buildDecodeLoopGraph } from './decode-loop-graph.js';
 import { buildDecoderGraph } from './decoder-graph.js';
@@ -268,6 +269,30 @@ describe('OrtTrainablePolicy in float16', () => {
     expect(overall).toBeGreaterThan(0);
     expect(overall).toBeLessThan(5e-2);
     expect(worst).toBeLessThan(5e-2);
+  });
+});
+
+describe('OrtCritic in float16', () => {
+  it('values within 5e-2 of float32 (relative to their scale), not identical; float32 gradients', async () => {
+    const weights = OrtCritic.initialWeights(CONFIG, weightsFor(CONFIG, 13), createRng(2), 0.5);
+    const full = await OrtCritic.create(CONFIG, weights, { threads: 1 });
+    const half = await OrtCritic.create(CONFIG, weights, { threads: 1, precision: 'float16' });
+    const batch = {
+      tokens: Int32Array.from(SEQUENCES[0]!),
+      attentionMask: new Uint8Array(SEQUENCES[0]!.length).fill(1),
+      batchSize: 1,
+      length: SEQUENCES[0]!.length,
+    };
+    const a = (await full.forward(batch)).values;
+    const b = (await half.forward(batch)).values;
+    const scale = Math.max(...Array.from(a, Math.abs));
+    const diff = maxAbsDiff(a, b);
+    expect(diff).toBeGreaterThan(0);
+    expect(diff / scale).toBeLessThanOrEqual(BOUND);
+    const grads = await half.backward(batch, { values: new Float32Array(batch.length).fill(1) });
+    expect(grads.get('score.weight')).toBeInstanceOf(Float32Array);
+    await full.dispose();
+    await half.dispose();
   });
 });
 
