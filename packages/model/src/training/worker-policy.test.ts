@@ -94,6 +94,23 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
     expect(await remote.forward(single)).toEqual(await local.forward(single));
   });
 
+  it('takes the compute precision into the worker: float16 equals the in-thread float16 policy, not float32', async () => {
+    const half = await OrtTrainablePolicy.create(CONFIG, cloneWeights(weights), {
+      threads: 1,
+      precision: 'float16',
+    });
+    const remoteHalf = await WorkerTrainablePolicy.create(CONFIG, shareWeights(weights), {
+      threads: 1,
+      precision: 'float16',
+      workerUrl,
+    });
+    const expected = await half.forward(BATCH);
+    expect(await remoteHalf.forward(BATCH)).toEqual(expected);
+    expect(expected.logprobs).not.toEqual((await local.forward(BATCH)).logprobs);
+    await half.dispose();
+    await remoteHalf.dispose();
+  });
+
   it('has the shared weights as parameters, and gradients in buffers of their own', async () => {
     expect([...remote.parameters.keys()]).toEqual([...local.parameters.keys()]);
     for (const [name, data] of remote.parameters) {
