@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PrecisionError } from '../errors.js';
 import { type LoadedModel, loadModelFolder } from '../formats/model-folder.js';
 import { cloneWeights } from '../formats/weights.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
@@ -181,6 +182,31 @@ describe('EngineWorker (the engine in a worker_thread)', () => {
     await expect(
       engine.start(prompts()[2]!, { ...options, signal: AbortSignal.abort() }),
     ).rejects.toBeInstanceOf(GenerationAbortedError);
+  });
+
+  it('runs in float16 (half KV cache in the scheduler) as the in-thread float16 runner does; refuses bfloat16 on CPU', async () => {
+    await expect(EngineWorker.start({ modelDir: dir, workerUrl, precision: 'bfloat16' })).rejects.toThrow(
+      PrecisionError,
+    );
+    const half = await EngineWorker.start({ modelDir: dir, workerUrl, precision: 'float16' });
+    const halfRunner = await OrtDecoderRunner.create(model.config, model.weights, { precision: 'float16' });
+    try {
+      const scored = await half.score(prompts());
+      expect(scored).toEqual(await scoreSequences(halfRunner, prompts()));
+      expect(scored).not.toEqual(await scoreSequences(runner, prompts()));
+      const local = new ContinuousBatchScheduler(halfRunner, tokenizer);
+      const options = { maxNewTokens: 6, temperature: 0, eosTokenIds: [] };
+      const append = tokenizer.encode('\n\n<information>x</information>\n\n');
+      const remote = await half.start(prompts()[0]!, options);
+      const mine = await local.start(prompts()[0]!, options);
+      expect(remote.result).toEqual(mine.result);
+      expect(await half.continue(remote.session, append, options)).toEqual(
+        await local.continue(mine.session, append, options),
+      );
+    } finally {
+      await half.close();
+      await halfRunner.dispose();
+    }
   });
 
   it.each(['inputs', 'initializers'] as const)(
