@@ -45,4 +45,26 @@ describe('sr1-train sft in a worker_thread', () => {
     const config = JSON.parse(await readFile(join(inWorker, 'config.resolved.json'), 'utf8'));
     expect(config.engine).toEqual({ device: 'cpu', threads: 1, worker: true, precision: 'float32' });
   });
+
+  it('trains with engine.precision float16: losses near the float32 run, not equal; recorded in the resolved config', async () => {
+    const example = await loadSftConfig(EXAMPLE);
+    const run = (precision: 'float32' | 'float16', dir: string) =>
+      runSft(
+        {
+          ...example,
+          training: { ...example.training, steps: 3, batchSize: 4, microBatchSize: 2 },
+          output: { ...example.output, dir, saveEvery: 3 },
+          engine: { ...example.engine, threads: 1, precision },
+        },
+        { resume: false, quiet: true },
+      );
+    const root = await mkdtemp(join(tmpdir(), 'sr1-sft-precision-'));
+    const full = await run('float32', join(root, 'float32'));
+    const half = await run('float16', join(root, 'float16'));
+    console.log(`sft 3 steps: last loss float32 ${full.lastLoss}, float16 ${half.lastLoss}`);
+    expect(half.lastLoss).not.toBe(full.lastLoss);
+    expect(Math.abs(half.lastLoss - full.lastLoss) / Math.abs(full.lastLoss)).toBeLessThan(5e-2);
+    const config = JSON.parse(await readFile(join(root, 'float16', 'config.resolved.json'), 'utf8'));
+    expect(config.engine.precision).toBe('float16');
+  });
 });
