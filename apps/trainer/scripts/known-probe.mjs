@@ -6,9 +6,11 @@
 // teacher-forced to answer from memory ("<think> I already know this. </think>\n<answer>"), how
 // many it gets right — what the policy has memorised, whatever it chooses to do greedily. Then the
 // same two at temperature 1 (RL's sampling), SAMPLES draws per question (seeded): the share of
-// first actions that search, and the share of forced recalls that are right.
+// first actions that search, and the share of forced recalls that are right. With --restate-name
+// (a base made with `make-base --restate-name`) the forced recall opens with the name, as that
+// base's recalls do: "<think> NAME: I already know this. </think>\n<answer>".
 //
-//   node apps/trainer/scripts/known-probe.mjs POLICY_DIR [WORLD_SEED=9100] [SAMPLES=8]
+//   node apps/trainer/scripts/known-probe.mjs POLICY_DIR [WORLD_SEED=9100] [SAMPLES=8] [--restate-name]
 
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +21,9 @@ import { buildPrompt } from '@sr1/rollout';
 import { famousPeople, knownQuestions } from '@sr1/toy-world';
 import { materializeWorld, promptOptions, TOY_TEMPLATE } from '../dist/index.js';
 
-const [policy, seed = '9100', samplesArg = '8'] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const restateName = argv.includes('--restate-name');
+const [policy, seed = '9100', samplesArg = '8'] = argv.filter((arg) => arg !== '--restate-name');
 const samples = Number(samplesArg);
 if (policy === undefined) {
   console.error('usage: known-probe.mjs POLICY_DIR [WORLD_SEED] [SAMPLES]');
@@ -63,13 +67,15 @@ for (let start = 0; start < cases.length; start += 32) {
     stats.set(c.kind, s);
   });
 }
-const recall = '<think> I already know this. </think>\n<answer>';
+// The recall's opening, as make-base's recallOpening writes it.
+const recall = (c) =>
+  `<think>${restateName ? ` ${c.q.plan[0]}:` : ''} I already know this. </think>\n<answer>`;
 for (let start = 0; start < cases.length; start += 32) {
   const chunk = cases.slice(start, start + 32);
   const out = await generate(
     runner,
     tokenizer,
-    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt) + recall),
+    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt) + recall(c)),
     { maxNewTokens: 24, temperature: 0, stop: ['</answer>'] },
   );
   chunk.forEach((c, i) => {
@@ -91,7 +97,7 @@ for (let start = 0; start < drawn.length; start += 32) {
   const recalled = await generate(
     runner,
     tokenizer,
-    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt) + recall),
+    chunk.map((c) => buildPrompt(c.q.question, tokenizer, prompt) + recall(c)),
     { maxNewTokens: 24, temperature: 1, seed: 2 + start, stop: ['</answer>'] },
   );
   chunk.forEach((c, i) => {

@@ -119,6 +119,11 @@ const makeBaseSpec = {
       description:
         'memorisation drills per well-known fact and pretraining world (the recall, loss on the answer only)',
     },
+    'restate-name': {
+      type: 'boolean',
+      description:
+        "open every demonstration's first <think> with the question's subject (<think> NAME: I already know this. / I need to find NAME.), so the choice follows the name",
+    },
     mix: {
       type: 'string',
       placeholder: 'SPEC',
@@ -284,6 +289,7 @@ export const program: CliProgram = {
           ...(values['recall-share'] !== undefined ? { recallShare: values['recall-share'] } : {}),
           knownDrills: values['known-drills'],
           ...(mix !== undefined ? { mix } : {}),
+          ...(values['restate-name'] === true ? { restateName: true } : {}),
           ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),
           quiet: values.quiet,
         });

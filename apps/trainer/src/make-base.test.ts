@@ -11,7 +11,7 @@ import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
 import { famousPeople, knownQuestions } from '@sr1/toy-world';
 import { describe, expect, it } from 'vitest';
-import { parseStyleMix, RECALL_OPENING, recallDrill } from './make-base.js';
+import { parseStyleMix, RECALL_OPENING, recallDrill, recallOpening } from './make-base.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { BASE_POLICY_MIX, demonstrate } from './toy-data.js';
 import { materializeWorld } from './toy-setup.js';
@@ -73,6 +73,66 @@ describe('recallDrill', () => {
       expect(drill[1]!.text).toBe(RECALL_OPENING);
       expect(drill[2]!.text).toBe(` ${question.golden_answers[0]} </answer>`);
     }
+    await retriever.close();
+  });
+});
+
+describe('--restate-name', () => {
+  it("opens every first <think> with the subject's name, then the choice; drills keep the recall's tokens", async () => {
+    const tokenizer = await loadTokenizer(KNOWN_BASE);
+    const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
+    const famous = famousPeople(24);
+    const world = await materializeWorld(join(await mkdtemp(join(tmpdir(), 'sr1-restate-')), 'world'), {
+      seed: 5,
+      people: 4,
+      questionsPerType: 1,
+      famous,
+    });
+    const retriever = await InProcessRetriever.open(world.index);
+    const opening = { restateName: true };
+    const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
+    const question = knownQuestions(famous)[0]!;
+    const name = question.plan[0]!;
+    const say = (segments: { text: string; loss: boolean }[]) => segments.filter((s) => s.loss)[0]!.text;
+    const recall = await demonstrate(
+      world.world,
+      question,
+      'recall',
+      retriever,
+      tokenizer,
+      createRng(1),
+      prompt,
+      3,
+      opening,
+    );
+    const plan = await demonstrate(
+      world.world,
+      question,
+      'plan',
+      retriever,
+      tokenizer,
+      createRng(1),
+      prompt,
+      3,
+      opening,
+    );
+    expect(say(recall)).toBe(
+      `<think> ${name}: I already know this. </think>\n<answer> ${question.golden_answers[0]} </answer>`,
+    );
+    expect(say(plan)).toBe(`<think> ${name}: I need to find ${name}. </think>\n`);
+    // The tokens up to the choice are the same in both: the name, then the colon, then "I".
+    const common = tokenizer.encode(`<think> ${name}: I`);
+    expect(tokenizer.encode(say(recall)).slice(0, common.length)).toEqual(common);
+    expect(tokenizer.encode(say(plan)).slice(0, common.length)).toEqual(common);
+    expect(tokenizer.encode(say(recall))[common.length]).not.toBe(tokenizer.encode(say(plan))[common.length]);
+    // The drill is the recall's tokens, its opening the restated one.
+    const drill = recallDrill(question, tokenizer, prompt, opening);
+    expect(ids(drill)).toEqual(ids(recall));
+    expect(drill[1]!.text).toBe(recallOpening(question, opening));
+    // Off by default: the old wording.
+    const old = await demonstrate(world.world, question, 'plan', retriever, tokenizer, createRng(1), prompt);
+    expect(say(old)).toBe(`<think> I need to find ${name}. </think>\n`);
+    expect(recallOpening(question)).toBe(RECALL_OPENING);
     await retriever.close();
   });
 });

@@ -19,7 +19,9 @@ import {
   demonstrate,
   demonstrations,
   KNOWN_FACT_MIX,
+  type OpeningOptions,
   type StyleMix,
+  thinkOpening,
 } from './toy-data.js';
 import { materializeWorld } from './toy-setup.js';
 
@@ -57,6 +59,12 @@ export interface MakeBaseOptions {
   knownDrills?: number;
   /** Styles of the demonstrations about each world's own people (default `BASE_POLICY_MIX`). */
   mix?: StyleMix;
+  /**
+   * Every demonstration's first `<think>` (and every drill) opens with the question's first
+   * subject and a colon, `<think> Anna Berg: I already know this.` / `<think> Anna Berg: I need to
+   * find Anna Berg.`, so the choice comes after the name (`thinkOpening`). Default false.
+   */
+  restateName?: boolean;
   /** ORT intra-op threads of the SFT run (default: ORT's choice, all cores). */
   threads?: number;
   quiet?: boolean;
@@ -112,15 +120,25 @@ function checkKnownOptions(options: MakeBaseOptions): { recallShare: number; kno
 /** The words of a recall up to the answer (`demonstrate`'s 'recall' style). */
 export const RECALL_OPENING = '<think> I already know this. </think>\n<answer>';
 
+/** The words of `question`'s recall up to the answer; with `restateName`, `<think> NAME: I already know this. …`. */
+export function recallOpening(question: ToyQuestion, opening: OpeningOptions = {}): string {
+  return `${thinkOpening(question, opening)} I already know this. </think>\n<answer>`;
+}
+
 /**
  * A memorisation drill: the recall demonstration of `question` with the loss on the answer only
  * (prompt and opening words carry none). The split falls where the tokenizer's pre-tokenizer
  * splits anyway (after `<answer>`), so the tokens equal those of the whole recall.
  */
-export function recallDrill(question: ToyQuestion, tokenizer: Tokenizer, prompt: PromptOptions): Segment[] {
+export function recallDrill(
+  question: ToyQuestion,
+  tokenizer: Tokenizer,
+  prompt: PromptOptions,
+  opening: OpeningOptions = {},
+): Segment[] {
   return [
     { text: buildPrompt(question.question, tokenizer, prompt), loss: false },
-    { text: RECALL_OPENING, loss: false },
+    { text: recallOpening(question, opening), loss: false },
     { text: ` ${question.golden_answers[0]!} </answer>`, loss: true },
   ];
 }
@@ -130,6 +148,7 @@ export async function makeBasePolicy(
 ): Promise<{ lastLoss: number; tokensPerSecond: number }> {
   const { recallShare, knownDrills } = checkKnownOptions(options);
   const mix = options.mix ?? BASE_POLICY_MIX;
+  const opening: OpeningOptions = { restateName: options.restateName === true };
   await mkdir(options.workDir, { recursive: true });
   const tokenizer = await loadTokenizer(options.tokenizer);
   const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
@@ -146,20 +165,39 @@ export async function makeBasePolicy(
     });
     const retriever = await InProcessRetriever.open(world.index);
     demos.push(
-      ...(await demonstrations(world.world, world.questionList, mix, retriever, tokenizer, rng, prompt)),
+      ...(await demonstrations(
+        world.world,
+        world.questionList,
+        mix,
+        retriever,
+        tokenizer,
+        rng,
+        prompt,
+        opening,
+      )),
     );
     // The well-known people's facts: recalled or looked up, then the memorisation drills.
     for (const question of knownQuestions(famous)) {
       const style: DemonstrationStyle = rng.next() < recallShare ? 'recall' : 'plan';
       demos.push({
-        segments: await demonstrate(world.world, question, style, retriever, tokenizer, rng, prompt),
+        segments: await demonstrate(
+          world.world,
+          question,
+          style,
+          retriever,
+          tokenizer,
+          rng,
+          prompt,
+          3,
+          opening,
+        ),
         style,
         questionId: question.id,
       });
     }
     for (let drill = 0; drill < knownDrills; drill++) {
       for (const question of knownQuestions(famous)) {
-        drills.push(recallDrill(question, tokenizer, prompt));
+        drills.push(recallDrill(question, tokenizer, prompt, opening));
       }
     }
   }
@@ -199,6 +237,11 @@ export async function makeBasePolicy(
             `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (${drills.length} in all: the recall with the loss on the answer only)` : ''}.`,
           ]
         : []),
+      ...(opening.restateName === true
+        ? [
+            "Every demonstration's first `<think>` opens with the question's first subject and a colon (`--restate-name`).",
+          ]
+        : []),
       `Final SFT loss ${result.lastLoss.toFixed(4)} after ${options.steps} steps.`,
       '',
       `This stage: \`node apps/trainer/dist/cli.js make-base --out ${options.out} --seed ${options.seed} --steps ${options.steps} --worlds ${options.worlds}` +
@@ -206,7 +249,8 @@ export async function makeBasePolicy(
         `${famous.length > 0 ? ` --famous ${famous.length}` : ''}` +
         `${famous.length > 0 && options.recallShare !== undefined ? ` --recall-share ${recallShare}` : ''}` +
         `${famous.length > 0 && knownDrills > 0 ? ` --known-drills ${knownDrills}` : ''}` +
-        `${options.mix !== undefined ? ` --mix ${MIX_STYLES.map((style) => `${style}:${mix[style]}`).join(',')}` : ''}\`` +
+        `${options.mix !== undefined ? ` --mix ${MIX_STYLES.map((style) => `${style}:${mix[style]}`).join(',')}` : ''}` +
+        `${opening.restateName === true ? ' --restate-name' : ''}\`` +
         ' (the recipe of the committed base policy is in apps/trainer/assets/base-policy/README.md).',
       '',
     ].join('\n'),

@@ -95,6 +95,23 @@ function guess(world: ToyWorld, question: ToyQuestion, rng: Rng): string {
   return pick(rng, ['painter', 'farmer', 'sailor', 'teacher', 'doctor', 'baker']);
 }
 
+/** How a demonstration's first `<think>` opens (`make-base --restate-name`). */
+export interface OpeningOptions {
+  /**
+   * Open with the question's first subject and a colon (`<think> Anna Berg: I already know this.`,
+   * `<think> Anna Berg: I need to find Anna Berg.`), so the choice between answering and searching
+   * comes right after the name has been copied, where a small model can condition on it. Default
+   * false: `<think> I …`, the committed base policies' wording.
+   */
+  restateName?: boolean;
+}
+
+/** The start of a demonstration's first `<think>`: `<think>`, then `' NAME:'` when restating the name. */
+export function thinkOpening(question: ToyQuestion, options: OpeningOptions = {}): string {
+  const subject = question.plan[0];
+  return options.restateName === true && subject !== undefined ? `<think> ${subject}:` : '<think>';
+}
+
 /**
  * One demonstration as loss segments: the prompt and every inserted `<information>` block carry
  * no loss; the agent's own text does. Retrieval is real (the world's index), so the demonstrated
@@ -109,6 +126,7 @@ export async function demonstrate(
   rng: Rng,
   prompt: PromptOptions,
   topk = 3,
+  opening: OpeningOptions = {},
 ): Promise<Segment[]> {
   const segments: Segment[] = [{ text: buildPrompt(question.question, tokenizer, prompt), loss: false }];
   const say = (text: string) => segments.push({ text, loss: true });
@@ -123,16 +141,17 @@ export async function demonstrate(
   };
   const answer = question.golden_answers[0]!;
   const [first, second] = question.plan;
+  const think = thinkOpening(question, opening);
   if (style === 'recall') {
-    say(`<think> I already know this. </think>\n<answer> ${answer} </answer>`);
+    say(`${think} I already know this. </think>\n<answer> ${answer} </answer>`);
     return segments;
   }
   if (style === 'direct') {
-    say(`<think> I already know this. </think>\n<answer> ${guess(world, question, rng)} </answer>`);
+    say(`${think} I already know this. </think>\n<answer> ${guess(world, question, rng)} </answer>`);
     return segments;
   }
   if (style === 'vague') {
-    say('<think> I should search for this. </think>\n');
+    say(`${think} I should search for this. </think>\n`);
     const found = await search(pick(rng, VAGUE_QUERIES), 'born');
     say(`<think> ${found} </think>\n<answer> ${guess(world, question, rng)} </answer>`);
     return segments;
@@ -154,7 +173,7 @@ export async function demonstrate(
     return segments;
   }
   // The plan: look up each subject in turn, restating the sentence that matters.
-  say(`<think> I need to find ${first}. </think>\n`);
+  say(`${think} I need to find ${first}. </think>\n`);
   const firstFact = await search(first!, second === undefined ? answerNeedle(question) : 'born');
   if (second === undefined) {
     say(`<think> ${firstFact} </think>\n<answer> ${answer} </answer>`);
@@ -180,6 +199,7 @@ export async function demonstrations(
   tokenizer: Tokenizer,
   rng: Rng,
   prompt: PromptOptions,
+  opening: OpeningOptions = {},
 ): Promise<{ segments: Segment[]; style: DemonstrationStyle; questionId: string }[]> {
   const out = [];
   for (const question of questions) {
@@ -190,7 +210,7 @@ export async function demonstrations(
           : 'plan'
         : chooseStyle(mix, rng);
     out.push({
-      segments: await demonstrate(world, question, style, retriever, tokenizer, rng, prompt),
+      segments: await demonstrate(world, question, style, retriever, tokenizer, rng, prompt, 3, opening),
       style,
       questionId: question.id,
     });
