@@ -119,6 +119,13 @@ const makeBaseSpec = {
       description:
         'memorisation drills per well-known fact and pretraining world (the recall, loss on the answer only)',
     },
+    'search-drills': {
+      type: 'integer',
+      default: 0,
+      min: 0,
+      description:
+        "choice drills per question about each pretraining world's own people (the plan's opening and first search, with the loss)",
+    },
     'restate-name': {
       type: 'boolean',
       description:
@@ -288,6 +295,7 @@ export const program: CliProgram = {
           ...(values.famous > 0 ? { famous: values.famous } : {}),
           ...(values['recall-share'] !== undefined ? { recallShare: values['recall-share'] } : {}),
           knownDrills: values['known-drills'],
+          searchDrills: values['search-drills'],
           ...(mix !== undefined ? { mix } : {}),
           ...(values['restate-name'] === true ? { restateName: true } : {}),
           ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),

@@ -11,7 +11,7 @@ import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
 import { famousPeople, knownQuestions } from '@sr1/toy-world';
 import { describe, expect, it } from 'vitest';
-import { parseStyleMix, RECALL_OPENING, recallDrill, recallOpening } from './make-base.js';
+import { parseStyleMix, RECALL_OPENING, recallDrill, recallOpening, searchDrill } from './make-base.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { BASE_POLICY_MIX, demonstrate } from './toy-data.js';
 import { materializeWorld } from './toy-setup.js';
@@ -133,6 +133,46 @@ describe('--restate-name', () => {
     const old = await demonstrate(world.world, question, 'plan', retriever, tokenizer, createRng(1), prompt);
     expect(say(old)).toBe(`<think> I need to find ${name}. </think>\n`);
     expect(recallOpening(question)).toBe(RECALL_OPENING);
+    await retriever.close();
+  });
+});
+
+describe('searchDrill', () => {
+  it("is the plan demonstration's opening up to its first information block, the loss on the agent's words", async () => {
+    const tokenizer = await loadTokenizer(KNOWN_BASE);
+    const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
+    const world = await materializeWorld(join(await mkdtemp(join(tmpdir(), 'sr1-sdrill-')), 'world'), {
+      seed: 6,
+      people: 4,
+      questionsPerType: 2,
+    });
+    const retriever = await InProcessRetriever.open(world.index);
+    const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
+    for (const opening of [{}, { restateName: true }]) {
+      for (const question of world.questionList) {
+        const drill = await searchDrill(world.world, question, retriever, tokenizer, prompt, opening);
+        const plan = await demonstrate(
+          world.world,
+          question,
+          'plan',
+          retriever,
+          tokenizer,
+          createRng(9),
+          prompt,
+          3,
+          opening,
+        );
+        expect(drill.map((s) => s.loss)).toEqual([false, true, true, false]);
+        const name = question.plan[0]!;
+        const think = opening.restateName === true ? `<think> ${name}:` : '<think>';
+        expect(drill[1]!.text).toBe(`${think} I need to find ${name}. </think>\n`);
+        expect(drill[2]!.text).toBe(`<search> ${name} </search>`);
+        expect(drill[3]!.text).toContain('<information>');
+        // A prefix of the whole plan, token for token; the plan goes on after it.
+        expect(ids(plan).slice(0, ids(drill).length)).toEqual(ids(drill));
+        expect(plan.length).toBeGreaterThan(drill.length);
+      }
+    }
     await retriever.close();
   });
 });

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { createRng, InvalidInputError } from '@sr1/core';
 import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
-import { buildPrompt, type PromptOptions, type Tokenizer } from '@sr1/rollout';
-import { famousPeople, knownQuestions, type ToyQuestion } from '@sr1/toy-world';
+import { buildPrompt, type PromptOptions, type Retriever, type Tokenizer } from '@sr1/rollout';
+import { famousPeople, knownQuestions, type ToyQuestion, type ToyWorld } from '@sr1/toy-world';
 import type { Segment } from '@sr1/train';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { parseSftConfig } from './sft-config.js';
@@ -57,6 +57,13 @@ export interface MakeBaseOptions {
    * answering at once and searching (which the recall share sets).
    */
   knownDrills?: number;
+  /**
+   * Choice drills per question about each world's own people (default 0): the plan
+   * demonstration's opening up to its first information block (`<think> NAME: I need to find
+   * NAME. </think>` and the first search, with the loss), so the choice to search is learnt for
+   * the names the policy has never seen, against the recall opening of the well-known people.
+   */
+  searchDrills?: number;
   /** Styles of the demonstrations about each world's own people (default `BASE_POLICY_MIX`). */
   mix?: StyleMix;
   /**
@@ -98,7 +105,11 @@ export function parseStyleMix(spec: string): StyleMix {
   return mix;
 }
 
-function checkKnownOptions(options: MakeBaseOptions): { recallShare: number; knownDrills: number } {
+function checkKnownOptions(options: MakeBaseOptions): {
+  recallShare: number;
+  knownDrills: number;
+  searchDrills: number;
+} {
   const recallShare =
     options.recallShare ?? KNOWN_FACT_MIX.recall / (KNOWN_FACT_MIX.recall + KNOWN_FACT_MIX.plan);
   if (!(recallShare >= 0 && recallShare <= 1)) {
@@ -114,7 +125,14 @@ function checkKnownOptions(options: MakeBaseOptions): { recallShare: number; kno
       reason: `expected an integer ≥ 0, got ${knownDrills}`,
     });
   }
-  return { recallShare, knownDrills };
+  const searchDrills = options.searchDrills ?? 0;
+  if (!Number.isInteger(searchDrills) || searchDrills < 0) {
+    throw new InvalidInputError({
+      field: 'searchDrills',
+      reason: `expected an integer ≥ 0, got ${searchDrills}`,
+    });
+  }
+  return { recallShare, knownDrills, searchDrills };
 }
 
 /** The words of a recall up to the answer (`demonstrate`'s 'recall' style). */
@@ -143,10 +161,39 @@ export function recallDrill(
   ];
 }
 
+/**
+ * A choice drill: `question`'s plan demonstration cut after its first information block — the
+ * opening `<think> … I need to find NAME. </think>` and the first search with the loss, the prompt
+ * and the information block without (so no EOS follows: the drill teaches the choice and the
+ * query, not where to stop). Its segments are the plan's first four, token for token.
+ */
+export async function searchDrill(
+  world: ToyWorld,
+  question: ToyQuestion,
+  retriever: Retriever,
+  tokenizer: Tokenizer,
+  prompt: PromptOptions,
+  opening: OpeningOptions = {},
+): Promise<Segment[]> {
+  // The plan draws nothing from the generator before its first search.
+  const plan = await demonstrate(
+    world,
+    question,
+    'plan',
+    retriever,
+    tokenizer,
+    createRng(0),
+    prompt,
+    3,
+    opening,
+  );
+  return plan.slice(0, 4);
+}
+
 export async function makeBasePolicy(
   options: MakeBaseOptions,
 ): Promise<{ lastLoss: number; tokensPerSecond: number }> {
-  const { recallShare, knownDrills } = checkKnownOptions(options);
+  const { recallShare, knownDrills, searchDrills } = checkKnownOptions(options);
   const mix = options.mix ?? BASE_POLICY_MIX;
   const opening: OpeningOptions = { restateName: options.restateName === true };
   await mkdir(options.workDir, { recursive: true });
@@ -195,6 +242,12 @@ export async function makeBasePolicy(
         questionId: question.id,
       });
     }
+    for (let drill = 0; drill < searchDrills; drill++) {
+      for (const question of world.questionList) {
+        if (question.known === true) continue;
+        drills.push(await searchDrill(world.world, question, retriever, tokenizer, prompt, opening));
+      }
+    }
     for (let drill = 0; drill < knownDrills; drill++) {
       for (const question of knownQuestions(famous)) {
         drills.push(recallDrill(question, tokenizer, prompt, opening));
@@ -234,7 +287,7 @@ export async function makeBasePolicy(
       `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(mix)}.`,
       ...(famous.length > 0
         ? [
-            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (${drills.length} in all: the recall with the loss on the answer only)` : ''}.`,
+            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (the recall with the loss on the answer only)` : ''}${searchDrills > 0 ? `, and ${searchDrills} choice drills per question about each world's own people (the plan's opening up to its first information block)` : ''}; ${drills.length} drills in all.`,
           ]
         : []),
       ...(opening.restateName === true
@@ -249,6 +302,7 @@ export async function makeBasePolicy(
         `${famous.length > 0 ? ` --famous ${famous.length}` : ''}` +
         `${famous.length > 0 && options.recallShare !== undefined ? ` --recall-share ${recallShare}` : ''}` +
         `${famous.length > 0 && knownDrills > 0 ? ` --known-drills ${knownDrills}` : ''}` +
+        `${searchDrills > 0 ? ` --search-drills ${searchDrills}` : ''}` +
         `${options.mix !== undefined ? ` --mix ${MIX_STYLES.map((style) => `${style}:${mix[style]}`).join(',')}` : ''}` +
         `${opening.restateName === true ? ' --restate-name' : ''}\`` +
         ' (the recipe of the committed base policy is in apps/trainer/assets/base-policy/README.md).',
