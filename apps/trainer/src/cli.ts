@@ -19,7 +19,7 @@ import {
 } from '@sr1/core';
 import { parseSearchCost, type SearchCost } from '@sr1/reward';
 import { runDemo } from './demo.js';
-import { makeBasePolicy, parseStyleMix } from './make-base.js';
+import { makeBasePolicy, makeBaseWorkDir, parseStyleMix } from './make-base.js';
 import { withDashboard, writeReport } from './report.js';
 import {
   DEFAULT_ROLLOUT_ENGINE,
@@ -145,7 +145,7 @@ const makeBaseSpec = {
     quiet: { type: 'boolean', description: 'no progress display' },
   },
   notes:
-    'Work files (worlds, demonstrations, the SFT run) go to runs/make-base-seedN under the current folder.',
+    'Work files (worlds, demonstrations, the SFT run) go to runs/make-base-seedN-HASH under the current folder, HASH naming the recipe: the same command resumes a killed run, another recipe starts its own.',
 } as const satisfies CommandSpec;
 
 const demoSpec = {
@@ -281,9 +281,8 @@ export const program: CliProgram = {
         }
         const mix = values.mix !== undefined ? parseStyleMix(values.mix) : undefined;
         checkMakeBaseOut(values.out, values.force);
-        const result = await makeBasePolicy({
+        const recipe = {
           out: values.out,
-          workDir: `runs/make-base-seed${values.seed}`,
           modelConfig: asset('assets/base-model-config.json'),
           tokenizer: modelAsset('assets/tokenizer-small'),
           seed: values.seed,
@@ -300,7 +299,8 @@ export const program: CliProgram = {
           ...(values['restate-name'] === true ? { restateName: true } : {}),
           ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),
           quiet: values.quiet,
-        });
+        };
+        const result = await makeBasePolicy({ ...recipe, workDir: makeBaseWorkDir('runs', recipe) });
         io.stdout(
           `base policy: SFT loss ${result.lastLoss.toFixed(4)}, ${result.tokensPerSecond.toFixed(0)} tokens/s → ${resolve(values.out)}\n`,
         );

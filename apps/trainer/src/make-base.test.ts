@@ -11,7 +11,14 @@ import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
 import { famousPeople, knownQuestions } from '@sr1/toy-world';
 import { describe, expect, it } from 'vitest';
-import { parseStyleMix, RECALL_OPENING, recallDrill, recallOpening, searchDrill } from './make-base.js';
+import {
+  makeBaseWorkDir,
+  parseStyleMix,
+  RECALL_OPENING,
+  recallDrill,
+  recallOpening,
+  searchDrill,
+} from './make-base.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
 import { BASE_POLICY_MIX, demonstrate } from './toy-data.js';
 import { materializeWorld } from './toy-setup.js';
@@ -174,5 +181,44 @@ describe('searchDrill', () => {
       }
     }
     await retriever.close();
+  });
+});
+
+describe('makeBaseWorkDir', () => {
+  const recipe = {
+    out: 'runs/base-a',
+    modelConfig: 'assets/base-model-config.json',
+    tokenizer: 'assets/tokenizer-small',
+    seed: 19,
+    worlds: 20,
+    questionsPerType: 20,
+    steps: 350,
+    famous: 24,
+    knownDrills: 5,
+  };
+
+  it('is the same for the same recipe (a killed run resumes), whatever the output, threads or display', () => {
+    const dir = makeBaseWorkDir('runs', recipe);
+    expect(dir).toMatch(/^runs\/make-base-seed19-[0-9a-f]{12}$/);
+    expect(makeBaseWorkDir('runs', { ...recipe, out: 'elsewhere', threads: 1, quiet: true })).toBe(dir);
+  });
+
+  it('differs for any change to the data or the training, so a new recipe never resumes an old run', () => {
+    const dir = makeBaseWorkDir('runs', recipe);
+    const changes = [
+      { searchDrills: 2 },
+      { knownDrills: 4 },
+      { restateName: true },
+      { recallShare: 0.85 },
+      { mix: { plan: 0.65, direct: 0, vague: 0.15, read: 0.2 } },
+      { steps: 351 },
+      { lr: 1e-3 },
+      { from: 'assets/base-policy-known' },
+      { worlds: 21 },
+      { famous: 12 },
+    ];
+    const dirs = changes.map((change) => makeBaseWorkDir('runs', { ...recipe, ...change }));
+    for (const other of dirs) expect(other).not.toBe(dir);
+    expect(new Set(dirs).size).toBe(changes.length);
   });
 });

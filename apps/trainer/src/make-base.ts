@@ -2,8 +2,9 @@
 // Search-R1-format demonstrations over a pretraining world (seeded mix of good searches, guesses
 // and vague searches), so the model knows the tags and how to read passages but searches badly.
 
+import { createHash } from 'node:crypto';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createRng, InvalidInputError } from '@sr1/core';
 import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
@@ -188,6 +189,33 @@ export async function searchDrill(
     opening,
   );
   return plan.slice(0, 4);
+}
+
+/**
+ * The work folder of a make-base recipe under `root`: `make-base-seed{seed}-{hash}`, the hash over
+ * every option that changes the data or the training (not `out`, `quiet` or `threads`). A killed
+ * run resumes when the same recipe runs again; a different recipe with the same seed starts its own
+ * SFT run instead of resuming the other's checkpoints.
+ */
+export function makeBaseWorkDir(root: string, options: Omit<MakeBaseOptions, 'workDir'>): string {
+  const recipe = {
+    seed: options.seed,
+    worlds: options.worlds,
+    questionsPerType: options.questionsPerType,
+    steps: options.steps,
+    modelConfig: resolve(options.modelConfig),
+    tokenizer: resolve(options.tokenizer),
+    from: options.from === undefined ? null : resolve(options.from),
+    lr: options.lr ?? null,
+    famous: options.famous ?? 0,
+    recallShare: options.recallShare ?? null,
+    knownDrills: options.knownDrills ?? 0,
+    searchDrills: options.searchDrills ?? 0,
+    mix: options.mix === undefined ? null : MIX_STYLES.map((style) => options.mix![style]),
+    restateName: options.restateName === true,
+  };
+  const hash = createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 12);
+  return join(root, `make-base-seed${options.seed}-${hash}`);
 }
 
 export async function makeBasePolicy(
