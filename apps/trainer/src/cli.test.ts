@@ -139,7 +139,7 @@ describe('sr1-train make-base --out', () => {
     expect(Buffer.compare(await readFile(committed), before)).toBe(0);
   });
 
-  it('records the known-fact recipe (--famous, --recall-share, --known-drills, --mix) in the README', async () => {
+  it('records the known-fact recipe (--famous, --recall-share, --known-drills, --search-drills, --mix) in the README', async () => {
     const cwd = await mkdtemp(join(tmpdir(), 'sr1-make-base-'));
     const out = join(cwd, 'model');
     const args = [
@@ -149,6 +149,8 @@ describe('sr1-train make-base --out', () => {
       '1',
       '--known-drills',
       '3',
+      '--search-drills',
+      '1',
       '--mix',
       'plan:0.5,read:0.5',
     ];
@@ -159,10 +161,12 @@ describe('sr1-train make-base --out', () => {
     expect(result.status, result.stderr).toBe(0);
     const readme = await readFile(join(out, 'README.md'), 'utf8');
     expect(readme).toContain(
-      `make-base --out ${out} --seed 11 --steps 1 --worlds 1 --famous 2 --recall-share 1 --known-drills 3 --mix plan:0.5,direct:0,vague:0,read:0.5\``,
+      `make-base --out ${out} --seed 11 --steps 1 --worlds 1 --famous 2 --recall-share 1 --known-drills 3 --search-drills 1 --mix plan:0.5,direct:0,vague:0,read:0.5\``,
     );
     expect(readme).toContain(
-      'whose 4 facts are asked in every world (recalled at once with probability 1, else looked up), plus 3 memorisation drills per fact and world (12 in all',
+      'whose 4 facts are asked in every world (recalled at once with probability 1, else looked up), plus 3 memorisation drills per fact and world (the recall with the loss on the answer only), and 1 choice drill per question',
     );
+    // 3 drills × 4 known facts + 1 drill × the world's 60 questions about its own people.
+    expect(readme).toContain('; 72 drills in all.');
   });
 });

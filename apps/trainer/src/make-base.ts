@@ -315,7 +315,7 @@ export async function makeBasePolicy(
       `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(mix)}.`,
       ...(famous.length > 0
         ? [
-            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (the recall with the loss on the answer only)` : ''}${searchDrills > 0 ? `, and ${searchDrills} choice drills per question about each world's own people (the plan's opening up to its first information block)` : ''}; ${drills.length} drills in all.`,
+            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (the recall with the loss on the answer only)` : ''}${searchDrills > 0 ? `, and ${searchDrills} choice drill${searchDrills === 1 ? '' : 's'} per question about each world's own people (the plan's opening up to its first information block)` : ''}; ${drills.length} drills in all.`,
           ]
         : []),
       ...(opening.restateName === true
