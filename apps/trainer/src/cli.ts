@@ -126,6 +126,11 @@ const makeBaseSpec = {
       description:
         "choice drills per question about each pretraining world's own people (the plan's opening and first search, with the loss)",
     },
+    'drill-choice': {
+      type: 'boolean',
+      description:
+        'the memorisation drills also carry the loss on their opening (the choice to answer at once), not only on the answer',
+    },
     'restate-name': {
       type: 'boolean',
       description:
@@ -295,6 +300,7 @@ export const program: CliProgram = {
           ...(values['recall-share'] !== undefined ? { recallShare: values['recall-share'] } : {}),
           knownDrills: values['known-drills'],
           searchDrills: values['search-drills'],
+          ...(values['drill-choice'] === true ? { drillChoice: true } : {}),
           ...(mix !== undefined ? { mix } : {}),
           ...(values['restate-name'] === true ? { restateName: true } : {}),
           ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),

@@ -79,6 +79,10 @@ describe('recallDrill', () => {
       expect(drill.map((s) => s.loss)).toEqual([false, false, true]);
       expect(drill[1]!.text).toBe(RECALL_OPENING);
       expect(drill[2]!.text).toBe(` ${question.golden_answers[0]} </answer>`);
+      // --drill-choice: the same tokens, the loss on the opening (the choice) as well.
+      const choice = recallDrill(question, tokenizer, prompt, {}, true);
+      expect(ids(choice)).toEqual(ids(recall));
+      expect(choice.map((s) => s.loss)).toEqual([false, true, true]);
     }
     await retriever.close();
   });
@@ -207,6 +211,7 @@ describe('makeBaseWorkDir', () => {
     const dir = makeBaseWorkDir('runs', recipe);
     const changes = [
       { searchDrills: 2 },
+      { drillChoice: true },
       { knownDrills: 4 },
       { restateName: true },
       { recallShare: 0.85 },

@@ -59,6 +59,12 @@ export interface MakeBaseOptions {
    */
   knownDrills?: number;
   /**
+   * The memorisation drills also carry the loss on their opening (`<think> … I already know this.
+   * </think>\n<answer>`), so they teach the choice to answer at once for the well-known names as
+   * well as the facts. Default false: the loss on the answer only.
+   */
+  drillChoice?: boolean;
+  /**
    * Choice drills per question about each world's own people (default 0): the plan
    * demonstration's opening up to its first information block (`<think> NAME: I need to find
    * NAME. </think>` and the first search, with the loss), so the choice to search is learnt for
@@ -146,7 +152,7 @@ export function recallOpening(question: ToyQuestion, opening: OpeningOptions = {
 
 /**
  * A memorisation drill: the recall demonstration of `question` with the loss on the answer only
- * (prompt and opening words carry none). The split falls where the tokenizer's pre-tokenizer
+ * (prompt and opening words carry none; with `choice`, the opening carries it too). The split falls where the tokenizer's pre-tokenizer
  * splits anyway (after `<answer>`), so the tokens equal those of the whole recall.
  */
 export function recallDrill(
@@ -154,10 +160,11 @@ export function recallDrill(
   tokenizer: Tokenizer,
   prompt: PromptOptions,
   opening: OpeningOptions = {},
+  choice = false,
 ): Segment[] {
   return [
     { text: buildPrompt(question.question, tokenizer, prompt), loss: false },
-    { text: recallOpening(question, opening), loss: false },
+    { text: recallOpening(question, opening), loss: choice },
     { text: ` ${question.golden_answers[0]!} </answer>`, loss: true },
   ];
 }
@@ -213,6 +220,7 @@ export function makeBaseWorkDir(root: string, options: Omit<MakeBaseOptions, 'wo
     searchDrills: options.searchDrills ?? 0,
     mix: options.mix === undefined ? null : MIX_STYLES.map((style) => options.mix![style]),
     restateName: options.restateName === true,
+    drillChoice: options.drillChoice === true,
   };
   const hash = createHash('sha256').update(JSON.stringify(recipe)).digest('hex').slice(0, 12);
   return join(root, `make-base-seed${options.seed}-${hash}`);
@@ -278,7 +286,7 @@ export async function makeBasePolicy(
     }
     for (let drill = 0; drill < knownDrills; drill++) {
       for (const question of knownQuestions(famous)) {
-        drills.push(recallDrill(question, tokenizer, prompt, opening));
+        drills.push(recallDrill(question, tokenizer, prompt, opening, options.drillChoice === true));
       }
     }
   }
@@ -315,7 +323,7 @@ export async function makeBasePolicy(
       `over ${options.worlds} pretraining worlds (seeds ${options.seed * 100}…${options.seed * 100 + options.worlds - 1}); styles: ${JSON.stringify(mix)}.`,
       ...(famous.length > 0
         ? [
-            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (the recall with the loss on the answer only)` : ''}${searchDrills > 0 ? `, and ${searchDrills} choice drill${searchDrills === 1 ? '' : 's'} per question about each world's own people (the plan's opening up to its first information block)` : ''}; ${drills.length} drills in all.`,
+            `Every world also holds the ${famous.length} well-known people of \`famousPeople(${famous.length})\`, whose ${2 * famous.length} facts are asked in every world (recalled at once with probability ${recallShare}, else looked up)${knownDrills > 0 ? `, plus ${knownDrills} memorisation drills per fact and world (the recall with the loss on ${options.drillChoice === true ? 'its opening and answer' : 'the answer only'})` : ''}${searchDrills > 0 ? `, and ${searchDrills} choice drill${searchDrills === 1 ? '' : 's'} per question about each world's own people (the plan's opening up to its first information block)` : ''}; ${drills.length} drills in all.`,
           ]
         : []),
       ...(opening.restateName === true
@@ -330,6 +338,7 @@ export async function makeBasePolicy(
         `${famous.length > 0 ? ` --famous ${famous.length}` : ''}` +
         `${famous.length > 0 && options.recallShare !== undefined ? ` --recall-share ${recallShare}` : ''}` +
         `${famous.length > 0 && knownDrills > 0 ? ` --known-drills ${knownDrills}` : ''}` +
+        `${famous.length > 0 && knownDrills > 0 && options.drillChoice === true ? ' --drill-choice' : ''}` +
         `${searchDrills > 0 ? ` --search-drills ${searchDrills}` : ''}` +
         `${options.mix !== undefined ? ` --mix ${MIX_STYLES.map((style) => `${style}:${mix[style]}`).join(',')}` : ''}` +
         `${opening.restateName === true ? ' --restate-name' : ''}\`` +
