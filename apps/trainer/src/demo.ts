@@ -44,8 +44,8 @@ export interface DemoOptions {
    */
   threads?: number;
   /**
-   * Where rollouts and evaluations generate (default `DEFAULT_ROLLOUT_ENGINE`, 'lockstep':
-   * in-thread; 'async-worker': an engine worker with the async agent loop).
+   * Where rollouts and evaluations generate (default `DEFAULT_ROLLOUT_ENGINE`, 'async-worker': an
+   * engine worker with the async agent loop; 'lockstep': in-thread).
    */
   rollout?: RolloutEngineName;
   /**

@@ -51,18 +51,18 @@ describe('RL config', () => {
     });
   });
 
-  it('generates lock-step by default and trains in a worker; reads the engine worker option and its threads', () => {
+  it('generates and trains in workers by default; reads the rollout engine, the worker option and its threads', () => {
     expect(parseRlConfig(MINIMAL).engine).toEqual({
       device: 'cpu',
       threads: 0,
-      rollout: 'lockstep',
+      rollout: 'async-worker',
       workerThreads: 0,
       worker: true,
       precision: 'float32',
     });
     expect(
-      parseRlConfig({ ...MINIMAL, engine: { rollout: 'async-worker', threads: 1, workerThreads: 2 } }).engine,
-    ).toMatchObject({ rollout: 'async-worker', threads: 1, workerThreads: 2 });
+      parseRlConfig({ ...MINIMAL, engine: { rollout: 'lockstep', threads: 1, workerThreads: 2 } }).engine,
+    ).toMatchObject({ rollout: 'lockstep', threads: 1, workerThreads: 2 });
   });
 
   it("has the paper's tool protocol by default; reads toolFormat, tools and maxSearches", () => {

@@ -1,8 +1,8 @@
 // `sr1-train rl`: Search-R1 RL end to end. Per step: sample prompts → n rollouts each through the
 // engine and the retriever → rewards → old/reference log-probs → advantages → PPO-style epochs →
 // metrics; greedy validation every N steps; atomic checkpoints; exact resume after kill -9.
-// Rollouts and validation run in an engine worker on the trainer's shared weights (the async loop,
-// KV kept across turns; a new policy version after every optimizer step) or, with
+// Rollouts and validation run in an engine worker on the trainer's shared weights (the default: the
+// async loop, KV kept across turns; a new policy version after every optimizer step) or, with
 // `engine.rollout: 'lockstep'`, on the main thread; training runs in a train worker on the same
 // shared weights (`engine.worker`) or on the main thread.
 
