@@ -25,6 +25,22 @@ import { materializeWorld } from './toy-setup.js';
 
 const KNOWN_BASE = fileURLToPath(new URL('../assets/base-policy-known', import.meta.url));
 
+/** The known base's tokenizer, the toy prompt and a small world with its index, for the drill tests. */
+async function drillFixture(options: { seed: number; questionsPerType: number; famous?: boolean }) {
+  const tokenizer = await loadTokenizer(KNOWN_BASE);
+  const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
+  const famous = options.famous === true ? famousPeople(24) : [];
+  const world = await materializeWorld(join(await mkdtemp(join(tmpdir(), 'sr1-drill-')), 'world'), {
+    seed: options.seed,
+    people: 4,
+    questionsPerType: options.questionsPerType,
+    famous,
+  });
+  const retriever = await InProcessRetriever.open(world.index);
+  const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
+  return { tokenizer, prompt, famous, world, retriever, ids };
+}
+
 describe('parseStyleMix', () => {
   it('reads STYLE:SHARE pairs; styles left out get 0', () => {
     expect(parseStyleMix('plan:0.3,direct:0.35,vague:0.15,read:0.2')).toEqual(BASE_POLICY_MIX);
@@ -53,16 +69,11 @@ describe('parseStyleMix', () => {
 
 describe('recallDrill', () => {
   it("has the recall demonstration's tokens, with the loss on the answer only", async () => {
-    const tokenizer = await loadTokenizer(KNOWN_BASE);
-    const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
-    const famous = famousPeople(24);
-    const world = await materializeWorld(join(await mkdtemp(join(tmpdir(), 'sr1-drill-')), 'world'), {
+    const { tokenizer, prompt, famous, world, retriever, ids } = await drillFixture({
       seed: 5,
-      people: 4,
       questionsPerType: 1,
-      famous,
+      famous: true,
     });
-    const retriever = await InProcessRetriever.open(world.index);
     for (const question of knownQuestions(famous).slice(0, 6)) {
       const drill = recallDrill(question, tokenizer, prompt);
       const recall = await demonstrate(
@@ -74,7 +85,6 @@ describe('recallDrill', () => {
         createRng(1),
         prompt,
       );
-      const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
       expect(ids(drill)).toEqual(ids(recall));
       expect(drill.map((s) => s.loss)).toEqual([false, false, true]);
       expect(drill[1]!.text).toBe(RECALL_OPENING);
@@ -90,18 +100,12 @@ describe('recallDrill', () => {
 
 describe('--restate-name', () => {
   it("opens every first <think> with the subject's name, then the choice; drills keep the recall's tokens", async () => {
-    const tokenizer = await loadTokenizer(KNOWN_BASE);
-    const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
-    const famous = famousPeople(24);
-    const world = await materializeWorld(join(await mkdtemp(join(tmpdir(), 'sr1-restate-')), 'world'), {
+    const { tokenizer, prompt, famous, world, retriever, ids } = await drillFixture({
       seed: 5,
-      people: 4,
       questionsPerType: 1,
-      famous,
+      famous: true,
     });
-    const retriever = await InProcessRetriever.open(world.index);
     const opening = { restateName: true };
-    const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
     const question = knownQuestions(famous)[0]!;
     const name = question.plan[0]!;
     const say = (segments: { text: string; loss: boolean }[]) => segments.filter((s) => s.loss)[0]!.text;
@@ -150,15 +154,7 @@ describe('--restate-name', () => {
 
 describe('searchDrill', () => {
   it("is the plan demonstration's opening up to its first information block, the loss on the agent's words", async () => {
-    const tokenizer = await loadTokenizer(KNOWN_BASE);
-    const prompt = promptOptions({ template: TOY_TEMPLATE, chatTemplate: false });
-    const world = await materializeWorld(join(await mkdtemp(join(tmpdir(), 'sr1-sdrill-')), 'world'), {
-      seed: 6,
-      people: 4,
-      questionsPerType: 2,
-    });
-    const retriever = await InProcessRetriever.open(world.index);
-    const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
+    const { tokenizer, prompt, world, retriever, ids } = await drillFixture({ seed: 6, questionsPerType: 2 });
     for (const opening of [{}, { restateName: true }]) {
       for (const question of world.questionList) {
         const drill = await searchDrill(world.world, question, retriever, tokenizer, prompt, opening);
