@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { createRng, InvalidInputError } from '@sr1/core';
 import { loadTokenizer } from '@sr1/model';
 import { InProcessRetriever } from '@sr1/retriever';
-import { famousPeople, knownQuestions } from '@sr1/toy-world';
+import { famousPeople, knownQuestions, type ToyQuestion } from '@sr1/toy-world';
 import { describe, expect, it } from 'vitest';
 import {
   makeBaseWorkDir,
@@ -20,7 +20,7 @@ import {
   searchDrill,
 } from './make-base.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
-import { BASE_POLICY_MIX, demonstrate } from './toy-data.js';
+import { BASE_POLICY_MIX, type DemonstrationStyle, demonstrate, type OpeningOptions } from './toy-data.js';
 import { materializeWorld } from './toy-setup.js';
 
 const KNOWN_BASE = fileURLToPath(new URL('../assets/base-policy-known', import.meta.url));
@@ -38,7 +38,10 @@ async function drillFixture(options: { seed: number; questionsPerType: number; f
   });
   const retriever = await InProcessRetriever.open(world.index);
   const ids = (segments: { text: string }[]) => segments.flatMap((s) => tokenizer.encode(s.text));
-  return { tokenizer, prompt, famous, world, retriever, ids };
+  /** `question`'s whole demonstration in `style` (top-3 retrieval, a generator seeded with `seed`). */
+  const demo = (question: ToyQuestion, style: DemonstrationStyle, opening: OpeningOptions = {}, seed = 1) =>
+    demonstrate(world.world, question, style, retriever, tokenizer, createRng(seed), prompt, 3, opening);
+  return { tokenizer, prompt, famous, world, retriever, ids, demo };
 }
 
 describe('parseStyleMix', () => {
@@ -69,22 +72,14 @@ describe('parseStyleMix', () => {
 
 describe('recallDrill', () => {
   it("has the recall demonstration's tokens, with the loss on the answer only", async () => {
-    const { tokenizer, prompt, famous, world, retriever, ids } = await drillFixture({
+    const { tokenizer, prompt, famous, retriever, ids, demo } = await drillFixture({
       seed: 5,
       questionsPerType: 1,
       famous: true,
     });
     for (const question of knownQuestions(famous).slice(0, 6)) {
       const drill = recallDrill(question, tokenizer, prompt);
-      const recall = await demonstrate(
-        world.world,
-        question,
-        'recall',
-        retriever,
-        tokenizer,
-        createRng(1),
-        prompt,
-      );
+      const recall = await demo(question, 'recall');
       expect(ids(drill)).toEqual(ids(recall));
       expect(drill.map((s) => s.loss)).toEqual([false, false, true]);
       expect(drill[1]!.text).toBe(RECALL_OPENING);
@@ -100,7 +95,7 @@ describe('recallDrill', () => {
 
 describe('--restate-name', () => {
   it("opens every first <think> with the subject's name, then the choice; drills keep the recall's tokens", async () => {
-    const { tokenizer, prompt, famous, world, retriever, ids } = await drillFixture({
+    const { tokenizer, prompt, famous, retriever, ids, demo } = await drillFixture({
       seed: 5,
       questionsPerType: 1,
       famous: true,
@@ -109,28 +104,8 @@ describe('--restate-name', () => {
     const question = knownQuestions(famous)[0]!;
     const name = question.plan[0]!;
     const say = (segments: { text: string; loss: boolean }[]) => segments.filter((s) => s.loss)[0]!.text;
-    const recall = await demonstrate(
-      world.world,
-      question,
-      'recall',
-      retriever,
-      tokenizer,
-      createRng(1),
-      prompt,
-      3,
-      opening,
-    );
-    const plan = await demonstrate(
-      world.world,
-      question,
-      'plan',
-      retriever,
-      tokenizer,
-      createRng(1),
-      prompt,
-      3,
-      opening,
-    );
+    const recall = await demo(question, 'recall', opening);
+    const plan = await demo(question, 'plan', opening);
     expect(say(recall)).toBe(
       `<think> ${name}: I already know this. </think>\n<answer> ${question.golden_answers[0]} </answer>`,
     );
@@ -145,7 +120,7 @@ describe('--restate-name', () => {
     expect(ids(drill)).toEqual(ids(recall));
     expect(drill[1]!.text).toBe(recallOpening(question, opening));
     // Off by default: the old wording.
-    const old = await demonstrate(world.world, question, 'plan', retriever, tokenizer, createRng(1), prompt);
+    const old = await demo(question, 'plan');
     expect(say(old)).toBe(`<think> I need to find ${name}. </think>\n`);
     expect(recallOpening(question)).toBe(RECALL_OPENING);
     await retriever.close();
@@ -154,21 +129,14 @@ describe('--restate-name', () => {
 
 describe('searchDrill', () => {
   it("is the plan demonstration's opening up to its first information block, the loss on the agent's words", async () => {
-    const { tokenizer, prompt, world, retriever, ids } = await drillFixture({ seed: 6, questionsPerType: 2 });
+    const { tokenizer, prompt, world, retriever, ids, demo } = await drillFixture({
+      seed: 6,
+      questionsPerType: 2,
+    });
     for (const opening of [{}, { restateName: true }]) {
       for (const question of world.questionList) {
         const drill = await searchDrill(world.world, question, retriever, tokenizer, prompt, opening);
-        const plan = await demonstrate(
-          world.world,
-          question,
-          'plan',
-          retriever,
-          tokenizer,
-          createRng(9),
-          prompt,
-          3,
-          opening,
-        );
+        const plan = await demo(question, 'plan', opening, 9);
         expect(drill.map((s) => s.loss)).toEqual([false, true, true, false]);
         const name = question.plan[0]!;
         const think = opening.restateName === true ? `<think> ${name}:` : '<think>';
