@@ -1,14 +1,17 @@
 // The worker_thread that owns the ORT sessions: it loads the model once, then runs generation,
 // scoring and scheduled session turns for `EngineWorker` on the main thread, whose event loop
-// therefore never waits on a forward pass.
+// therefore never waits on a forward pass. It can host the training sessions as well
+// ('attach-training': train-host.ts over a transferred MessagePort), so that one thread per
+// device runs every ORT session.
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { Sr1Error } from '@sr1/core';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { EngineInvariantError } from '../errors.js';
 import { loadModelFolder } from '../formats/model-folder.js';
 import { OrtDecoderRunner } from '../graphs/index.js';
 import { loadTokenizer } from '../tokenizer/tokenizer.js';
+import { serveTraining } from '../training/train-host.js';
 import { generate } from './generate.js';
 import { ContinuousBatchScheduler } from './scheduler.js';
 import { scoreSequences } from './score.js';
@@ -128,6 +131,14 @@ async function main(): Promise<void> {
         return;
       case 'cancel-sequence':
         sequenceControllers.get(message.id)?.[message.sequence]?.abort();
+        return;
+      case 'attach-training':
+        // Training sessions in this thread too: one worker thread per device.
+        serveTraining(message.port);
+        send({ type: 'result', id: message.id, value: null });
+        return;
+      case 'thread':
+        send({ type: 'result', id: message.id, value: threadId });
         return;
     }
   });

@@ -11,7 +11,7 @@
 // switch continues on the new version, and a continued session reuses KV computed by the old one
 // (release sessions across a version change to recompute them).
 
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, type TransferListItem, Worker } from 'node:worker_threads';
 import { InvalidInputError, Sr1Error } from '@sr1/core';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { checkPrecision, type Precision } from '../graphs/precision.js';
@@ -290,6 +290,33 @@ export class EngineWorker {
     >;
   }
 
+  /**
+   * Hosts training in the worker's thread: a new channel, one end of which the worker serves
+   * training requests on (as a train worker's thread does); returns the other end once it does.
+   * `TrainWorker.over(engine)` runs over it, so one thread hosts generation and training.
+   */
+  async attachTraining(): Promise<MessagePort> {
+    const { port1, port2 } = new MessageChannel();
+    try {
+      await this.request(
+        (id) => ({ type: 'attach-training', id, port: port2 }),
+        undefined,
+        undefined,
+        undefined,
+        [port2],
+      );
+    } catch (error) {
+      port1.close();
+      throw error;
+    }
+    return port1;
+  }
+
+  /** The id of the worker's thread (`threadId` of node:worker_threads, as the worker reads it). */
+  async thread(): Promise<number> {
+    return (await this.request((id) => ({ type: 'thread', id }))) as number;
+  }
+
   /** Stops the worker; requests still pending reject. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -298,8 +325,8 @@ export class EngineWorker {
     await this.worker.terminate();
   }
 
-  private post(message: ClientMessage): void {
-    this.worker.postMessage(message);
+  private post(message: ClientMessage, transfer?: readonly TransferListItem[]): void {
+    this.worker.postMessage(message, transfer);
   }
 
   private request(
@@ -307,6 +334,7 @@ export class EngineWorker {
     signal?: AbortSignal,
     onToken?: (sequence: number, tokenId: number) => void,
     sequenceSignals?: readonly (AbortSignal | undefined)[],
+    transfer?: readonly TransferListItem[],
   ): Promise<unknown> {
     if (this.closed)
       return Promise.reject(new Sr1Error('engine_worker_closed', 'the engine worker was closed'));
@@ -335,7 +363,7 @@ export class EngineWorker {
         reject: settle(reject),
         ...(onToken !== undefined ? { onToken } : {}),
       });
-      this.post(message(id));
+      this.post(message(id), transfer);
       // A sequence aborted already went with the request (generate's `abortedSequences`).
       for (const entry of sequenceAborts) {
         if (entry !== undefined && !entry.sequenceSignal.aborted)

@@ -2,6 +2,7 @@
 // Internal: both ends are in this folder. Token ids and results cross by structured clone;
 // weights cross once, as SharedArrayBuffer-backed arrays (shared, not copied).
 
+import type { MessagePort } from 'node:worker_threads';
 import type { DecoderConfig } from '../engine-types.js';
 import type { Precision } from '../graphs/precision.js';
 import type { GenerateOptions } from './generate.js';
@@ -56,7 +57,14 @@ export type ClientMessage =
   | { type: 'stats'; id: number }
   | { type: 'cancel'; id: number }
   /** One sequence of a generate request stops (its `sequenceSignals` entry aborted); the others go on. */
-  | { type: 'cancel-sequence'; id: number; sequence: number };
+  | { type: 'cancel-sequence'; id: number; sequence: number }
+  /**
+   * Hosts training in this thread (train-host.ts's `serveTraining`) over `port`, transferred with
+   * the message: a `TrainWorker.over(engine)` on the main thread holds its other end.
+   */
+  | { type: 'attach-training'; id: number; port: MessagePort }
+  /** The id of the worker's thread (`threadId` of node:worker_threads there). */
+  | { type: 'thread'; id: number };
 
 export interface WireError {
   name: string;

@@ -28,7 +28,9 @@ export type TrainClientMessage =
   | { type: 'forward-backward'; id: number; handle: number; batch: TokenBatch; upstream: Upstream }
   /** Zeroes the handle's ledger (in order with the runs: the runs before it are forgotten). */
   | { type: 'reset-ledger'; handle: number }
-  | { type: 'dispose'; id: number; handle: number };
+  | { type: 'dispose'; id: number; handle: number }
+  /** The id of the thread serving the requests (`threadId` of node:worker_threads there). */
+  | { type: 'thread'; id: number };
 
 /** A `WireError` with the location fields of an `InvalidInputError`, so the main thread can rebuild it. */
 export interface TrainWireError extends WireError {

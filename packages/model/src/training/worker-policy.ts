@@ -5,7 +5,7 @@
 // - Weights: SharedArrayBuffer-backed (`shareWeights`). `parameters` are those shared buffers, so
 //   @sr1/optim updates them in place on the main thread exactly as with `OrtTrainablePolicy`. The
 //   worker copies them into its own buffers before every run (onnxruntime-node rejects shared
-//   memory; see train-worker.ts for the cost): do not write them while a run is pending.
+//   memory; see train-host.ts for the cost): do not write them while a run is pending.
 // - Results: log-probs, entropies, values and gradients come back as transferred ArrayBuffers
 //   (moved, not copied); batches and upstream gradients cross by structured clone.
 // - Errors: an error thrown in the worker rejects with the same class where it is one of the
@@ -14,16 +14,17 @@
 // - Threads: one `TrainWorker` hosts any number of policies and critics (requests run one at a
 //   time, in order). By default each `create` starts a worker of its own that `dispose` ends
 //   (copies share it; it ends with the last); pass `worker` to share one between an actor, its
-//   reference and its critic. Generation runs in `EngineWorker`, a separate thread.
+//   reference and its critic. `TrainWorker.over(engine)` hosts them in an `EngineWorker`'s thread
+//   instead, beside generation: one worker thread per device.
 
-import { Worker } from 'node:worker_threads';
+import { type MessagePort, Worker } from 'node:worker_threads';
 import type { Rng } from '@sr1/core';
 import { InvalidInputError, Sr1Error } from '@sr1/core';
 import type { PolicyForward, TensorBuffers, TokenBatch, TrainablePolicy, Upstream } from '@sr1/spec';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DecoderInputError, WeightShapeError } from '../errors.js';
 import { isShared, shareWeights } from '../inference/shared-weights.js';
-import { EngineWorkerError } from '../inference/worker-client.js';
+import { type EngineWorker, EngineWorkerError } from '../inference/worker-client.js';
 import { OrtCritic } from './ort-critic.js';
 import type { TrainLedger } from './train-sessions.js';
 import type {
@@ -67,8 +68,65 @@ interface Pending {
 }
 
 /**
- * A worker_thread hosting trainable policies and critics. Start one to share it between several
- * models (`{ worker }` in their options); `close()` ends it, rejecting what is pending.
+ * What a `TrainWorker` needs of the way to its host: a `Worker` of its own, or a `MessagePort`
+ * whose other end an engine worker's thread serves.
+ */
+interface TrainEndpoint {
+  post(message: TrainClientMessage): void;
+  ref(): void;
+  unref(): void;
+  /** Calls `receive` with each message; `fail` on an error, `ended` once the host is gone. */
+  listen(
+    receive: (message: TrainWorkerMessage) => void,
+    fail: (error: unknown) => void,
+    ended: (why: string) => void,
+  ): void;
+  /** Ends the connection: terminates the thread, or closes the port (the thread goes on). */
+  end(): Promise<void>;
+  readonly exited: Promise<number>;
+}
+
+function workerEndpoint(worker: Worker): TrainEndpoint {
+  return {
+    post: (message) => worker.postMessage(message),
+    ref: () => worker.ref(),
+    unref: () => worker.unref(),
+    listen: (receive, fail, ended) => {
+      worker.on('message', receive);
+      worker.on('error', fail);
+      worker.on('exit', (code) => ended(`the train worker exited with code ${code}`));
+    },
+    end: async () => {
+      await worker.terminate();
+    },
+    exited: new Promise((resolve) => worker.once('exit', resolve)),
+  };
+}
+
+function portEndpoint(port: MessagePort): TrainEndpoint {
+  return {
+    post: (message) => port.postMessage(message),
+    ref: () => port.ref(),
+    unref: () => port.unref(),
+    listen: (receive, fail, ended) => {
+      port.on('message', receive);
+      port.on('messageerror', fail);
+      port.on('close', () => ended('the train worker’s port closed (its engine worker ended)'));
+    },
+    end: async () => {
+      // the host disposes this port's models when it sees the close
+      port.close();
+      await new Promise<void>((resolve) => port.once('close', () => resolve()));
+    },
+    exited: new Promise((resolve) => port.once('close', () => resolve(0))),
+  };
+}
+
+/**
+ * A worker_thread hosting trainable policies and critics: a thread of its own (`start`) or the
+ * thread of an engine worker (`over`), so one thread per device runs every ORT session. Share it
+ * between several models (`{ worker }` in their options); `close()` ends it, rejecting what is
+ * pending.
  */
 export class TrainWorker {
   private readonly pending = new Map<number, Pending>();
@@ -77,29 +135,42 @@ export class TrainWorker {
   private closing = false;
   /** Live handles, when this worker ends with its last model (one started by `create`). */
   private readonly handles = new Set<number>();
-  /** Resolves with the thread's exit code once it has ended (1 after `close()`). */
+  /**
+   * Resolves with the thread's exit code once it has ended (1 after `close()`); for one over an
+   * engine worker (`over`), with 0 once its port has closed (the engine's thread goes on).
+   */
   readonly exited: Promise<number>;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly endpoint: TrainEndpoint,
     private readonly closeWhenEmpty: boolean,
   ) {
-    this.exited = new Promise((resolve) => worker.once('exit', resolve));
+    this.exited = endpoint.exited;
+    endpoint.listen(
+      (message) => this.receive(message),
+      (error) => this.failAll(error),
+      (why) => {
+        if (!this.closing) this.failAll(new Sr1Error('train_worker_exited', why));
+        this.closing = true;
+      },
+    );
     // An idle worker does not keep the process alive (a run that fails before `dispose` still
-    // exits); one with a request pending does.
-    worker.unref();
-    worker.on('message', (message: TrainWorkerMessage) => this.receive(message));
-    worker.on('error', (error) => this.failAll(error));
-    worker.on('exit', (code) => {
-      if (!this.closing)
-        this.failAll(new Sr1Error('train_worker_exited', `the train worker exited with code ${code}`));
-      this.closing = true;
-    });
+    // exits); one with a request pending does. (After the listeners: a port's refs itself.)
+    endpoint.unref();
   }
 
   /** Starts the worker thread and waits until its script is loaded. */
   static async start(options: TrainWorkerOptions = {}): Promise<TrainWorker> {
     return TrainWorker.launch(options, false);
+  }
+
+  /**
+   * Training in `engine`'s worker thread (`EngineWorker.attachTraining`): its models run there,
+   * beside generation, one request at a time as in a thread of their own. `close()` disposes them
+   * and closes the port; the engine worker goes on (close it after).
+   */
+  static async over(engine: EngineWorker): Promise<TrainWorker> {
+    return new TrainWorker(portEndpoint(await engine.attachTraining()), false);
   }
 
   private static async launch(options: TrainWorkerOptions, closeWhenEmpty: boolean): Promise<TrainWorker> {
@@ -133,7 +204,7 @@ export class TrainWorker {
         worker.off('error', listeners.error!);
         worker.off('exit', listeners.exit!);
       });
-    return new TrainWorker(worker, closeWhenEmpty);
+    return new TrainWorker(workerEndpoint(worker), closeWhenEmpty);
   }
 
   /** Whether the thread has been closed (or has exited). */
@@ -146,7 +217,12 @@ export class TrainWorker {
     if (this.closing) return;
     this.closing = true;
     this.failAll(new Sr1Error('train_worker_closed', 'the train worker was closed'));
-    await this.worker.terminate();
+    await this.endpoint.end();
+  }
+
+  /** The id of the thread the models run in (`threadId` of node:worker_threads, as it reads it there). */
+  async thread(): Promise<number> {
+    return (await this.request((id) => ({ type: 'thread', id }))).value as number;
   }
 
   /** @internal Hosts a model; returns its handle. */
@@ -188,7 +264,7 @@ export class TrainWorker {
 
   /** @internal */
   post(message: TrainClientMessage): void {
-    if (!this.closing) this.worker.postMessage(message);
+    if (!this.closing) this.endpoint.post(message);
   }
 
   /** @internal One request and its result message. */
@@ -199,9 +275,9 @@ export class TrainWorker {
       return Promise.reject(new Sr1Error('train_worker_closed', 'the train worker was closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      if (this.pending.size === 0) this.worker.ref();
+      if (this.pending.size === 0) this.endpoint.ref();
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage(message(id));
+      this.endpoint.post(message(id));
     });
   }
 
@@ -215,7 +291,7 @@ export class TrainWorker {
     const pending = this.pending.get(message.id);
     if (pending === undefined) return;
     this.pending.delete(message.id);
-    if (this.pending.size === 0) this.worker.unref();
+    if (this.pending.size === 0) this.endpoint.unref();
     if (message.type === 'result') pending.resolve(message);
     else pending.reject(rebuild(message.error));
   }
@@ -223,7 +299,7 @@ export class TrainWorker {
   private failAll(error: unknown): void {
     for (const pending of [...this.pending.values()]) pending.reject(error);
     this.pending.clear();
-    this.worker.unref();
+    this.endpoint.unref();
   }
 }
 
