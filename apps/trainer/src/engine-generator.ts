@@ -129,6 +129,11 @@ export interface TrainerEngine {
   dispose(): Promise<void>;
 }
 
+/** An 'async-worker' engine, with its `EngineWorker`: a `TrainWorker.over(worker)` trains in its thread. */
+export interface WorkerTrainerEngine extends TrainerEngine {
+  readonly worker: EngineWorker;
+}
+
 /**
  * The lock-step loop over `generate` on the main thread. The runner may read the trainer's own
  * buffers (nothing to publish), or a copy that `publish` refreshes at each policy version (the
@@ -161,7 +166,10 @@ export interface WorkerEngineOptions {
 }
 
 /** The async loop over an `EngineWorker`'s scheduler sessions. */
-function engineOverWorker(worker: EngineWorker, publish: (version: number) => Promise<void>): TrainerEngine {
+function engineOverWorker(
+  worker: EngineWorker,
+  publish: (version: number) => Promise<void>,
+): WorkerTrainerEngine {
   let count = 0;
   const sessions = seededSessions(sessionGenerator(worker), (tokens) => {
     count += tokens;
@@ -177,6 +185,7 @@ function engineOverWorker(worker: EngineWorker, publish: (version: number) => Pr
       return { ...stats, policyVersion };
     },
     dispose: () => worker.close(),
+    worker,
   };
 }
 
@@ -190,7 +199,7 @@ function engineOverWorker(worker: EngineWorker, publish: (version: number) => Pr
 export async function workerEngine(
   model: { config: DecoderConfig; weights: WeightMap; tokenizerDir: string },
   options: WorkerEngineOptions = {},
-): Promise<TrainerEngine> {
+): Promise<WorkerTrainerEngine> {
   const alreadyShared = [...model.weights.values()].every(
     (tensor) => tensor.data.buffer instanceof SharedArrayBuffer,
   );

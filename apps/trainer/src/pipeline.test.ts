@@ -4,11 +4,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRng } from '@sr1/core';
-import { loadModelFolder, loadTokenizer, OrtDecoderRunner } from '@sr1/model';
+import { type EngineWorker, loadModelFolder, loadTokenizer, OrtDecoderRunner, TrainWorker } from '@sr1/model';
 import { HttpRetriever, InProcessRetriever, loadIndex, startServer } from '@sr1/retriever';
 import { INVALID_ACTION_MESSAGE, informationBlock, type Retriever, runRollout } from '@sr1/rollout';
 import { loadLatestCheckpoint } from '@sr1/train';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { COMMITTED_KNOWN_FACTS_POLICY } from './cli.js';
 import { engineGenerator } from './engine-generator.js';
 import { promptOptions, TOY_TEMPLATE } from './prompt-options.js';
@@ -201,7 +201,27 @@ describe('training pipeline on the engine', () => {
         output: { dir: join(world.dir, 'rl'), saveEvery: 1 },
         engine: { threads: 1, rollout, worker },
       });
-      const result = await runRl(config, { resume: false, quiet: true });
+      // Where training runs: with the async engine, in the engine worker's thread (one worker thread).
+      const over = TrainWorker.over.bind(TrainWorker);
+      const threads: [number, number][] = [];
+      const overSpy = vi.spyOn(TrainWorker, 'over').mockImplementation(async (engine: EngineWorker) => {
+        const trainWorker = await over(engine);
+        threads.push([await trainWorker.thread(), await engine.thread()]);
+        return trainWorker;
+      });
+      const startSpy = vi.spyOn(TrainWorker, 'start');
+      let calls = { over: 0, start: 0 };
+      const result = await runRl(config, { resume: false, quiet: true }).finally(() => {
+        calls = { over: overSpy.mock.calls.length, start: startSpy.mock.calls.length };
+        overSpy.mockRestore();
+        startSpy.mockRestore();
+      });
+      expect(calls).toEqual({
+        over: worker && rollout === 'async-worker' ? 1 : 0,
+        start: worker && rollout === 'lockstep' ? 1 : 0,
+      });
+      expect(threads).toHaveLength(calls.over);
+      for (const [trainThread, engineThread] of threads) expect(trainThread).toBe(engineThread);
       expect(result.steps).toBe(2);
       const steps = await readMetrics(config.output.dir, true);
       expect(steps.map((m) => m.step)).toEqual([1, 2]);

@@ -88,6 +88,7 @@ export interface RlConfig {
     /**
      * Train in a worker_thread (`WorkerTrainablePolicy`, `WorkerCritic`: actor, reference and critic
      * in one thread) on SharedArrayBuffer weights — the same buffers the engine worker snapshots.
+     * With the 'async-worker' engine that thread is the engine worker's: one worker thread per device.
      */
     worker: boolean;
     /** The MatMuls' compute type (@sr1/model's `Precision`) of every engine: actor, reference, critic, rollouts. */

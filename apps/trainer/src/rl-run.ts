@@ -4,7 +4,8 @@
 // Rollouts and validation run in an engine worker on the trainer's shared weights (the default: the
 // async loop, KV kept across turns; a new policy version after every optimizer step) or, with
 // `engine.rollout: 'lockstep'`, on the main thread; training runs in a train worker on the same
-// shared weights (`engine.worker`) or on the main thread.
+// shared weights (`engine.worker`: in the engine worker's own thread with the async loop, so one
+// worker thread runs every ORT session) or on the main thread.
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -52,7 +53,12 @@ import {
   trainRl,
   writeOptimizerState,
 } from '@sr1/train';
-import { inThreadEngine, type TrainerEngine, workerEngine } from './engine-generator.js';
+import {
+  inThreadEngine,
+  type TrainerEngine,
+  type WorkerTrainerEngine,
+  workerEngine,
+} from './engine-generator.js';
 import { promptOptions } from './prompt-options.js';
 import { RUN_FILES, writeTrajectories } from './report.js';
 import type { RlConfig } from './rl-config.js';
@@ -169,64 +175,108 @@ export async function runRl(
   // them in place here, the train worker reads them before each run, the engine worker snapshots
   // them at each policy version, checkpoints are written from them.
   const weights = config.engine.worker ? shareWeights(loaded) : loaded;
-  // One thread hosts the actor, its reference and the critic (their runs come one at a time).
-  const trainWorker = config.engine.worker ? await TrainWorker.start() : undefined;
-  const policy = (policyWeights: WeightMap): Promise<TrainablePolicy & { dispose(): Promise<void> }> =>
-    trainWorker !== undefined
-      ? WorkerTrainablePolicy.create(base.config, shareWeights(policyWeights), {
-          ...engineOptions,
-          worker: trainWorker,
-        })
-      : OrtTrainablePolicy.create(base.config, policyWeights, engineOptions);
-  const actor =
-    trainWorker !== undefined
-      ? await WorkerTrainablePolicy.create(base.config, weights, { ...engineOptions, worker: trainWorker })
-      : await OrtTrainablePolicy.create(base.config, weights, engineOptions);
-  // The reference is frozen: its own copy of the base weights, which the actor (and the in-thread
-  // runner, which shares the actor's buffers) update in place when training starts from the base.
-  const reference = config.klCoef > 0 ? await policy(cloneWeights(base.weights)) : undefined;
-  // The LRU query cache answers the repeated searches of a prompt's rollouts without searching again.
-  const retriever = await InProcessRetriever.open(
-    config.index,
-    config.searchCache > 0 ? { cache: { maxEntries: config.searchCache } } : {},
-  );
-  const cacheTotals = { hits: 0, misses: 0, searchSeconds: 0 };
-  const minimalSearches = restoreMinimalSearches(checkpoint);
-  const train = readJsonlDataset(config.data.train).questions;
-  const validation = readJsonlDataset(config.data.validation).questions.slice(0, config.data.validationLimit);
-
-  const advantage = ALGORITHM_ADVANTAGE[config.algorithm];
-  // PPO's critic: the policy's trunk with a fresh value head (as veRL), its own AdamW and warm-up.
-  const critic = !advantageEstimator(advantage).needsCritic
-    ? undefined
-    : trainWorker !== undefined
-      ? await WorkerCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), {
-          ...engineOptions,
-          worker: trainWorker,
-        })
-      : await OrtCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), engineOptions);
-  if (critic !== undefined && checkpoint !== null) {
-    const { tensors } = await readSafetensors(join(checkpoint.dir, 'critic.safetensors'));
-    for (const [name, tensor] of tensors) critic.parameters.get(name)?.set(tensor.data);
-    state = {
-      ...state,
-      criticOptimizer: await readOptimizerState(join(checkpoint.dir, 'critic-optimizer.safetensors')),
-    };
-  }
   // Generation: an engine worker on the actor's weights (the shared buffers themselves with
   // engine.worker, else a shared copy), re-snapshotted after every optimizer step; or (lockstep) a
   // runner on the main thread reading the actor's buffers directly.
+  const startWorkerEngine = (): Promise<WorkerTrainerEngine> =>
+    workerEngine(
+      { config: base.config, weights, tokenizerDir: config.policy },
+      {
+        device: config.engine.device,
+        precision: config.engine.precision,
+        ...(workerThreads > 0 ? { threads: workerThreads } : {}),
+      },
+    );
+  // With engine.worker and the async engine, one worker thread runs every ORT session of the run:
+  // the engine worker, started first, hosts the training sessions too (TrainWorker.over).
+  const sharedThreadEngine =
+    config.engine.worker && config.engine.rollout === 'async-worker' ? await startWorkerEngine() : undefined;
+  // A start that fails after the engine worker has started ends it (it would keep the process alive).
+  const {
+    trainWorker,
+    actor,
+    reference,
+    retriever,
+    cacheTotals,
+    minimalSearches,
+    train,
+    validation,
+    advantage,
+    critic,
+  } = await (async () => {
+    // One thread hosts the actor, its reference and the critic (their runs come one at a time): the
+    // engine worker's, or (lockstep) a train worker of its own.
+    const trainWorker = !config.engine.worker
+      ? undefined
+      : sharedThreadEngine !== undefined
+        ? await TrainWorker.over(sharedThreadEngine.worker)
+        : await TrainWorker.start();
+    const policy = (policyWeights: WeightMap): Promise<TrainablePolicy & { dispose(): Promise<void> }> =>
+      trainWorker !== undefined
+        ? WorkerTrainablePolicy.create(base.config, shareWeights(policyWeights), {
+            ...engineOptions,
+            worker: trainWorker,
+          })
+        : OrtTrainablePolicy.create(base.config, policyWeights, engineOptions);
+    const actor =
+      trainWorker !== undefined
+        ? await WorkerTrainablePolicy.create(base.config, weights, { ...engineOptions, worker: trainWorker })
+        : await OrtTrainablePolicy.create(base.config, weights, engineOptions);
+    // The reference is frozen: its own copy of the base weights, which the actor (and the in-thread
+    // runner, which shares the actor's buffers) update in place when training starts from the base.
+    const reference = config.klCoef > 0 ? await policy(cloneWeights(base.weights)) : undefined;
+    // The LRU query cache answers the repeated searches of a prompt's rollouts without searching again.
+    const retriever = await InProcessRetriever.open(
+      config.index,
+      config.searchCache > 0 ? { cache: { maxEntries: config.searchCache } } : {},
+    );
+    const cacheTotals = { hits: 0, misses: 0, searchSeconds: 0 };
+    const minimalSearches = restoreMinimalSearches(checkpoint);
+    const train = readJsonlDataset(config.data.train).questions;
+    const validation = readJsonlDataset(config.data.validation).questions.slice(
+      0,
+      config.data.validationLimit,
+    );
+
+    const advantage = ALGORITHM_ADVANTAGE[config.algorithm];
+    // PPO's critic: the policy's trunk with a fresh value head (as veRL), its own AdamW and warm-up.
+    const critic = !advantageEstimator(advantage).needsCritic
+      ? undefined
+      : trainWorker !== undefined
+        ? await WorkerCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), {
+            ...engineOptions,
+            worker: trainWorker,
+          })
+        : await OrtCritic.fromPolicy(base.config, base.weights, createRng(config.seed + 17), engineOptions);
+    if (critic !== undefined && checkpoint !== null) {
+      const { tensors } = await readSafetensors(join(checkpoint.dir, 'critic.safetensors'));
+      for (const [name, tensor] of tensors) critic.parameters.get(name)?.set(tensor.data);
+      state = {
+        ...state,
+        criticOptimizer: await readOptimizerState(join(checkpoint.dir, 'critic-optimizer.safetensors')),
+      };
+    }
+    return {
+      trainWorker,
+      actor,
+      reference,
+      retriever,
+      cacheTotals,
+      minimalSearches,
+      train,
+      validation,
+      advantage,
+      critic,
+    };
+  })().catch(async (error: unknown) => {
+    await sharedThreadEngine?.dispose();
+    throw error;
+  });
   const engine: TrainerEngine =
-    config.engine.rollout === 'async-worker'
-      ? await workerEngine(
-          { config: base.config, weights, tokenizerDir: config.policy },
-          {
-            device: config.engine.device,
-            precision: config.engine.precision,
-            ...(workerThreads > 0 ? { threads: workerThreads } : {}),
-          },
-        )
-      : await lockstepEngine(base.config, weights, tokenizer, engineOptions);
+    sharedThreadEngine ??
+    (config.engine.rollout === 'async-worker'
+      ? await startWorkerEngine()
+      : await lockstepEngine(base.config, weights, tokenizer, engineOptions));
   try {
     if (options.force === true && !options.resume) await clearRunHistory(config.output.dir);
     await mkdir(config.output.dir, { recursive: true });
@@ -487,8 +537,13 @@ export async function runRl(
     };
   } finally {
     // The worker thread would keep the process alive: everything is released on failure too.
-    await Promise.all([actor.dispose(), reference?.dispose(), critic?.dispose(), engine.dispose()]);
-    await trainWorker?.close();
-    await retriever.close();
+    // The train worker before the engine: it may run in the engine worker's thread.
+    try {
+      await Promise.all([actor.dispose(), reference?.dispose(), critic?.dispose()]);
+      await trainWorker?.close();
+    } finally {
+      await engine.dispose();
+      await retriever.close();
+    }
   }
 }

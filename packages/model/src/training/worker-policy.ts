@@ -166,7 +166,8 @@ export class TrainWorker {
 
   /**
    * Training in `engine`'s worker thread (`EngineWorker.attachTraining`): its models run there,
-   * beside generation, one request at a time as in a thread of their own. `close()` disposes them
+   * beside generation, one request at a time as in a thread of their own; a training run and a
+   * decode step take turns (onnxruntime-node runs a session on the calling thread). `close()` disposes them
    * and closes the port; the engine worker goes on (close it after).
    */
   static async over(engine: EngineWorker): Promise<TrainWorker> {
