@@ -11,7 +11,7 @@ import { PrecisionError } from '../errors.js';
 import { initWeights } from '../formats/weights.js';
 import { LoopDecoder } from '../inference/loop-decoder.js';
 import { scoreSequences } from '../inference/score.js';
-import { tinyLlama, tinyQwen2 } from '../testing/index.js';
+import { tinyLlama, tinyQwen2, tokenBatch } from '../testing/index.js';
 import { OrtCritic } from '../training/ort-critic.js';
 import { OrtTrainablePolicy } from '../training/ort-policy.js';
 import { buildDecodeLoopGraph } from './decode-loop-graph.js';
@@ -197,17 +197,7 @@ describe.each([
 describe('OrtTrainablePolicy in float16', () => {
   const rows = SEQUENCES;
   const length = 12;
-  const batch = (() => {
-    const tokens = new Int32Array(rows.length * length);
-    const attentionMask = new Uint8Array(rows.length * length);
-    rows.forEach((row, b) => {
-      row.forEach((token, t) => {
-        tokens[b * length + t] = token;
-        attentionMask[b * length + t] = 1;
-      });
-    });
-    return { tokens, attentionMask, batchSize: rows.length, length };
-  })();
+  const batch = tokenBatch(rows, length);
   let full: OrtTrainablePolicy;
   let half: OrtTrainablePolicy;
   beforeAll(async () => {

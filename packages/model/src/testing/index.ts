@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRng } from '@sr1/core';
+import type { TokenBatch } from '@sr1/spec';
 import type { DecoderConfig } from '../engine-types.js';
 import { saveModelFolder } from '../formats/model-folder.js';
 import { initWeights } from '../formats/weights.js';
@@ -43,4 +44,17 @@ export async function tinyModelFolder(
     { tokenizerDir: SMALL_TOKENIZER },
   );
   return dir;
+}
+
+/** A right-padded token batch of `rows`, each row's tokens attended (mask 1), `length` columns. */
+export function tokenBatch(rows: readonly (readonly number[])[], length: number): TokenBatch {
+  const tokens = new Int32Array(rows.length * length);
+  const attentionMask = new Uint8Array(rows.length * length);
+  rows.forEach((row, b) => {
+    row.forEach((token, t) => {
+      tokens[b * length + t] = token;
+      attentionMask[b * length + t] = 1;
+    });
+  });
+  return { tokens, attentionMask, batchSize: rows.length, length };
 }

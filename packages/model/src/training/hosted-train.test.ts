@@ -11,7 +11,7 @@ import { initWeights } from '../formats/weights.js';
 import { shareWeights } from '../inference/shared-weights.js';
 import { testWorkerUrl } from '../inference/test-worker.js';
 import { EngineWorker } from '../inference/worker-client.js';
-import { tinyModelFolder, tinyQwen2 } from '../testing/index.js';
+import { tinyModelFolder, tinyQwen2, tokenBatch } from '../testing/index.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
 import { TrainWorker, WorkerCritic, WorkerTrainablePolicy } from './worker-policy.js';
 
@@ -24,19 +24,7 @@ const CONFIG: DecoderConfig = {
   tieWordEmbeddings: false,
 };
 
-function batchOf(rows: number[][], length: number): TokenBatch {
-  const tokens = new Int32Array(rows.length * length);
-  const attentionMask = new Uint8Array(rows.length * length);
-  rows.forEach((row, b) => {
-    row.forEach((token, t) => {
-      tokens[b * length + t] = token;
-      attentionMask[b * length + t] = 1;
-    });
-  });
-  return { tokens, attentionMask, batchSize: rows.length, length };
-}
-
-const BATCH = batchOf(
+const BATCH = tokenBatch(
   [
     [1, 5, 9, 13, 17, 21],
     [2, 4, 8],
@@ -132,7 +120,7 @@ describe('TrainWorker.over(engine): training in the engine worker’s thread', (
   it('sends a bad request’s typed error back, and stays usable', async () => {
     const worker = await TrainWorker.over(engine);
     const policy = await WorkerTrainablePolicy.create(CONFIG, shareWeights(weights), { threads: 1, worker });
-    const error = await policy.forward(batchOf([[1, 2, 40]], 3)).catch((e: unknown) => e);
+    const error = await policy.forward(tokenBatch([[1, 2, 40]], 3)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DecoderInputError);
     expect(error).toBeInstanceOf(InvalidInputError);
     expect(error).toMatchObject({ code: 'decoder_input', field: 'batch.tokens' });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
 import { referenceLogProbs } from '../reference/reference-decoder.js';
-import { tinyQwen2 } from '../testing/index.js';
+import { tinyQwen2, tokenBatch } from '../testing/index.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 
 const CONFIG: DecoderConfig = {
@@ -13,18 +13,6 @@ const CONFIG: DecoderConfig = {
   headDim: 4,
   maxPositionEmbeddings: 64,
 };
-
-function batchOf(rows: number[][], length: number) {
-  const tokens = new Int32Array(rows.length * length);
-  const attentionMask = new Uint8Array(rows.length * length);
-  rows.forEach((row, b) => {
-    row.forEach((token, t) => {
-      tokens[b * length + t] = token;
-      attentionMask[b * length + t] = 1;
-    });
-  });
-  return { tokens, attentionMask, batchSize: rows.length, length };
-}
 
 describe('OrtTrainablePolicy', () => {
   it('matches the float64 reference log-probs on a right-padded batch', async () => {
@@ -36,7 +24,7 @@ describe('OrtTrainablePolicy', () => {
       [1, 5, 9, 13, 17, 21],
       [2, 4, 8],
     ];
-    const out = await policy.forward(batchOf(rows, 6));
+    const out = await policy.forward(tokenBatch(rows, 6));
     rows.forEach((row, b) => {
       const expected = referenceLogProbs(CONFIG, weights, row);
       for (let t = 1; t < row.length; t++) {
@@ -51,7 +39,7 @@ describe('OrtTrainablePolicy', () => {
   it('returns gradients that move log-probs the way a finite difference says', async () => {
     const weights = initWeights(CONFIG, createRng(4));
     const policy = await OrtTrainablePolicy.create(CONFIG, weights, { threads: 1 });
-    const batch = batchOf([[3, 7, 11, 2]], 4);
+    const batch = tokenBatch([[3, 7, 11, 2]], 4);
     const upstream = Float32Array.from([0, 1, -0.5, 2]);
     const objective = async () => {
       const out = await policy.forward(batch);
@@ -78,7 +66,7 @@ describe('OrtTrainablePolicy', () => {
     const policy = await OrtTrainablePolicy.create(CONFIG, weights, { threads: 1 });
     const B = 2;
     const T = 5;
-    const batch = batchOf(
+    const batch = tokenBatch(
       [
         [3, 7, 11, 2, 9],
         [4, 4],

@@ -6,7 +6,7 @@ import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DecoderInputError, WeightShapeError } from '../errors.js';
 import { cloneWeights, initWeights } from '../formats/weights.js';
 import { shareWeights } from '../inference/shared-weights.js';
-import { tinyQwen2, tinyQwen2ForSmallTokenizer } from '../testing/index.js';
+import { tinyQwen2, tinyQwen2ForSmallTokenizer, tokenBatch } from '../testing/index.js';
 import { OrtCritic } from './ort-critic.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
@@ -20,19 +20,7 @@ const CONFIG: DecoderConfig = {
   maxPositionEmbeddings: 64,
 };
 
-function batchOf(rows: number[][], length: number): TokenBatch {
-  const tokens = new Int32Array(rows.length * length);
-  const attentionMask = new Uint8Array(rows.length * length);
-  rows.forEach((row, b) => {
-    row.forEach((token, t) => {
-      tokens[b * length + t] = token;
-      attentionMask[b * length + t] = 1;
-    });
-  });
-  return { tokens, attentionMask, batchSize: rows.length, length };
-}
-
-const BATCH = batchOf(
+const BATCH = tokenBatch(
   [
     [1, 5, 9, 13, 17, 21],
     [2, 4, 8],
@@ -90,7 +78,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
       expectSameBuffers(await remote.backward(BATCH, upstream), await local.backward(BATCH, upstream));
     }
     // a batch too short to predict anything: zeros, as in-thread
-    const single = batchOf([[3], [4]], 1);
+    const single = tokenBatch([[3], [4]], 1);
     expect(await remote.forward(single)).toEqual(await local.forward(single));
   });
 
@@ -192,7 +180,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
     const rows = Array.from({ length: 4 }, (_, b) =>
       Array.from({ length: 384 }, (_, t) => (b * 131 + t * 17) % config.vocabSize),
     );
-    const batch = batchOf(rows, 384);
+    const batch = tokenBatch(rows, 384);
     const upstream = upstreamOf(batch, false);
     const inThread = await OrtTrainablePolicy.create(config, cloneWeights(big), { threads: 1 });
     const inWorker = await WorkerTrainablePolicy.create(config, shareWeights(big), { threads: 1, workerUrl });
@@ -223,7 +211,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
   });
 
   it('rejects a bad batch with the typed error, as in-thread, and stays usable', async () => {
-    const outside = batchOf([[1, 2, 40]], 3); // vocab 40
+    const outside = tokenBatch([[1, 2, 40]], 3); // vocab 40
     await expect(local.forward(outside)).rejects.toBeInstanceOf(DecoderInputError);
     const error = await remote.forward(outside).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DecoderInputError);
