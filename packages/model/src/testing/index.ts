@@ -46,6 +46,11 @@ export async function tinyModelFolder(
   return dir;
 }
 
+/** The training tests' tiny Qwen2: vocab 40, hidden 16 (4 heads of 4), 64 positions. */
+export function tinyTrainQwen2(): DecoderConfig {
+  return { ...tinyQwen2(40), hiddenSize: 16, intermediateSize: 24, headDim: 4, maxPositionEmbeddings: 64 };
+}
+
 /** A right-padded token batch of `rows`, each row's tokens attended (mask 1), `length` columns. */
 export function tokenBatch(rows: readonly (readonly number[])[], length: number): TokenBatch {
   const tokens = new Int32Array(rows.length * length);

@@ -11,18 +11,11 @@ import { initWeights } from '../formats/weights.js';
 import { shareWeights } from '../inference/shared-weights.js';
 import { testWorkerUrl } from '../inference/test-worker.js';
 import { EngineWorker } from '../inference/worker-client.js';
-import { tinyModelFolder, tinyQwen2, tokenBatch } from '../testing/index.js';
+import { tinyModelFolder, tinyTrainQwen2, tokenBatch } from '../testing/index.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
 import { TrainWorker, WorkerCritic, WorkerTrainablePolicy } from './worker-policy.js';
 
-const CONFIG: DecoderConfig = {
-  ...tinyQwen2(40),
-  hiddenSize: 16,
-  intermediateSize: 24,
-  headDim: 4,
-  maxPositionEmbeddings: 64,
-  tieWordEmbeddings: false,
-};
+const CONFIG: DecoderConfig = { ...tinyTrainQwen2(), tieWordEmbeddings: false };
 
 const BATCH = tokenBatch(
   [

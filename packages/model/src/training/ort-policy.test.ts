@@ -3,16 +3,10 @@ import { describe, expect, it } from 'vitest';
 import type { DecoderConfig } from '../engine-types.js';
 import { initWeights } from '../formats/weights.js';
 import { referenceLogProbs } from '../reference/reference-decoder.js';
-import { tinyQwen2, tokenBatch } from '../testing/index.js';
+import { tinyTrainQwen2, tokenBatch } from '../testing/index.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 
-const CONFIG: DecoderConfig = {
-  ...tinyQwen2(40),
-  hiddenSize: 16,
-  intermediateSize: 24,
-  headDim: 4,
-  maxPositionEmbeddings: 64,
-};
+const CONFIG: DecoderConfig = tinyTrainQwen2();
 
 describe('OrtTrainablePolicy', () => {
   it('matches the float64 reference log-probs on a right-padded batch', async () => {

@@ -6,19 +6,13 @@ import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DecoderInputError, WeightShapeError } from '../errors.js';
 import { cloneWeights, initWeights } from '../formats/weights.js';
 import { shareWeights } from '../inference/shared-weights.js';
-import { tinyQwen2, tinyQwen2ForSmallTokenizer, tokenBatch } from '../testing/index.js';
+import { tinyQwen2ForSmallTokenizer, tinyTrainQwen2, tokenBatch } from '../testing/index.js';
 import { OrtCritic } from './ort-critic.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
 import { TrainWorker, WorkerCritic, WorkerTrainablePolicy } from './worker-policy.js';
 
-const CONFIG: DecoderConfig = {
-  ...tinyQwen2(40),
-  hiddenSize: 16,
-  intermediateSize: 24,
-  headDim: 4,
-  maxPositionEmbeddings: 64,
-};
+const CONFIG: DecoderConfig = tinyTrainQwen2();
 
 const BATCH = tokenBatch(
   [
