@@ -187,30 +187,20 @@ export async function runRl(
         ...(workerThreads > 0 ? { threads: workerThreads } : {}),
       },
     );
-  // With engine.worker and the async engine, one worker thread runs every ORT session of the run:
-  // the engine worker, started first, hosts the training sessions too (TrainWorker.over).
-  const sharedThreadEngine =
-    config.engine.worker && config.engine.rollout === 'async-worker' ? await startWorkerEngine() : undefined;
-  // A start that fails after the engine worker has started ends it (it would keep the process alive).
-  const {
-    trainWorker,
-    actor,
-    reference,
-    retriever,
-    cacheTotals,
-    minimalSearches,
-    train,
-    validation,
-    advantage,
-    critic,
-  } = await (async () => {
-    // One thread hosts the actor, its reference and the critic (their runs come one at a time): the
-    // engine worker's, or (lockstep) a train worker of its own.
-    const trainWorker = !config.engine.worker
-      ? undefined
-      : sharedThreadEngine !== undefined
-        ? await TrainWorker.over(sharedThreadEngine.worker)
-        : await TrainWorker.start();
+  // The LRU query cache answers the repeated searches of a prompt's rollouts without searching again.
+  const retriever = await InProcessRetriever.open(
+    config.index,
+    config.searchCache > 0 ? { cache: { maxEntries: config.searchCache } } : {},
+  );
+  const cacheTotals = { hits: 0, misses: 0, searchSeconds: 0 };
+  const minimalSearches = restoreMinimalSearches(checkpoint);
+  const train = readJsonlDataset(config.data.train).questions;
+  const validation = readJsonlDataset(config.data.validation).questions.slice(0, config.data.validationLimit);
+  const advantage = ALGORITHM_ADVANTAGE[config.algorithm];
+
+  // The actor, its reference and the critic, hosted by one thread (their runs come one at a time):
+  // `trainWorker`, or the main thread without one.
+  const trainees = async (trainWorker: TrainWorker | undefined) => {
     const policy = (policyWeights: WeightMap): Promise<TrainablePolicy & { dispose(): Promise<void> }> =>
       trainWorker !== undefined
         ? WorkerTrainablePolicy.create(base.config, shareWeights(policyWeights), {
@@ -225,20 +215,6 @@ export async function runRl(
     // The reference is frozen: its own copy of the base weights, which the actor (and the in-thread
     // runner, which shares the actor's buffers) update in place when training starts from the base.
     const reference = config.klCoef > 0 ? await policy(cloneWeights(base.weights)) : undefined;
-    // The LRU query cache answers the repeated searches of a prompt's rollouts without searching again.
-    const retriever = await InProcessRetriever.open(
-      config.index,
-      config.searchCache > 0 ? { cache: { maxEntries: config.searchCache } } : {},
-    );
-    const cacheTotals = { hits: 0, misses: 0, searchSeconds: 0 };
-    const minimalSearches = restoreMinimalSearches(checkpoint);
-    const train = readJsonlDataset(config.data.train).questions;
-    const validation = readJsonlDataset(config.data.validation).questions.slice(
-      0,
-      config.data.validationLimit,
-    );
-
-    const advantage = ALGORITHM_ADVANTAGE[config.algorithm];
     // PPO's critic: the policy's trunk with a fresh value head (as veRL), its own AdamW and warm-up.
     const critic = !advantageEstimator(advantage).needsCritic
       ? undefined
@@ -256,19 +232,22 @@ export async function runRl(
         criticOptimizer: await readOptimizerState(join(checkpoint.dir, 'critic-optimizer.safetensors')),
       };
     }
-    return {
-      trainWorker,
-      actor,
-      reference,
-      retriever,
-      cacheTotals,
-      minimalSearches,
-      train,
-      validation,
-      advantage,
-      critic,
-    };
-  })().catch(async (error: unknown) => {
+    return { trainWorker, actor, reference, critic };
+  };
+  // With engine.worker and the async engine, one worker thread runs every ORT session of the run:
+  // the engine worker, started first, hosts the training sessions too (TrainWorker.over); lockstep
+  // gives training a worker thread of its own. A start that fails after the engine worker has
+  // started ends it (it would keep the process alive).
+  const sharedThreadEngine =
+    config.engine.worker && config.engine.rollout === 'async-worker' ? await startWorkerEngine() : undefined;
+  const { trainWorker, actor, reference, critic } = await (async () =>
+    trainees(
+      !config.engine.worker
+        ? undefined
+        : sharedThreadEngine !== undefined
+          ? await TrainWorker.over(sharedThreadEngine.worker)
+          : await TrainWorker.start(),
+    ))().catch(async (error: unknown) => {
     await sharedThreadEngine?.dispose();
     throw error;
   });
