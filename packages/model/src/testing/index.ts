@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRng } from '@sr1/core';
-import type { TokenBatch } from '@sr1/spec';
+import type { TokenBatch, Upstream } from '@sr1/spec';
 import type { DecoderConfig } from '../engine-types.js';
 import { saveModelFolder } from '../formats/model-folder.js';
 import { initWeights } from '../formats/weights.js';
@@ -62,4 +62,21 @@ export function tokenBatch(rows: readonly (readonly number[])[], length: number)
     });
   });
   return { tokens, attentionMask, batchSize: rows.length, length };
+}
+
+/**
+ * Deterministic upstream gradients for `batch`: nonzero on attended tokens, zero on padding, with
+ * entropy terms unless `withEntropy` is false.
+ */
+export function fixedUpstream(batch: TokenBatch, withEntropy = true): Upstream {
+  const n = batch.batchSize * batch.length;
+  const logprobs = new Float32Array(n);
+  const entropies = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    if (batch.attentionMask[i] === 1) {
+      logprobs[i] = ((i % 5) - 2) / 7;
+      if (withEntropy) entropies[i] = ((i % 3) - 1) / 11;
+    }
+  }
+  return withEntropy ? { logprobs, entropies } : { logprobs };
 }

@@ -3,7 +3,6 @@
 import { rm } from 'node:fs/promises';
 import { threadId } from 'node:worker_threads';
 import { createRng, InvalidInputError } from '@sr1/core';
-import type { TokenBatch } from '@sr1/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DecoderInputError } from '../errors.js';
@@ -11,7 +10,7 @@ import { initWeights } from '../formats/weights.js';
 import { shareWeights } from '../inference/shared-weights.js';
 import { testWorkerUrl } from '../inference/test-worker.js';
 import { EngineWorker } from '../inference/worker-client.js';
-import { tinyModelFolder, tinyTrainQwen2, tokenBatch } from '../testing/index.js';
+import { fixedUpstream, tinyModelFolder, tinyTrainQwen2, tokenBatch } from '../testing/index.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
 import { TrainWorker, WorkerCritic, WorkerTrainablePolicy } from './worker-policy.js';
 
@@ -25,19 +24,6 @@ const BATCH = tokenBatch(
   ],
   6,
 );
-
-function upstreamOf(batch: TokenBatch) {
-  const n = batch.batchSize * batch.length;
-  const logprobs = new Float32Array(n);
-  const entropies = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    if (batch.attentionMask[i] === 1) {
-      logprobs[i] = ((i % 5) - 2) / 7;
-      entropies[i] = ((i % 3) - 1) / 11;
-    }
-  }
-  return { logprobs, entropies };
-}
 
 function expectSameBuffers(actual: Map<string, Float32Array>, expected: Map<string, Float32Array>): void {
   expect([...actual.keys()]).toEqual([...expected.keys()]);
@@ -86,7 +72,7 @@ describe('TrainWorker.over(engine): training in the engine worker’s thread', (
     });
     const hosted = await make(hostedWorker);
     const own = await make(ownWorker);
-    const upstream = upstreamOf(BATCH);
+    const upstream = fixedUpstream(BATCH);
     // generation in the same thread at the same time changes nothing
     const [generated, hostedForward] = await Promise.all([
       engine.generate(PROMPTS, GEN),

@@ -1,12 +1,11 @@
 import { createRng, InvalidInputError, Sr1Error } from '@sr1/core';
 import { AdamW, sgdStep } from '@sr1/optim';
-import type { TokenBatch } from '@sr1/spec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DecoderConfig, WeightMap } from '../engine-types.js';
 import { DecoderInputError, WeightShapeError } from '../errors.js';
 import { cloneWeights, initWeights } from '../formats/weights.js';
 import { shareWeights } from '../inference/shared-weights.js';
-import { tinyQwen2ForSmallTokenizer, tinyTrainQwen2, tokenBatch } from '../testing/index.js';
+import { fixedUpstream, tinyQwen2ForSmallTokenizer, tinyTrainQwen2, tokenBatch } from '../testing/index.js';
 import { OrtCritic } from './ort-critic.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
@@ -22,20 +21,6 @@ const BATCH = tokenBatch(
   ],
   6,
 );
-
-/** Deterministic upstream gradients for BATCH (zero on padding), nonzero entropy terms when asked. */
-function upstreamOf(batch: TokenBatch, withEntropy: boolean) {
-  const n = batch.batchSize * batch.length;
-  const logprobs = new Float32Array(n);
-  const entropies = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    if (batch.attentionMask[i] === 1) {
-      logprobs[i] = ((i % 5) - 2) / 7;
-      if (withEntropy) entropies[i] = ((i % 3) - 1) / 11;
-    }
-  }
-  return withEntropy ? { logprobs, entropies } : { logprobs };
-}
 
 function expectSameBuffers(actual: Map<string, Float32Array>, expected: Map<string, Float32Array>): void {
   expect([...actual.keys()]).toEqual([...expected.keys()]);
@@ -64,7 +49,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
   it('returns the in-thread policy’s log-probs, entropies and gradients bit for bit', async () => {
     expect(await remote.forward(BATCH)).toEqual(await local.forward(BATCH));
     for (const withEntropy of [false, true]) {
-      const upstream = upstreamOf(BATCH, withEntropy);
+      const upstream = fixedUpstream(BATCH, withEntropy);
       const expected = await local.forwardBackward(BATCH, upstream);
       const actual = await remote.forwardBackward(BATCH, upstream);
       expect(actual.forward).toEqual(expected.forward);
@@ -99,7 +84,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
       expect(data.buffer).toBeInstanceOf(SharedArrayBuffer);
       expect(data).toBe(remote.weights.get(name)!.data);
     }
-    const grads = await remote.backward(BATCH, upstreamOf(BATCH, false));
+    const grads = await remote.backward(BATCH, fixedUpstream(BATCH, false));
     for (const grad of grads.values()) expect(grad.buffer).toBeInstanceOf(ArrayBuffer);
   });
 
@@ -107,8 +92,8 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
     local.resetLedger();
     remote.resetLedger();
     const before = remote.refreshBytes;
-    await local.forwardBackward(BATCH, upstreamOf(BATCH, false));
-    await remote.forwardBackward(BATCH, upstreamOf(BATCH, false));
+    await local.forwardBackward(BATCH, fixedUpstream(BATCH, false));
+    await remote.forwardBackward(BATCH, fixedUpstream(BATCH, false));
     await local.forward(BATCH);
     await remote.forward(BATCH);
     expect(remote.ledger).toEqual(local.ledger);
@@ -128,7 +113,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
       await WorkerTrainablePolicy.create(CONFIG, shareWeights(weights), { threads: 1, workerUrl }),
     ] as const;
     const optimizers = policies.map(() => new AdamW({ lr: 0.05, weightDecay: 0.01 }));
-    const upstream = upstreamOf(BATCH, true);
+    const upstream = fixedUpstream(BATCH, true);
     for (let step = 0; step < 3; step++) {
       const results = [];
       for (const [i, policy] of policies.entries()) {
@@ -157,7 +142,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
     expect(reference.worker).toBe(policy.worker);
     const before = await reference.forward(BATCH);
     expect(before).toEqual(await policy.forward(BATCH));
-    const grads = await policy.backward(BATCH, upstreamOf(BATCH, false));
+    const grads = await policy.backward(BATCH, fixedUpstream(BATCH, false));
     sgdStep(policy.parameters, grads, 1);
     expect(await reference.forward(BATCH)).toEqual(before);
     expect(await policy.forward(BATCH)).not.toEqual(before);
@@ -175,7 +160,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
       Array.from({ length: 384 }, (_, t) => (b * 131 + t * 17) % config.vocabSize),
     );
     const batch = tokenBatch(rows, 384);
-    const upstream = upstreamOf(batch, false);
+    const upstream = fixedUpstream(batch, false);
     const inThread = await OrtTrainablePolicy.create(config, cloneWeights(big), { threads: 1 });
     const inWorker = await WorkerTrainablePolicy.create(config, shareWeights(big), { threads: 1, workerUrl });
     /** setImmediate ticks the main thread runs until `work` settles. */
@@ -212,7 +197,7 @@ describe('WorkerTrainablePolicy (the trainable policy in a worker_thread)', () =
     expect(error).toMatchObject({ code: 'decoder_input', field: 'batch.tokens' });
     expect((error as Error).message).toMatch(/token id 40 \(row 0, position 2\) is outside the vocabulary/);
     const short = { ...BATCH, tokens: BATCH.tokens.subarray(1) };
-    await expect(remote.forwardBackward(short, upstreamOf(BATCH, false))).rejects.toMatchObject({
+    await expect(remote.forwardBackward(short, fixedUpstream(BATCH, false))).rejects.toMatchObject({
       code: 'decoder_input',
       field: 'batch.tokens',
     });
@@ -259,7 +244,7 @@ describe('TrainWorker shared by several models', () => {
     expect(critic.parameters.has('lm_head.weight')).toBe(false);
     expectSameBuffers(critic.parameters, localCritic.parameters);
     expect(await critic.forward(BATCH)).toEqual(await localCritic.forward(BATCH));
-    const upstream = { values: upstreamOf(BATCH, false).logprobs };
+    const upstream = { values: fixedUpstream(BATCH, false).logprobs };
     const grads = await critic.backward(BATCH, upstream);
     expectSameBuffers(grads, await localCritic.backward(BATCH, upstream));
     expect(critic.ledger).toEqual(localCritic.ledger);
