@@ -18,6 +18,7 @@ import {
   runProcess,
 } from '@sr1/core';
 import { parseSearchCost, type SearchCost } from '@sr1/reward';
+import { COST_STUDY_RUNS, runCostStudy } from './cost-study.js';
 import { runDemo } from './demo.js';
 import { makeBasePolicy, makeBaseWorkDir, parseStyleMix } from './make-base.js';
 import { withDashboard, writeReport } from './report.js';
@@ -39,6 +40,11 @@ const modelAsset = (path: string) =>
 export const COMMITTED_BASE_POLICY = asset('assets/base-policy');
 /** The base policy of the search-cost experiment (`demo --known-facts`): made with `make-base --famous 24`. */
 export const COMMITTED_KNOWN_FACTS_POLICY = asset('assets/base-policy-known');
+/**
+ * The base policy of `demo --cost-study`: base-policy-known continued with the name restated before
+ * the choice and choice drills on both kinds (its README has the `make-base` command).
+ */
+export const COMMITTED_COST_STUDY_POLICY = asset('assets/base-policy-choice');
 
 const runFlags = {
   config: {
@@ -179,6 +185,11 @@ const demoSpec = {
       description:
         "a per-search cost in the RL reward: 'additive:C' (EM − C·searches), 'otc:C[:ALPHA]' or 'none'",
     },
+    'cost-study': {
+      type: 'boolean',
+      description:
+        'the search-cost result: the known-fact demo twice, without a cost and with --search-cost (default otc:1), compared with the goal (base default: assets/base-policy-choice)',
+    },
     threads: {
       type: 'integer',
       min: 0,
@@ -194,7 +205,10 @@ const demoSpec = {
     quiet: { type: 'boolean', description: 'no progress display' },
     dashboard: runFlags.dashboard,
   },
-  notes: 'An existing --out folder is resumed: the RL run continues from its newest checkpoint.',
+  notes:
+    'An existing --out folder is resumed: the RL run continues from its newest checkpoint.\n' +
+    'With --cost-study the two runs go to OUT/no-cost and OUT/with-cost, the comparison to OUT/cost-study.json;\n' +
+    "issue #17's result: demo --cost-study --steps 200 --threads 1 (docs/results.md).",
 } as const satisfies CommandSpec;
 
 const reportSpec = {
@@ -324,21 +338,50 @@ export const program: CliProgram = {
             throw new CliUsageError('--search-cost', (error as Error).message);
           }
         }
+        const shared = {
+          steps: values.steps,
+          algorithm: values.algorithm as 'grpo' | 'ppo',
+          maskRetrievedTokens: !values.unmasked,
+          seed: values.seed,
+          ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),
+          rollout: values.rollout as RolloutEngineName,
+          quiet: values.quiet,
+        };
+        if (values['cost-study'] === true) {
+          const cost = searchCost ?? { kind: 'otc', c: 1 };
+          if (cost.kind === 'none') {
+            throw new CliUsageError(
+              '--search-cost',
+              "the cost study compares a cost with none: give 'additive:C' or 'otc:C'",
+            );
+          }
+          const runDirs = [
+            join(values.out, COST_STUDY_RUNS.noCost),
+            join(values.out, COST_STUDY_RUNS.withCost),
+          ];
+          await withDashboard(
+            values.dashboard,
+            { runDirs, title: `sr1-train cost study: ${values.out}` },
+            announce(io),
+            () =>
+              runCostStudy({
+                ...shared,
+                out: values.out,
+                basePolicy: values.base ?? COMMITTED_COST_STUDY_POLICY,
+                searchCost: cost,
+              }),
+          );
+          return;
+        }
         const knownFacts = values['known-facts'] === true;
         const demo = { runDirs: [values.out], title: `sr1-train demo: ${values.out}` };
         await withDashboard(values.dashboard, demo, announce(io), () =>
           runDemo({
+            ...shared,
             out: values.out,
             basePolicy: values.base ?? (knownFacts ? COMMITTED_KNOWN_FACTS_POLICY : COMMITTED_BASE_POLICY),
             knownFacts,
             ...(searchCost !== undefined ? { searchCost } : {}),
-            steps: values.steps,
-            algorithm: values.algorithm as 'grpo' | 'ppo',
-            maskRetrievedTokens: !values.unmasked,
-            seed: values.seed,
-            ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),
-            rollout: values.rollout as RolloutEngineName,
-            quiet: values.quiet,
           }),
         );
       },

@@ -177,7 +177,19 @@ function knownFactQuestions(rl: readonly ToyQuestion[], evaluation: readonly Toy
   };
 }
 
-export async function runDemo(options: DemoOptions): Promise<void> {
+/** What a demo run measured on the held-out world. */
+export interface DemoResult {
+  /** The run's folder. */
+  out: string;
+  /** The question types of the table's columns. */
+  types: readonly string[];
+  /** Direct answer, RAG and the base agent (before RL), and the trained agent. */
+  rows: { label: string; summary: EvalSummary }[];
+  /** The trained agent's summary (the last row). */
+  trained: EvalSummary;
+}
+
+export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const out = resolve(options.out);
   if (!existsSync(join(options.basePolicy, 'model.safetensors'))) {
     throw new InvalidInputError({
@@ -336,4 +348,5 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   // `sr1-model serve --model DIR` serves and `sr1-bench eval --model DIR` evaluates.
   log(`trained model: ${checkpoint.dir}`);
   log(`report: ${reportFile}`);
+  return { out, types: questions.types, rows, trained: rows[rows.length - 1]!.summary };
 }

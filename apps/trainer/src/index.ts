@@ -1,6 +1,8 @@
 // sr1-train's programmatic API: the same runs the CLI starts, for scripts and tests.
 
-export type { DemoOptions } from './demo.js';
+export type { CostStudyOptions, CostStudyResult, CostStudyVerdict } from './cost-study.js';
+export { COST_STUDY_GOAL, compareCostStudy, runCostStudy } from './cost-study.js';
+export type { DemoOptions, DemoResult } from './demo.js';
 export { DEMO_WORLDS, runDemo } from './demo.js';
 export { engineGenerator } from './engine-generator.js';
 export { makeBasePolicy } from './make-base.js';
