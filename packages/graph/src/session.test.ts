@@ -122,6 +122,17 @@ describe('sessions', () => {
     writeFileSync(join(empty, 'libcublas.so.12'), '');
     writeFileSync(join(empty, 'libcudnn.so.9'), '');
     expect(missingCudaLibraries(empty, [empty])).toEqual([]);
+    // a CUDA-13 build of the provider links the .so.13 names
+    const cuda13 = mkdtempSync(join(tmpdir(), 'sr1-ort-'));
+    for (const lib of [
+      'libonnxruntime_providers_cuda.so',
+      'libonnxruntime_providers_shared.so',
+      'libcudart.so.13',
+      'libcublas.so.13.1.0.3',
+      'libcudnn.so.9',
+    ])
+      writeFileSync(join(cuda13, lib), '');
+    expect(missingCudaLibraries(cuda13, [cuda13])).toEqual([]);
   });
 
   it.skipIf(missingCudaLibraries().length === 0)(

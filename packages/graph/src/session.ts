@@ -125,17 +125,23 @@ export function missingCudaLibraries(
   for (const lib of ['libonnxruntime_providers_shared.so', 'libonnxruntime_providers_cuda.so']) {
     if (!existsSync(join(bindingDir, lib))) missing.push(`${lib} in ${bindingDir}`);
   }
-  for (const prefix of ['libcudart.so.12', 'libcublas.so.12', 'libcudnn.so.9']) {
+  // The provider of onnxruntime-node's own CUDA install links CUDA 12; a CUDA-13 build of the same
+  // ORT version (apps/bench/gpu's kit) links the .so.13 names. Either major satisfies the check.
+  for (const prefixes of [
+    ['libcudart.so.12', 'libcudart.so.13'],
+    ['libcublas.so.12', 'libcublas.so.13'],
+    ['libcudnn.so.9'],
+  ]) {
     const found = searchPath.some((dir) => {
       try {
-        return readdirSync(dir).some((f) => f.startsWith(prefix));
+        return readdirSync(dir).some((f) => prefixes.some((prefix) => f.startsWith(prefix)));
       } catch {
         return false;
       }
     });
     if (!found)
       missing.push(
-        `${prefix}* (CUDA runtime) on ${searchPath.length > 0 ? searchPath.join(':') : 'the library path'}`,
+        `${prefixes.join(' or ')}* (CUDA runtime) on ${searchPath.length > 0 ? searchPath.join(':') : 'the library path'}`,
       );
   }
   return missing;
