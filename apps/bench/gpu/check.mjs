@@ -1,8 +1,8 @@
 // The GPU kit's checks (apps/bench/gpu/README.md), one part per invocation so that run.sh can bound
 // each part's time: `node check.mjs <part> --device cuda|cpu --sizes full|tiny --out FILE.json`.
-// pack.sh bundles this file (with @sr1/* inlined, onnxruntime-node external) into the kit; it also
-// runs unbundled from the repo (`node apps/bench/gpu/check.mjs env --device cpu ...` after a build
-// is not enough: it imports the bench's TypeScript sources, so run it through the bundle).
+// pack.sh bundles this file with esbuild (@sr1/* and the bench's TypeScript sources inlined,
+// onnxruntime-node external and resolved from the kit's node_modules); Node cannot run it unbundled,
+// since it imports the bench's .ts sources.
 //
 // Parts:
 //   env          onnxruntime-node's version and binding folder, what the CUDA provider lacks, and
