@@ -38,7 +38,7 @@ import {
 import { tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
 import { AdamW, sgdStep } from '@sr1/optim';
 import { QWEN25_05B } from '../src/ledger-perf.ts';
-import { CHECK_CONFIG, checkBatch, ZERO_GRADIENT } from '../src/train-step-check.ts';
+import { CHECK_CONFIG, checkBatch, checkEngineBatch, ZERO_GRADIENT } from '../src/train-step-check.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const runFile = promisify(execFile);
@@ -259,18 +259,7 @@ async function trainStep() {
       await writeFile(join(dir, 'batch.json'), JSON.stringify(raw));
       const lr = optimizer === 'sgd' ? 0.1 : 1e-3;
       const weightDecay = optimizer === 'adamw' ? 0.01 : 0;
-      const B = raw.tokens.length;
-      const T = raw.tokens[0].length;
-      const batch = {
-        tokens: Int32Array.from(raw.tokens.flat()),
-        attentionMask: Uint8Array.from(raw.attention_mask.flat()),
-        batchSize: B,
-        length: T,
-      };
-      const count = raw.loss_mask.flat().filter((m, i) => m === 1 && i % T !== 0).length;
-      const upstream = Float32Array.from(raw.loss_mask.flat(), (m, i) =>
-        m === 1 && i % T !== 0 ? -1 / count : 0,
-      );
+      const { tokenBatch: batch, upstream } = checkEngineBatch(raw);
       const before = new Map([...weights].map(([name, t]) => [name, t.data]));
       const stepOn = async (device) => {
         const policy = await OrtTrainablePolicy.create(CHECK_CONFIG, cloneWeights(weights), {

@@ -60,6 +60,26 @@ export function checkBatch(config: DecoderConfig, seed: number, rows = 3, length
   return { tokens, attention_mask: attention, loss_mask: loss };
 }
 
+/**
+ * A `checkBatch` as the engine takes it: the token batch, and the upstream gradient of the loss
+ * (the mean negative log-prob over the loss-masked tokens; a row's first token has no log-prob).
+ */
+export function checkEngineBatch(batch: ReturnType<typeof checkBatch>) {
+  const B = batch.tokens.length;
+  const T = batch.tokens[0]!.length;
+  const tokenBatch = {
+    tokens: Int32Array.from(batch.tokens.flat()),
+    attentionMask: Uint8Array.from(batch.attention_mask.flat()),
+    batchSize: B,
+    length: T,
+  };
+  const count = batch.loss_mask.flat().filter((m, i) => m === 1 && i % T !== 0).length;
+  const upstream = Float32Array.from(batch.loss_mask.flat(), (m, i) =>
+    m === 1 && i % T !== 0 ? -1 / count : 0,
+  );
+  return { tokenBatch, upstream };
+}
+
 export async function checkTrainStep(optimizer: 'sgd' | 'adamw', seed = 1): Promise<StepCheckResult> {
   const dir = await mkdtemp(join(tmpdir(), 'sr1-step-check-'));
   const weights = initWeights(CHECK_CONFIG, createRng(seed));
@@ -87,18 +107,7 @@ export async function checkTrainStep(optimizer: 'sgd' | 'adamw', seed = 1): Prom
 
   const before = new Map([...weights].map(([name, t]) => [name, t.data.slice()]));
   const policy = await OrtTrainablePolicy.create(CHECK_CONFIG, weights, { threads: 1 });
-  const B = batch.tokens.length;
-  const T = batch.tokens[0]!.length;
-  const tokenBatch = {
-    tokens: Int32Array.from(batch.tokens.flat()),
-    attentionMask: Uint8Array.from(batch.attention_mask.flat()),
-    batchSize: B,
-    length: T,
-  };
-  const count = batch.loss_mask.flat().filter((m, i) => m === 1 && i % T !== 0).length;
-  const upstream = Float32Array.from(batch.loss_mask.flat(), (m, i) =>
-    m === 1 && i % T !== 0 ? -1 / count : 0,
-  );
+  const { tokenBatch, upstream } = checkEngineBatch(batch);
   const grads = await policy.backward(tokenBatch, { logprobs: upstream });
   if (optimizer === 'sgd') sgdStep(policy.parameters, grads, lr);
   else new AdamW({ lr, weightDecay }).step(policy.parameters, grads, lr);
