@@ -38,6 +38,7 @@ import {
 import { tinyQwen2ForSmallTokenizer } from '@sr1/model/testing';
 import { AdamW, sgdStep } from '@sr1/optim';
 import { QWEN25_05B } from '../src/ledger-perf.ts';
+import { fullLossBatch } from '../src/train-perf.ts';
 import { CHECK_CONFIG, checkBatch, checkEngineBatch, ZERO_GRADIENT } from '../src/train-step-check.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -438,14 +439,11 @@ async function engineSpeed() {
     const T = sizes.trainLength;
     const policy = await OrtTrainablePolicy.create(config, weights, { device: options.device, precision });
     const optimizer = new AdamW({ lr: 1e-5 });
-    const batch = {
-      tokens: Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize)),
-      attentionMask: new Uint8Array(B * T).fill(1),
-      batchSize: B,
-      length: T,
-    };
-    const upstream = new Float32Array(B * T).fill(-1 / (B * (T - 1)));
-    for (let b = 0; b < B; b++) upstream[b * T] = 0;
+    const { batch, upstream } = fullLossBatch(
+      Int32Array.from({ length: B * T }, () => rng.int(config.vocabSize)),
+      B,
+      T,
+    );
     const step = async () => {
       const t0 = seconds();
       const { grads } = await policy.forwardBackward(batch, { logprobs: upstream });

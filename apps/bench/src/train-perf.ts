@@ -45,6 +45,17 @@ export interface TrainPerfResult {
   sr1PeakRssBytesPerParameter: number;
 }
 
+/**
+ * B × T tokens with no padding, as the engine takes them, and the upstream gradient of the mean
+ * negative log-prob over every token that has one (all but each row's first).
+ */
+export function fullLossBatch(tokens: Int32Array, B: number, T: number) {
+  const batch = { tokens, attentionMask: new Uint8Array(B * T).fill(1), batchSize: B, length: T };
+  const upstream = new Float32Array(B * T).fill(-1 / (B * (T - 1)));
+  for (let b = 0; b < B; b++) upstream[b * T] = 0;
+  return { batch, upstream };
+}
+
 export async function measureTrainThroughput(options: TrainPerfOptions): Promise<TrainPerfResult> {
   const { config, batchSize: B, length: T } = options;
   const dir = await mkdtemp(join(tmpdir(), 'sr1-train-perf-'));
@@ -57,14 +68,7 @@ export async function measureTrainThroughput(options: TrainPerfOptions): Promise
 
   const policy = await OrtTrainablePolicy.create(config, weights, { threads: options.threads });
   const optimizer = new AdamW({ lr: 1e-4 });
-  const batch = {
-    tokens: Int32Array.from(tokens.flat()),
-    attentionMask: new Uint8Array(B * T).fill(1),
-    batchSize: B,
-    length: T,
-  };
-  const upstream = new Float32Array(B * T).fill(-1 / (B * (T - 1)));
-  for (let b = 0; b < B; b++) upstream[b * T] = 0;
+  const { batch, upstream } = fullLossBatch(Int32Array.from(tokens.flat()), B, T);
   const step = async () => {
     const { grads } = await policy.forwardBackward(batch, { logprobs: upstream });
     optimizer.step(policy.parameters, grads);
