@@ -12,23 +12,10 @@ import { testWorkerUrl } from '../inference/test-worker.js';
 import { EngineWorker } from '../inference/worker-client.js';
 import { fixedUpstream, tinyModelFolder, tinyTrainQwen2, tokenBatch } from '../testing/index.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
+import { TRAIN_TEST_BATCH as BATCH, expectSameBuffers } from './train-test-fixture.js';
 import { TrainWorker, WorkerCritic, WorkerTrainablePolicy } from './worker-policy.js';
 
 const CONFIG: DecoderConfig = { ...tinyTrainQwen2(), tieWordEmbeddings: false };
-
-const BATCH = tokenBatch(
-  [
-    [1, 5, 9, 13, 17, 21],
-    [2, 4, 8],
-    [39, 0, 7, 7, 3],
-  ],
-  6,
-);
-
-function expectSameBuffers(actual: Map<string, Float32Array>, expected: Map<string, Float32Array>): void {
-  expect([...actual.keys()]).toEqual([...expected.keys()]);
-  for (const [name, data] of expected) expect(actual.get(name), name).toEqual(data);
-}
 
 let dir: string;
 let engine: EngineWorker;

@@ -9,23 +9,10 @@ import { fixedUpstream, tinyQwen2ForSmallTokenizer, tinyTrainQwen2, tokenBatch }
 import { OrtCritic } from './ort-critic.js';
 import { OrtTrainablePolicy } from './ort-policy.js';
 import { testTrainWorkerUrl } from './test-train-worker.js';
+import { TRAIN_TEST_BATCH as BATCH, expectSameBuffers } from './train-test-fixture.js';
 import { TrainWorker, WorkerCritic, WorkerTrainablePolicy } from './worker-policy.js';
 
 const CONFIG: DecoderConfig = tinyTrainQwen2();
-
-const BATCH = tokenBatch(
-  [
-    [1, 5, 9, 13, 17, 21],
-    [2, 4, 8],
-    [39, 0, 7, 7, 3],
-  ],
-  6,
-);
-
-function expectSameBuffers(actual: Map<string, Float32Array>, expected: Map<string, Float32Array>): void {
-  expect([...actual.keys()]).toEqual([...expected.keys()]);
-  for (const [name, data] of expected) expect(actual.get(name), name).toEqual(data);
-}
 
 let workerUrl: URL;
 beforeAll(async () => {
