@@ -8,7 +8,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { EvalSummary } from '@sr1/eval';
 import type { SearchCost } from '@sr1/reward';
-import { type DemoOptions, type DemoResult, runDemo } from './demo.js';
+import { type DemoOptions, type DemoResult, runDemo, searchCostLabel } from './demo.js';
 import { writeReport } from './report.js';
 
 /** The goal of the search-cost experiment (issue #17, part 5). */
@@ -64,11 +64,6 @@ export function compareCostStudy(noCost: EvalSummary, withCost: EvalSummary): Co
   };
 }
 
-const costName = (cost: SearchCost) =>
-  cost.kind === 'none'
-    ? 'no cost'
-    : `${cost.kind} c ${cost.c}${cost.kind === 'otc' && cost.alpha !== undefined ? ` α ${cost.alpha}` : ''}`;
-
 /** The comparison as Markdown: one row per trained agent, then the three checks. */
 export function formatCostStudy(
   noCost: EvalSummary,
@@ -85,7 +80,7 @@ export function formatCostStudy(
     '| trained agent | known EM | unseen EM | all EM | known searches/q | unseen searches/q | all searches/q |',
     '|---|---|---|---|---|---|---|',
     row('no cost', noCost),
-    row(costName(cost), withCost),
+    row(searchCostLabel(cost), withCost),
     '',
     `EM with the cost − without: ${verdict.emDelta >= 0 ? '+' : ''}${verdict.emDelta.toFixed(3)} (goal: ≥ −${COST_STUDY_GOAL.maxEmLoss}): ${mark(verdict.emHeld)}`,
     `searches per question: ${(verdict.searchCut * 100).toFixed(0)} % fewer (goal: ≥ ${COST_STUDY_GOAL.minSearchCut * 100} %): ${mark(verdict.searchesCut)}`,
@@ -130,6 +125,8 @@ export async function runCostStudy(options: CostStudyOptions): Promise<CostStudy
     steps: options.steps,
     seed: options.seed ?? 1,
     searchCost,
+    algorithm: options.algorithm ?? 'grpo',
+    maskRetrievedTokens: options.maskRetrievedTokens ?? true,
     goal: COST_STUDY_GOAL,
     noCost: noCost.trained,
     withCost: withCost.trained,
@@ -140,7 +137,7 @@ export async function runCostStudy(options: CostStudyOptions): Promise<CostStudy
   const report = await writeReport({
     runDirs: [join(out, COST_STUDY_RUNS.noCost), join(out, COST_STUDY_RUNS.withCost)],
     out: join(out, 'report.html'),
-    title: `sr1 cost study: no cost vs ${costName(searchCost)}`,
+    title: `sr1 cost study: no cost vs ${searchCostLabel(searchCost)}`,
   });
   log('');
   log(

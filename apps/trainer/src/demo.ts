@@ -189,6 +189,12 @@ export interface DemoResult {
   trained: EvalSummary;
 }
 
+/** A search cost as the demo and the study print it: 'no cost', 'otc c 1', 'otc c 1 α 0.5'. */
+export function searchCostLabel(cost: SearchCost): string {
+  if (cost.kind === 'none') return 'no cost';
+  return `${cost.kind} c ${cost.c}${cost.kind === 'otc' && cost.alpha !== undefined ? ` α ${cost.alpha}` : ''}`;
+}
+
 export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const out = resolve(options.out);
   if (!existsSync(join(options.basePolicy, 'model.safetensors'))) {
@@ -280,9 +286,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     ...(options.searchCost !== undefined ? { searchCost: options.searchCost } : {}),
   });
   const costLabel =
-    config.searchCost.kind === 'none'
-      ? ''
-      : `, search cost ${config.searchCost.kind} c ${config.searchCost.c}${config.searchCost.kind === 'otc' && config.searchCost.alpha !== undefined ? ` α ${config.searchCost.alpha}` : ''}`;
+    config.searchCost.kind === 'none' ? '' : `, search cost ${searchCostLabel(config.searchCost)}`;
   log(
     `${algorithm.toUpperCase()} on the RL world${config.maskRetrievedTokens ? '' : ' (retrieved tokens NOT masked)'}${costLabel}: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
   );
