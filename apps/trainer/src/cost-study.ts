@@ -102,7 +102,8 @@ export interface CostStudyResult {
 }
 
 /**
- * Runs the known-fact demo twice under `out` (no-cost/, with-cost/; each resumes like the demo),
+ * Runs the known-fact demo twice under `out` (no-cost/, with-cost/; each resumes like the demo; the
+ * second reuses the first's evaluation of the base),
  * then prints the comparison and writes it to cost-study.json, with one report over both runs.
  */
 export async function runCostStudy(options: CostStudyOptions): Promise<CostStudyResult> {
@@ -116,6 +117,8 @@ export async function runCostStudy(options: CostStudyOptions): Promise<CostStudy
     knownFacts: true,
     searchCost,
     out: join(out, COST_STUDY_RUNS.withCost),
+    // The same base, worlds and engine: its held-out evaluation is the first run's.
+    baseRecords: noCost.baseRecords,
   });
   const verdict = compareCostStudy(noCost.trained, withCost.trained);
   // Written beside and renamed in: a killed study never leaves a half-written comparison.

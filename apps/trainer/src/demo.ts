@@ -57,8 +57,19 @@ export interface DemoOptions {
   knownFacts?: boolean;
   /** A per-search cost in the RL reward (default none). */
   searchCost?: SearchCost;
+  /**
+   * The base policy's held-out records (direct, RAG, agent) of an earlier run with the same base,
+   * worlds, threads and rollout engine (`DemoResult.baseRecords`): reused instead of evaluating the
+   * base again. The cost study passes its first run's to its second.
+   */
+  baseRecords?: BaseRecords;
   quiet?: boolean;
 }
+
+/** The base policy's held-out records per method, before RL. */
+export type BaseRecords = ReadonlyMap<EvalMethod, EvalRecord[]>;
+
+const BASE_METHODS: readonly EvalMethod[] = ['direct', 'rag', 'agent'];
 
 /** Well-known people in the search-cost experiment's worlds (as in `make-base --famous 24`). */
 export const KNOWN_FACT_PEOPLE = 24;
@@ -187,6 +198,26 @@ export interface DemoResult {
   rows: { label: string; summary: EvalSummary }[];
   /** The trained agent's summary (the last row). */
   trained: EvalSummary;
+  /** The base policy's held-out records, for `DemoOptions.baseRecords` of a run with the same base. */
+  baseRecords: BaseRecords;
+}
+
+/** Reused base records must cover every base method and exactly the held-out questions, in order. */
+export function checkBaseRecords(records: BaseRecords, heldOut: readonly EvalQuestion[]): BaseRecords {
+  for (const method of BASE_METHODS) {
+    const list = records.get(method);
+    if (
+      list === undefined ||
+      list.length !== heldOut.length ||
+      list.some((r, i) => r.id !== heldOut[i]!.id)
+    ) {
+      throw new InvalidInputError({
+        field: 'baseRecords',
+        reason: `the reused base records for '${method}' are not this run's ${heldOut.length} held-out questions`,
+      });
+    }
+  }
+  return records;
 }
 
 /** A search cost as the demo and the study print it: 'no cost', 'otc c 1', 'otc c 1 α 0.5'. */
@@ -247,15 +278,21 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   await writeFile(trainFile, `${questions.train.join('\n')}\n`);
   await writeFile(validationFile, `${questions.validation.join('\n')}\n`);
 
-  log('evaluating the base policy on the held-out world (greedy): direct, RAG, agent…');
-  const before = await evaluateAll(
-    options.basePolicy,
-    ['direct', 'rag', 'agent'],
-    heldOut,
-    evalWorld.index,
-    options.threads,
-    options.rollout ?? DEFAULT_ROLLOUT_ENGINE,
-  );
+  let before: BaseRecords;
+  if (options.baseRecords !== undefined) {
+    log('the base policy on the held-out world (greedy): direct, RAG, agent as measured by the first run');
+    before = checkBaseRecords(options.baseRecords, heldOut);
+  } else {
+    log('evaluating the base policy on the held-out world (greedy): direct, RAG, agent…');
+    before = await evaluateAll(
+      options.basePolicy,
+      BASE_METHODS,
+      heldOut,
+      evalWorld.index,
+      options.threads,
+      options.rollout ?? DEFAULT_ROLLOUT_ENGINE,
+    );
+  }
 
   const runDir = join(out, 'rl-run');
   const algorithm = options.algorithm ?? 'grpo';
@@ -352,5 +389,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   // `sr1-model serve --model DIR` serves and `sr1-bench eval --model DIR` evaluates.
   log(`trained model: ${checkpoint.dir}`);
   log(`report: ${reportFile}`);
-  return { out, types: questions.types, rows, trained: rows[rows.length - 1]!.summary };
+  return {
+    out,
+    types: questions.types,
+    rows,
+    trained: rows[rows.length - 1]!.summary,
+    baseRecords: before,
+  };
 }
