@@ -40,6 +40,10 @@ describe('sr1-train flags', () => {
       ['demo', '--cost-study', '--search-cost', 'none'],
       "flag --search-cost: the cost study compares a cost with none: give 'additive:C' or 'otc:C'",
     ],
+    [
+      ['demo', '--algorithm', 'ppo', '--no-std'],
+      "flag --no-std: applies to GRPO only (PPO's advantages are GAE's)",
+    ],
     [['make-base', '--out', '/tmp/x', '--famous', 'many'], "flag --famous: expected an integer, got 'many'"],
     [['make-base', '--out', '/tmp/x', '--recall-share', '1.5'], 'flag --recall-share: must be ≤ 1, got 1.5'],
     [['make-base', '--out', '/tmp/x', '--known-drills=-1'], 'flag --known-drills: must be ≥ 0, got -1'],

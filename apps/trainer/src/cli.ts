@@ -167,6 +167,11 @@ const demoSpec = {
     out: { type: 'string', default: 'runs/demo', placeholder: 'DIR', description: 'output folder' },
     algorithm: { type: 'choice', choices: ['grpo', 'ppo'], default: 'grpo', description: 'RL algorithm' },
     unmasked: { type: 'boolean', description: 'keep retrieved tokens in the loss (the ablation)' },
+    'no-std': {
+      type: 'boolean',
+      description:
+        "GRPO's advantage without the division by the group's std (Dr. GRPO's): a reward gap keeps its size",
+    },
     seed: { type: 'integer', default: 1, min: 0, description: 'seed of the RL run' },
     base: {
       type: 'string',
@@ -338,9 +343,13 @@ export const program: CliProgram = {
             throw new CliUsageError('--search-cost', (error as Error).message);
           }
         }
+        if (values['no-std'] === true && values.algorithm !== 'grpo') {
+          throw new CliUsageError('--no-std', "applies to GRPO only (PPO's advantages are GAE's)");
+        }
         const shared = {
           steps: values.steps,
           algorithm: values.algorithm as 'grpo' | 'ppo',
+          ...(values['no-std'] === true ? { grpoNormalizeByStd: false } : {}),
           maskRetrievedTokens: !values.unmasked,
           seed: values.seed,
           ...(values.threads !== undefined && values.threads > 0 ? { threads: values.threads } : {}),

@@ -129,6 +129,9 @@ export async function runCostStudy(options: CostStudyOptions): Promise<CostStudy
     seed: options.seed ?? 1,
     searchCost,
     algorithm: options.algorithm ?? 'grpo',
+    ...((options.algorithm ?? 'grpo') === 'grpo'
+      ? { grpoNormalizeByStd: options.grpoNormalizeByStd ?? true }
+      : {}),
     maskRetrievedTokens: options.maskRetrievedTokens ?? true,
     goal: COST_STUDY_GOAL,
     noCost: noCost.trained,

@@ -33,6 +33,8 @@ export interface DemoOptions {
   steps: number;
   /** 'grpo' (default): 8 prompts × 4 rollouts per step; 'ppo': 32 prompts × 1 rollout with a critic. */
   algorithm?: 'grpo' | 'ppo';
+  /** GRPO only: divide the group's centred rewards by its std (default true); false is Dr. GRPO's advantage. */
+  grpoNormalizeByStd?: boolean;
   /** Mask retrieved tokens out of the loss (default true, the paper's method). */
   maskRetrievedTokens?: boolean;
   /** Seed of the RL run (default 1). */
@@ -311,6 +313,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     maskRetrievedTokens: options.maskRetrievedTokens ?? true,
     warmupRatio: 0.1,
     klCoef: 0.001,
+    ...(options.grpoNormalizeByStd !== undefined ? { grpoNormalizeByStd: options.grpoNormalizeByStd } : {}),
     prompt: { template: TOY_TEMPLATE, chatTemplate: false },
     rollout: ROLLOUT,
     validateEvery: Math.max(1, Math.floor(options.steps / 4)),
@@ -324,8 +327,10 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   });
   const costLabel =
     config.searchCost.kind === 'none' ? '' : `, search cost ${searchCostLabel(config.searchCost)}`;
+  const algorithmLabel =
+    config.algorithm === 'grpo' && !config.grpoNormalizeByStd ? 'GRPO (no std)' : algorithm.toUpperCase();
   log(
-    `${algorithm.toUpperCase()} on the RL world${config.maskRetrievedTokens ? '' : ' (retrieved tokens NOT masked)'}${costLabel}: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
+    `${algorithmLabel} on the RL world${config.maskRetrievedTokens ? '' : ' (retrieved tokens NOT masked)'}${costLabel}: ${config.steps} steps × ${config.promptsPerStep} prompts × ${config.rolloutsPerPrompt} rollouts (seed ${config.seed})`,
   );
   const rl = await runRl(config, {
     resume: true,
@@ -354,7 +359,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     { label: 'RAG (one retrieval)', summary: summarizeByType('rag', before.get('rag')!) },
     { label: 'base agent', summary: summarizeByType('agent', before.get('agent')!) },
     {
-      label: `trained agent (${algorithm.toUpperCase()}${config.maskRetrievedTokens ? '' : ', unmasked'}${costLabel})`,
+      label: `trained agent (${algorithmLabel}${config.maskRetrievedTokens ? '' : ', unmasked'}${costLabel})`,
       summary: summarizeByType('agent', after.get('agent')!),
     },
   ];
@@ -381,7 +386,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     out: join(out, 'report.html'),
     title: 'sr1 demo: Search-R1 on a toy world',
     notes: [
-      `Base policy: ${options.basePolicy}. RL: ${algorithm.toUpperCase()}, retrieved tokens ${config.maskRetrievedTokens ? 'masked' : 'not masked'}${costLabel}, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}${knownFacts ? ' (known and unseen facts)' : ''}.`,
+      `Base policy: ${options.basePolicy}. RL: ${algorithmLabel}, retrieved tokens ${config.maskRetrievedTokens ? 'masked' : 'not masked'}${costLabel}, ${config.steps} steps, seed ${config.seed}, on world ${DEMO_WORLDS.rl}; evaluation on the unseen world ${DEMO_WORLDS.evaluation}${knownFacts ? ' (known and unseen facts)' : ''}.`,
     ],
   });
   log('');

@@ -39,6 +39,11 @@ describe('RL config', () => {
     expect(config).toMatchObject({ klMode: 'loss', klEstimator: 'low_var_kl', maskRetrievedTokens: false });
   });
 
+  it("divides GRPO's advantages by the group std unless grpoNormalizeByStd is false", () => {
+    expect(parseRlConfig(MINIMAL).grpoNormalizeByStd).toBe(true);
+    expect(parseRlConfig({ ...MINIMAL, grpoNormalizeByStd: false }).grpoNormalizeByStd).toBe(false);
+  });
+
   it('has no search cost and a 4096-entry query cache by default; reads additive and OTC costs', () => {
     expect(parseRlConfig(MINIMAL)).toMatchObject({ searchCost: { kind: 'none' }, searchCache: 4096 });
     expect(
@@ -107,6 +112,8 @@ describe('RL config', () => {
     [{ ...MINIMAL, searchCache: -1 }, 'searchCache'],
     [{ ...MINIMAL, klMode: 'advantage' }, 'klMode'],
     [{ ...MINIMAL, klEstimator: 'k9' }, 'klEstimator'],
+    [{ ...MINIMAL, grpoNormalizeByStd: 'no' }, 'grpoNormalizeByStd'],
+    [{ ...MINIMAL, preset: 'ppo', grpoNormalizeByStd: false }, 'applies to GRPO only'],
     [{ ...MINIMAL, rolloutsPerPrompt: 1 }, 'GRPO needs at least 2 rollouts per prompt'],
     [{ ...MINIMAL, steps: 0 }, 'steps'],
     [{ ...MINIMAL, klCoeff: 0.1 }, 'klCoeff'],

@@ -45,6 +45,12 @@ export interface RlConfig {
   /** 'reward': per-token penalty in the reward (the paper's PPO); 'loss': a term in the actor loss (its GRPO). */
   klMode: 'reward' | 'loss';
   klEstimator: KlEstimator;
+  /**
+   * GRPO's advantage divides each group's centred rewards by the group's std (true, the paper's);
+   * false keeps the mean baseline only (Dr. GRPO's advantage), so a reward gap keeps its size: a
+   * small search cost stays a small signal instead of a unit one. GRPO only.
+   */
+  grpoNormalizeByStd: boolean;
   maskRetrievedTokens: boolean;
   reward: 'em' | 'format';
   /**
@@ -145,6 +151,7 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     'klCoef',
     'klMode',
     'klEstimator',
+    'grpoNormalizeByStd',
     'maskRetrievedTokens',
     'reward',
     'searchCost',
@@ -218,6 +225,9 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
   });
   if (algorithm === 'grpo' && rolloutsPerPrompt < 2)
     root.fail('rolloutsPerPrompt', 'GRPO needs at least 2 rollouts per prompt');
+  if (algorithm !== 'grpo' && root.has('grpoNormalizeByStd'))
+    root.fail('grpoNormalizeByStd', 'applies to GRPO only (PPO uses GAE advantages)');
+  const grpoNormalizeByStd = root.boolean('grpoNormalizeByStd', true); // GRPO as published
   const steps = root.number('steps', undefined, { integer: true, min: 1 });
   return {
     policy: path(root.string('policy')),
@@ -246,6 +256,7 @@ export function parseRlConfig(json: Record<string, unknown>, file?: string): RlC
     // The paper (veRL): PPO puts a k1 penalty in the reward; GRPO a k3 (low_var_kl) loss term.
     klMode: root.choice('klMode', ['reward', 'loss'] as const, algorithm === 'ppo' ? 'reward' : 'loss'),
     klEstimator: root.choice('klEstimator', KL_ESTIMATOR_NAMES, algorithm === 'ppo' ? 'k1' : 'k3'),
+    grpoNormalizeByStd,
     maskRetrievedTokens: root.boolean('maskRetrievedTokens', true), // the paper's method
     reward: root.choice('reward', ['em', 'format'] as const, 'em'), // the paper's main runs use EM
     searchCost, // none: the paper's reward

@@ -328,7 +328,7 @@ export async function runRl(
           gamma: 1,
           lambda: 1,
           valueClip: 0.5,
-          grpoNormalizeByStd: true,
+          grpoNormalizeByStd: config.grpoNormalizeByStd,
           aggregation: 'token-mean',
           maxGradNorm: 1,
         },
