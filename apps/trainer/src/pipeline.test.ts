@@ -293,6 +293,41 @@ describe('training pipeline on the engine', () => {
     expect(result.searchCache!.hits + result.searchCache!.misses).toBe(0);
   });
 
+  it('grpoNormalizeByStd false reaches the update: the same rollouts get their centred rewards, undivided', async () => {
+    const world = await tinyWorld(12);
+    const json = (dir: string, normalize: boolean) => ({
+      policy: COMMITTED_KNOWN_FACTS_POLICY,
+      index: world.index,
+      data: { train: world.questions, validation: world.questions, validationLimit: 1 },
+      preset: 'grpo',
+      steps: 1,
+      promptsPerStep: 4,
+      rolloutsPerPrompt: 4,
+      microBatchSize: 8,
+      actorLr: 2e-5,
+      grpoNormalizeByStd: normalize,
+      prompt: { template: TOY_TEMPLATE, chatTemplate: false },
+      rollout: { maxTurns: 3, maxTokensPerTurn: 96, maxObsTokens: 200, topk: 3 },
+      output: { dir: join(world.dir, dir), saveEvery: 1 },
+      validateEvery: 10,
+      engine: { threads: 1 },
+      seed: 4,
+    });
+    await runRl(parseRlConfig(json('grpo-std', true)), { resume: false, quiet: true });
+    await runRl(parseRlConfig(json('grpo-no-std', false)), { resume: false, quiet: true });
+    const [std] = await readMetrics(join(world.dir, 'grpo-std'), true);
+    const [plain] = await readMetrics(join(world.dir, 'grpo-no-std'), true);
+    // One seed, one policy: the same rollouts and rewards (EM, 0 or 1) in both runs.
+    expect(plain!['reward/mean']).toBe(std!['reward/mean']);
+    expect(std!['grpo/zero_std_groups']).toBeLessThan(4); // some group has a right and a wrong answer
+    // 4 rollouts with 0/1 rewards: centred, a group's advantages are ±0.25, ±0.5 or ±0.75, so the
+    // batch's spread is at most 1.5; divided by the group's std (0.5 or 0.58) it is at least 1.73.
+    const spread = (m: Record<string, number>) => m['critic/advantages/max']! - m['critic/advantages/min']!;
+    expect(spread(std!)).toBeGreaterThan(1.7);
+    expect(spread(plain!)).toBeLessThanOrEqual(1.5 + 1e-9);
+    expect(spread(plain!)).toBeGreaterThan(0);
+  });
+
   it("OTC's n* per question survives a checkpoint: a resumed run costs searches as the uninterrupted one", async () => {
     const world = await tinyWorld(12);
     // Three questions, all in every step: step 2's costs depend on the n* that step 1 observed.
