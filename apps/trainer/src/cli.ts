@@ -41,10 +41,11 @@ export const COMMITTED_BASE_POLICY = asset('assets/base-policy');
 /** The base policy of the search-cost experiment (`demo --known-facts`): made with `make-base --famous 24`. */
 export const COMMITTED_KNOWN_FACTS_POLICY = asset('assets/base-policy-known');
 /**
- * The base policy of `demo --cost-study`: base-policy-known continued with the name restated before
- * the choice and choice drills on both kinds (its README has the `make-base` command).
+ * The base policy of `demo --cost-study`: base-policy-known continued in two stages (its README has
+ * both `make-base` commands) into a base that knows the 48 known facts, still searches for most of
+ * them, and searches for every name it has never seen.
  */
-export const COMMITTED_COST_STUDY_POLICY = asset('assets/base-policy-choice');
+export const COMMITTED_COST_STUDY_POLICY = asset('assets/base-policy-oversearch');
 
 const runFlags = {
   config: {
@@ -193,12 +194,13 @@ const demoSpec = {
     'cost-study': {
       type: 'boolean',
       description:
-        'the search-cost result: the known-fact demo twice, without a cost and with --search-cost (default otc:1), compared with the goal (base default: assets/base-policy-choice)',
+        'the search-cost result: the known-fact demo twice, without a cost and with --search-cost (default otc:1), compared with the goal (base default: assets/base-policy-oversearch)',
     },
     threads: {
       type: 'integer',
       min: 0,
-      description: "ORT threads per session (1: bit-for-bit repeatable; default ORT's choice)",
+      description:
+        "ORT threads per session (1: repeatable, bit for bit with --rollout lockstep; default ORT's choice)",
     },
     rollout: {
       type: 'choice',

@@ -40,9 +40,12 @@ export interface DemoOptions {
   /** Seed of the RL run (default 1). */
   seed?: number;
   /**
-   * ORT intra-op threads for every session (default: ORT's choice, all cores). With 1 a run is
-   * bit-for-bit repeatable; with more, ORT's parallel kernels round differently from process to
-   * process, and sampled trajectories drift apart after a few steps.
+   * ORT intra-op threads for every session (default: ORT's choice, all cores). With more than 1,
+   * ORT's parallel kernels round differently from process to process, and sampled trajectories
+   * drift apart after a few steps. With 1 and the 'lockstep' engine a run is bit-for-bit
+   * repeatable. With 1 and the 'async-worker' engine it is repeatable for many steps but not
+   * always to the end: which trajectories share a decode forward depends on when each search
+   * returns, so logits can differ in their last bits and, rarely, a sampled token with them.
    */
   threads?: number;
   /**
